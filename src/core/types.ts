@@ -1,0 +1,225 @@
+// Data shapes of the pure core: file names -> inventory -> merge plan.
+// Wall-clock instants are Unix epoch milliseconds; durations are milliseconds (may be fractional).
+
+export type MediaKind = 'audio' | 'video';
+export type SliceContainer = 'ts' | 'webm';
+export type Rotation = 0 | 90 | 180 | 270;
+
+/** A problem found in the input; never thrown, always reported. */
+export interface Problem {
+  /** 'error' costs data (a slice, a track or a UID); 'warning' is informational. */
+  severity: 'error' | 'warning';
+  /** Storage key the problem is about (relative to the source root). */
+  key?: string;
+  message: string;
+}
+
+/** What a storage key's name says, per the service's naming rules. */
+export type RecordingName =
+  | {
+      type: 'playlist';
+      key: string;
+      /** Directory part of the key ('' at the root), with a trailing '/'. */
+      dir: string;
+      backup: number | null;
+      sid: string;
+      cname: string;
+      uid: string;
+      media: MediaKind;
+      /** `_<tick>_<index>` re-upload copy, if any. */
+      copy: { tick: string; index: number } | null;
+    }
+  | {
+      type: 'slice';
+      key: string;
+      dir: string;
+      backup: number | null;
+      sid: string;
+      cname: string;
+      uid: string;
+      media: MediaKind;
+      container: SliceContainer;
+      /** Wall-clock start from the 17-digit UTC in the name. */
+      startMs: number;
+    };
+
+export interface RotateTag {
+  width: number;
+  height: number;
+  rotation: Rotation;
+  timeMs: number | null;
+}
+
+export interface TrackEventTag {
+  event: string;
+  trackType: string;
+  timeMs: number | null;
+}
+
+/** One slice of a track, placed on the wall clock. */
+export interface Slice {
+  key: string;
+  container: SliceContainer;
+  startMs: number;
+  durationMs: number;
+  /** A #EXT-X-DISCONTINUITY stood before it (restart, size or codec change). */
+  discontinuity: boolean;
+  /** Rotation in force for this slice (degrees the picture is turned anticlockwise). */
+  rotation: Rotation;
+  /** Coded size announced by the last EXT-X-AGORA-ROTATE tag, if any. */
+  codedSize: { width: number; height: number } | null;
+  /** Written by a high-availability backup recorder (`bak<n>_`). */
+  backup: boolean;
+  /** Whether storage holds the file (false: listed by the playlist but never uploaded). */
+  present: boolean;
+}
+
+export interface Track {
+  media: MediaKind;
+  /** The playlist that was used (the fullest copy). */
+  playlistKey: string | null;
+  /** Other playlists seen for this track (copies, backups). */
+  otherPlaylists: string[];
+  slices: Slice[];
+  events: TrackEventTag[];
+}
+
+export interface UidRecording {
+  uid: string;
+  audio: Track | null;
+  video: Track | null;
+  problems: Problem[];
+  /** A fatal problem: this UID cannot be merged. */
+  failed: string | null;
+}
+
+export interface Session {
+  sid: string;
+  cname: string;
+  /** Directory (key prefix) the session's files live in. */
+  dir: string;
+  uids: UidRecording[];
+}
+
+export interface Inventory {
+  sessions: Session[];
+  /** Keys that are not part of a recording, with why. */
+  ignored: { key: string; reason: string }[];
+  problems: Problem[];
+}
+
+/** Facts measured from the media (ffprobe) for the first slice of each run; keyed by slice key. */
+export interface VideoFacts {
+  codec: string;
+  width: number;
+  height: number;
+  fps: number | null;
+  profile: string | null;
+  pixFmt: string | null;
+  level: number | null;
+}
+
+export interface AudioFacts {
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  profile: string | null;
+}
+
+export interface MediaFacts {
+  video?: VideoFacts;
+  audio?: AudioFacts;
+}
+
+export type GapMode = 'freeze' | 'black' | 'cut';
+export type MergeMode = 'av' | 'audio' | 'video' | 'segments';
+export type NameStyle = 'recmerge' | 'script';
+export type MergePath = 'copy' | 'transcode';
+
+/** A slice placed in output time. */
+export interface PlacedSlice {
+  key: string;
+  /** Output-time offset of the slice's first sample/frame. */
+  offsetMs: number;
+  /** Time the slice owns in the output (up to the next slice, or its own length at the end of a run). */
+  slotMs: number;
+  /** The slice's own length (EXTINF). */
+  durationMs: number;
+  startMs: number;
+}
+
+/** A run of video slices that can be decoded as one stream: contiguous, same container, size and rotation. */
+export interface VideoRun {
+  slices: PlacedSlice[];
+  container: SliceContainer;
+  rotation: Rotation;
+  /** Decoded size before rotation. */
+  width: number;
+  height: number;
+  codec: string;
+  fps: number | null;
+  offsetMs: number;
+  endMs: number;
+}
+
+export interface AudioRun {
+  slices: PlacedSlice[];
+  offsetMs: number;
+  endMs: number;
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  profile: string | null;
+}
+
+export interface Interval {
+  startMs: number;
+  endMs: number;
+}
+
+export interface VideoPlan {
+  runs: VideoRun[];
+  width: number;
+  height: number;
+  /** Output frame rate; null keeps the source timing (copy path). */
+  fps: number | null;
+  path: MergePath;
+  reasons: string[];
+  /** Output-time intervals with no video inside [0, duration). */
+  gaps: Interval[];
+}
+
+export interface AudioPlan {
+  runs: AudioRun[];
+  path: MergePath;
+  reasons: string[];
+  gaps: Interval[];
+}
+
+export interface OutputPlan {
+  /** Stable id: `<sid or cname>/<uid>[/<segment utc>]`. */
+  id: string;
+  sid: string | null;
+  sids: string[];
+  cname: string;
+  uid: string;
+  kind: 'av' | 'audio' | 'video';
+  fileName: string;
+  /** Wall-clock instant of output time 0. */
+  originMs: number;
+  durationMs: number;
+  /** Wall-clock intervals removed from the output (`--gaps cut`). */
+  cuts: Interval[];
+  gapMode: GapMode;
+  video: VideoPlan | null;
+  audio: AudioPlan | null;
+  /** Keys of every slice the output reads. */
+  inputs: string[];
+  warnings: string[];
+}
+
+export interface MergePlan {
+  outputs: OutputPlan[];
+  /** UIDs that could not be planned, with why. */
+  failures: { sid: string; cname: string; uid: string; error: string }[];
+}

@@ -1,0 +1,103 @@
+// Public option and result shapes of the library (and so of the CLI, the queue worker, ...).
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { GapMode, MergeMode, MergePath, NameStyle } from './core/types.js';
+import type { TransferProgress } from './storage/source.js';
+
+/** How to reach S3-compatible storage (for `s3://bucket/prefix` sources and uploads). */
+export interface StorageOptions {
+  /** Use this client instead of building one. */
+  s3Client?: S3Client;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  /** Parallel downloads (default 16). */
+  downloadConcurrency?: number;
+  /** Download cache folder (default `<outDir>/.recmerge-cache`). */
+  cacheDir?: string;
+  /** Keep the download cache after the run. */
+  keepDownloads?: boolean;
+}
+
+/** A source: a local folder path, an `s3://bucket/prefix` URL, or an opened RecordingSource. */
+export type SourceSpec = string | import('./storage/source.js').RecordingSource;
+
+export interface PlanOptions {
+  mode?: MergeMode;
+  gaps?: GapMode;
+  /** Output size `{width, height}`; default: the largest slice size. */
+  size?: { width: number; height: number };
+  /** Constant output frame rate; default keeps the source rate. */
+  fps?: number;
+  /** Only these UIDs. */
+  uids?: string[];
+  /** Trim: start offset in seconds (output time). */
+  from?: number;
+  /** Trim: duration in seconds. */
+  duration?: number;
+  /** Join the same cname+uid across sessions into one output. */
+  joinSessions?: boolean;
+  /** `segments` mode: absence (seconds) that starts a new file (default 15). */
+  splitGap?: number;
+  names?: NameStyle;
+  /** Force re-encoding of video and audio. */
+  transcode?: boolean;
+}
+
+export interface MergeProgress {
+  /** Output id (`<sid>/<uid>`...). */
+  output: string;
+  fileName: string;
+  phase: 'download' | 'probe' | 'merge' | 'done' | 'failed' | 'skipped';
+  /** 0..1 for the merge phase. */
+  fraction: number;
+  /** Output-time position reached, milliseconds. */
+  positionMs: number;
+  durationMs: number;
+  /** Encoding speed reported by ffmpeg (x real time), when known. */
+  speed: number | null;
+  transfer?: TransferProgress;
+}
+
+export interface MergeOptions extends PlanOptions, StorageOptions {
+  source: SourceSpec;
+  outDir: string;
+  /** Outputs merged in parallel (default: CPU count). */
+  concurrency?: number;
+  /** x264 preset for the transcode path. */
+  preset?: string;
+  /** Redo outputs that already exist. */
+  force?: boolean;
+  /** Also upload finished files to `s3://bucket/prefix`. */
+  upload?: string;
+  onProgress?: (progress: MergeProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface OutputResult {
+  id: string;
+  sid: string | null;
+  cname: string;
+  uid: string;
+  kind: 'av' | 'audio' | 'video';
+  /** Absolute path of the written file (also set when it already existed). */
+  file: string | null;
+  /** Where it was uploaded, if `upload` was set. */
+  uploaded?: string;
+  durationMs: number;
+  videoPath: MergePath | null;
+  audioPath: MergePath | null;
+  /** The file existed already and was left alone. */
+  skipped: boolean;
+  warnings: string[];
+  error: string | null;
+  elapsedMs: number;
+}
+
+export interface MergeSummary {
+  results: OutputResult[];
+  /** Non-recording keys that were ignored. */
+  ignored: { key: string; reason: string }[];
+  problems: import('./core/types.js').Problem[];
+  /** True when every planned output was written and no UID failed. */
+  ok: boolean;
+}

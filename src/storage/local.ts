@@ -1,0 +1,67 @@
+// Local folder source: the downloaded-recording case. Nothing is ever written under the root.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { FetchOptions, RecordingSource, StoredObject } from './source.js';
+
+export class LocalFolderSource implements RecordingSource {
+  readonly root: string;
+  readonly description: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.description = this.root;
+  }
+
+  async list(signal?: AbortSignal): Promise<StoredObject[]> {
+    let info;
+    try {
+      info = await stat(this.root);
+    } catch {
+      throw new Error(`${this.root}: no such folder`);
+    }
+    if (!info.isDirectory()) throw new Error(`${this.root}: not a folder`);
+    const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
+    signal?.throwIfAborted();
+    const out: StoredObject[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const abs = path.join(entry.parentPath, entry.name);
+      const key = path.relative(this.root, abs).split(path.sep).join('/');
+      out.push({ key, size: 0 });
+    }
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return out;
+  }
+
+  private resolve(key: string): string {
+    const abs = path.resolve(this.root, key);
+    if (abs !== this.root && !abs.startsWith(this.root + path.sep)) {
+      throw new Error(`${key}: key points outside ${this.root}`);
+    }
+    return abs;
+  }
+
+  async readText(key: string, signal?: AbortSignal): Promise<string> {
+    return readFile(this.resolve(key), { encoding: 'utf8', signal });
+  }
+
+  async materialize(keys: string[], options: FetchOptions = {}): Promise<{ paths: Map<string, string>; missing: Map<string, string> }> {
+    options.signal?.throwIfAborted();
+    const paths = new Map<string, string>();
+    const missing = new Map<string, string>();
+    for (const key of keys) {
+      try {
+        const abs = this.resolve(key);
+        const info = await stat(abs);
+        if (!info.isFile()) missing.set(key, 'not a file');
+        else if (info.size === 0) missing.set(key, 'empty file');
+        else paths.set(key, abs);
+      } catch (error) {
+        missing.set(key, error instanceof Error && 'code' in error && error.code === 'ENOENT' ? 'not found' : String(error));
+      }
+    }
+    return { paths, missing };
+  }
+
+  async dispose(): Promise<void> {}
+}
