@@ -211,6 +211,8 @@ export interface OutputPlan {
   /** Wall-clock intervals removed from the output (`--gaps cut`). */
   cuts: Interval[];
   gapMode: GapMode;
+  /** Output-time window kept (`--from`/`--duration`); slices outside it are not read. */
+  trim: { fromMs: number; durationMs: number } | null;
   video: VideoPlan | null;
   audio: AudioPlan | null;
   /** Keys of every slice the output reads. */

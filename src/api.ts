@@ -1,0 +1,275 @@
+// The library entry points. The CLI, the queue worker and users' own code all come through here.
+import { readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
+import { keysToProbe, planMerge } from './core/plan.js';
+import type { Inventory, MediaFacts, MergePlan, OutputPlan } from './core/types.js';
+import { probeFile } from './ffmpeg/probe.js';
+import { resolveTool } from './ffmpeg/runner.js';
+import { DEFAULT_PRESET } from './merge/commands.js';
+import { executeOutput, outputPath, PARTIAL_MARKER } from './merge/execute.js';
+import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
+import { openSource } from './storage/open.js';
+import type { RecordingSource } from './storage/source.js';
+import { uploadFile } from './storage/upload.js';
+
+/** Bad options: the caller's mistake, not the recording's (the CLI exits 2). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const PLAYLIST_READS = 8;
+const PROBES = 4;
+
+function validate(options: PlanOptions): void {
+  const positive = (v: number | undefined, what: string, max = Infinity) => {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= max)) throw new UsageError(`${what} must be a positive number${max < Infinity ? ` up to ${max}` : ''} (got ${v})`);
+  };
+  positive(options.fps, 'fps', 240);
+  positive(options.duration, 'duration');
+  positive(options.splitGap, 'split-gap');
+  if (options.from !== undefined && !(Number.isFinite(options.from) && options.from >= 0)) throw new UsageError(`from must be 0 or more seconds (got ${options.from})`);
+  if (options.size && !(options.size.width >= 2 && options.size.height >= 2 && options.size.width <= 8192 && options.size.height <= 8192)) {
+    throw new UsageError(`size must be between 2x2 and 8192x8192 (got ${options.size.width}x${options.size.height})`);
+  }
+}
+
+async function readInventory(source: RecordingSource, signal?: AbortSignal): Promise<Inventory> {
+  const objects = await source.list(signal);
+  const classified = classifyKeys(objects.map((o) => o.key));
+  const limit = pLimit(PLAYLIST_READS);
+  const texts = new Map<string, PlaylistText>();
+  await Promise.all(
+    classified.playlists.map((p) =>
+      limit(async () => {
+        try {
+          texts.set(p.key, await source.readText(p.key, signal));
+        } catch (error) {
+          signal?.throwIfAborted();
+          texts.set(p.key, error instanceof Error ? error : new Error(String(error)));
+        }
+      }),
+    ),
+  );
+  return buildInventory(classified, texts);
+}
+
+function open(spec: SourceSpec, options: StorageOptions & { outDir?: string }): RecordingSource {
+  return openSource(spec, { ...options, outDir: options.outDir ?? path.join(os.tmpdir(), 'recmerge-inspect') });
+}
+
+export interface InspectOptions extends StorageOptions {
+  signal?: AbortSignal;
+}
+
+/** What a source holds: sessions, UIDs, tracks and slices on the wall clock, and every problem. No ffmpeg. */
+export async function inspectRecordings(source: SourceSpec, options: InspectOptions = {}): Promise<Inventory> {
+  const src = open(source, options);
+  try {
+    return await readInventory(src, options.signal);
+  } finally {
+    await src.dispose();
+  }
+}
+
+/** Probes the slices the plan depends on; unreadable ones become absent (their time a gap). */
+async function probeFacts(
+  source: RecordingSource,
+  inventory: Inventory,
+  options: PlanOptions,
+  signal?: AbortSignal,
+): Promise<{ inventory: Inventory; facts: Map<string, MediaFacts> }> {
+  const facts = new Map<string, MediaFacts>();
+  const bad = new Map<string, string>();
+  let current = inventory;
+  // A slice that cannot be probed is dropped, and the slice after it may then start a new run: repeat.
+  for (let round = 0; round < 5; round++) {
+    const keys = keysToProbe(current, options).filter((k) => !facts.has(k) && !bad.has(k));
+    if (keys.length === 0) break;
+    const { paths, missing } = await source.materialize(keys, { signal });
+    for (const [key, reason] of missing) bad.set(key, reason);
+    const limit = pLimit(PROBES);
+    await Promise.all(
+      [...paths].map(([key, file]) =>
+        limit(async () => {
+          try {
+            facts.set(key, await probeFile(file, signal));
+          } catch (error) {
+            signal?.throwIfAborted();
+            bad.set(key, `cannot be read (${(error as Error).message.split('\n')[0]})`);
+          }
+        }),
+      ),
+    );
+    current = markMissing(inventory, bad);
+  }
+  return { inventory: current, facts };
+}
+
+export interface PlanRequest extends PlanOptions, StorageOptions {
+  source: SourceSpec;
+  outDir?: string;
+  signal?: AbortSignal;
+}
+
+/** The merge plan (probing the media it depends on), without merging: what `--dry-run` prints. */
+export async function planRecordings(request: PlanRequest): Promise<MergePlan & { inventory: Inventory }> {
+  validate(request);
+  resolveTool('ffprobe');
+  const src = open(request.source, request);
+  try {
+    const read = await readInventory(src, request.signal);
+    const { inventory, facts } = await probeFacts(src, read, request, request.signal);
+    return { ...planMerge(inventory, facts, request), inventory };
+  } finally {
+    await src.dispose();
+  }
+}
+
+/** Removes temporary outputs left by runs that are no longer alive (a crash, a kill -9). */
+async function removeStalePartials(outDir: string): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(outDir, { recursive: true, withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isFile() || !e.name.startsWith(PARTIAL_MARKER)) continue;
+    const pid = Number(e.name.slice(PARTIAL_MARKER.length).split('-')[0]);
+    let alive = false;
+    try {
+      process.kill(pid, 0);
+      alive = pid !== process.pid;
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) await rm(path.join(e.parentPath, e.name), { force: true });
+  }
+}
+
+const exists = async (file: string) => stat(file).then((s) => s.isFile() && s.size > 0, () => false);
+
+function resultOf(plan: OutputPlan, extra: Partial<OutputResult>): OutputResult {
+  return {
+    id: plan.id,
+    sid: plan.sid,
+    cname: plan.cname,
+    uid: plan.uid,
+    kind: plan.kind,
+    file: null,
+    durationMs: plan.durationMs,
+    videoPath: plan.video?.path ?? null,
+    audioPath: plan.audio?.path ?? null,
+    skipped: false,
+    warnings: plan.warnings,
+    error: null,
+    elapsedMs: 0,
+    ...extra,
+  };
+}
+
+/**
+ * Merges every UID of a recording (folder, s3:// prefix or RecordingSource) into one file per output.
+ * Per-output failures are reported in the results, never thrown; one broken UID does not stop the
+ * others. Throws only for usage errors, an unreadable source, or cancellation.
+ */
+export async function mergeRecordings(options: MergeOptions): Promise<MergeSummary> {
+  validate(options);
+  if (!options.outDir) throw new UsageError('outDir is required');
+  resolveTool('ffmpeg');
+  resolveTool('ffprobe');
+  const { signal } = options;
+  const outDir = path.resolve(options.outDir);
+  const report = (p: MergeProgress) => options.onProgress?.(p);
+  const src = open(options.source, { ...options, outDir });
+  try {
+    await removeStalePartials(outDir);
+    const read = await readInventory(src, signal);
+    const probed = await probeFacts(src, read, options, signal);
+    const plan = planMerge(probed.inventory, probed.facts, options);
+    const silence = new Map<string, Promise<Buffer>>();
+    const concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
+    const threads = concurrency > 1 ? Math.max(1, Math.floor(os.availableParallelism() / concurrency)) : undefined;
+    const limit = pLimit(concurrency);
+
+    const mergeOne = async (planned: OutputPlan): Promise<OutputResult> => {
+      const started = Date.now();
+      const base = { output: planned.id, fileName: planned.fileName, fraction: 0, positionMs: 0, durationMs: planned.durationMs, speed: null };
+      const finalFile = outputPath(outDir, planned.fileName);
+      if (!options.force && (await exists(finalFile))) {
+        report({ ...base, phase: 'skipped', fraction: 1 });
+        return resultOf(planned, { file: finalFile, skipped: true });
+      }
+      let current = planned;
+      try {
+        report({ ...base, phase: 'download' });
+        const { paths, missing } = await src.materialize(planned.inputs, {
+          signal,
+          onProgress: (transfer) => report({ ...base, phase: 'download', transfer }),
+        });
+        if (missing.size > 0) {
+          // Slices that could not be had become gaps: plan this output again without them.
+          const again = planMerge(markMissing(probed.inventory, missing), probed.facts, { ...options, uids: [planned.uid] });
+          const replanned = again.outputs.find((o) => o.id === planned.id);
+          if (!replanned) throw new Error([...missing].map(([k, r]) => `${k}: ${r}`).join('; '));
+          current = replanned;
+        }
+        const done = await executeOutput(current, {
+          outDir,
+          paths,
+          preset: options.preset ?? DEFAULT_PRESET,
+          threads,
+          signal,
+          silence,
+          onProgress: (p) =>
+            report({ ...base, phase: 'merge', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
+        });
+        let uploaded: string | undefined;
+        if (options.upload) uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, signal });
+        report({ ...base, phase: 'done', fraction: 1, positionMs: current.durationMs });
+        return resultOf(current, {
+          file: done.file,
+          uploaded,
+          videoPath: done.videoPath,
+          audioPath: done.audioPath,
+          warnings: [...current.warnings, ...done.warnings],
+          elapsedMs: Date.now() - started,
+        });
+      } catch (error) {
+        signal?.throwIfAborted();
+        report({ ...base, phase: 'failed' });
+        return resultOf(current, { error: (error as Error).message, elapsedMs: Date.now() - started });
+      }
+    };
+
+    const results = await Promise.all(plan.outputs.map((o) => limit(() => mergeOne(o))));
+    signal?.throwIfAborted();
+    const failed: OutputResult[] = plan.failures.map((f) => ({
+      id: `${f.sid}/${f.uid}`,
+      sid: f.sid,
+      cname: f.cname,
+      uid: f.uid,
+      kind: 'av',
+      file: null,
+      durationMs: 0,
+      videoPath: null,
+      audioPath: null,
+      skipped: false,
+      warnings: [],
+      error: f.error,
+      elapsedMs: 0,
+    }));
+    const all = [...results, ...failed];
+    return {
+      results: all,
+      ignored: probed.inventory.ignored,
+      problems: probed.inventory.problems,
+      ok: all.length > 0 && all.every((r) => r.error === null),
+    };
+  } finally {
+    await src.dispose();
+  }
+}

@@ -1,0 +1,363 @@
+// Inventory (+ facts probed from the media) -> merge plan: per output, the time origin, where each
+// slice lands in output time, the gaps, the target size and rate, and whether to copy or transcode.
+import { mergeByUtc } from './inventory.js';
+import { formatUtc17 } from './names.js';
+import type {
+  AudioFacts,
+  AudioPlan,
+  AudioRun,
+  GapMode,
+  Interval,
+  Inventory,
+  MediaFacts,
+  MergePlan,
+  OutputPlan,
+  PlacedSlice,
+  Slice,
+  VideoFacts,
+  VideoPlan,
+  VideoRun,
+} from './types.js';
+import type { PlanOptions } from '../options.js';
+
+/** Slices further apart than this leave a gap; closer ones are one continuous stream (recorder jitter). */
+export const GAP_TOLERANCE_MS = 250;
+export const DEFAULT_FPS = 15;
+export const DEFAULT_SPLIT_GAP_S = 15;
+
+interface Unit {
+  sid: string | null;
+  sids: string[];
+  cname: string;
+  uid: string;
+  audio: Slice[];
+  video: Slice[];
+  warnings: string[];
+}
+
+const endOf = (s: { startMs: number; durationMs: number }) => s.startMs + s.durationMs;
+
+/** Union of the slices' wall-clock spans, merging spans closer than the tolerance. */
+export function coveredSpans(slices: Slice[], toleranceMs = GAP_TOLERANCE_MS): Interval[] {
+  const sorted = [...slices].sort((a, b) => a.startMs - b.startMs);
+  const spans: Interval[] = [];
+  for (const s of sorted) {
+    const last = spans.at(-1);
+    if (last && s.startMs <= last.endMs + toleranceMs) last.endMs = Math.max(last.endMs, endOf(s));
+    else spans.push({ startMs: s.startMs, endMs: endOf(s) });
+  }
+  return spans;
+}
+
+/** Where a wall-clock instant lands in output time, once `cuts` are removed. */
+function toOutput(wallMs: number, originMs: number, cuts: Interval[]): number {
+  let t = wallMs - originMs;
+  for (const c of cuts) {
+    if (c.endMs <= wallMs) t -= c.endMs - c.startMs;
+    else if (c.startMs < wallMs) t -= wallMs - c.startMs;
+  }
+  return t;
+}
+
+/** Places slices in output time; each owns the time up to the next slice when they are contiguous. */
+export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[]): PlacedSlice[] {
+  const sorted = [...slices].sort((a, b) => a.startMs - b.startMs);
+  const placed: PlacedSlice[] = [];
+  sorted.forEach((s, i) => {
+    const offsetMs = toOutput(s.startMs, originMs, cuts);
+    const next = sorted[i + 1];
+    let slotMs = s.durationMs;
+    if (next) {
+      const nextOffset = toOutput(next.startMs, originMs, cuts);
+      // Contiguous (or overlapping): the slice runs exactly up to the next one.
+      if (nextOffset - offsetMs <= s.durationMs + GAP_TOLERANCE_MS) slotMs = nextOffset - offsetMs;
+    }
+    if (slotMs > 0) placed.push({ key: s.key, offsetMs, slotMs, durationMs: s.durationMs, startMs: s.startMs });
+  });
+  return placed;
+}
+
+function unitsOf(inventory: Inventory, options: PlanOptions): { units: Unit[]; failures: MergePlan['failures'] } {
+  const failures: MergePlan['failures'] = [];
+  const units: Unit[] = [];
+  const wanted = options.uids && options.uids.length > 0 ? new Set(options.uids) : null;
+  for (const session of inventory.sessions) {
+    for (const rec of session.uids) {
+      if (wanted && !wanted.has(rec.uid)) continue;
+      if (rec.failed) {
+        failures.push({ sid: session.sid, cname: session.cname, uid: rec.uid, error: rec.failed });
+        continue;
+      }
+      const present = (slices: Slice[] | undefined) => (slices ?? []).filter((s) => s.present);
+      units.push({
+        sid: session.sid,
+        sids: [session.sid],
+        cname: session.cname,
+        uid: rec.uid,
+        audio: present(rec.audio?.slices),
+        video: present(rec.video?.slices),
+        warnings: rec.problems.map((p) => (p.key ? `${p.key}: ${p.message}` : p.message)),
+      });
+    }
+  }
+  if (!options.joinSessions) return { units, failures };
+  const joined = new Map<string, Unit>();
+  for (const u of units) {
+    const k = `${u.cname}\u0000${u.uid}`;
+    const prev = joined.get(k);
+    if (!prev) joined.set(k, { ...u, sid: null });
+    else {
+      prev.sids.push(...u.sids);
+      prev.audio = mergeByUtc([prev.audio, u.audio]);
+      prev.video = mergeByUtc([prev.video, u.video]);
+      prev.warnings.push(...u.warnings);
+    }
+  }
+  return { units: [...joined.values()], failures };
+}
+
+/** Splits a unit wherever the user was absent (no audio and no video) for longer than `gapMs`. */
+function splitSegments(unit: Unit, gapMs: number): Unit[] {
+  const spans = coveredSpans([...unit.audio, ...unit.video], gapMs);
+  return spans.map((span) => {
+    const inside = (s: Slice) => s.startMs >= span.startMs && s.startMs < span.endMs;
+    return { ...unit, audio: unit.audio.filter(inside), video: unit.video.filter(inside) };
+  });
+}
+
+function factsFor(slices: Slice[], facts: Map<string, MediaFacts>): (MediaFacts | undefined)[] {
+  let last: MediaFacts | undefined;
+  return slices.map((s) => {
+    last = facts.get(s.key) ?? last;
+    return last;
+  });
+}
+
+/** The slices whose media must be probed: the first of every stretch that may differ from the one before. */
+export function keysToProbe(inventory: Inventory, options: PlanOptions = {}): string[] {
+  const keys: string[] = [];
+  const { units } = unitsOf(inventory, options);
+  for (const u of units) {
+    for (const slices of [u.audio, u.video]) {
+      slices.forEach((s, i) => {
+        const prev = slices[i - 1];
+        if (!prev || s.discontinuity || s.container !== prev.container || s.rotation !== prev.rotation || s.startMs > endOf(prev) + GAP_TOLERANCE_MS) {
+          keys.push(s.key);
+        }
+      });
+    }
+  }
+  return [...new Set(keys)];
+}
+
+const sameVideo = (a: VideoFacts | undefined, b: VideoFacts | undefined) =>
+  a?.codec === b?.codec && a?.width === b?.width && a?.height === b?.height;
+
+function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>): VideoRun[] {
+  const ordered = placed.map((p) => slices.get(p.key)!);
+  const f = factsFor(ordered, facts);
+  const runs: VideoRun[] = [];
+  placed.forEach((p, i) => {
+    const s = ordered[i]!;
+    const vf = f[i]?.video;
+    const run = runs.at(-1);
+    const prevFacts = i > 0 ? f[i - 1]?.video : undefined;
+    const contiguous = run !== undefined && p.offsetMs <= run.endMs + GAP_TOLERANCE_MS;
+    if (run && contiguous && run.container === s.container && run.rotation === s.rotation && sameVideo(vf, prevFacts)) {
+      run.slices.push(p);
+      run.endMs = p.offsetMs + p.slotMs;
+      return;
+    }
+    runs.push({
+      slices: [p],
+      container: s.container,
+      rotation: s.rotation,
+      width: vf?.width ?? s.codedSize?.width ?? 0,
+      height: vf?.height ?? s.codedSize?.height ?? 0,
+      codec: vf?.codec ?? (s.container === 'webm' ? 'vp8' : 'h264'),
+      fps: vf?.fps ?? null,
+      offsetMs: p.offsetMs,
+      endMs: p.offsetMs + p.slotMs,
+    });
+  });
+  return runs;
+}
+
+const sameAudio = (a: AudioFacts | undefined, b: AudioFacts | undefined) =>
+  a?.codec === b?.codec && a?.sampleRate === b?.sampleRate && a?.channels === b?.channels && a?.profile === b?.profile;
+
+function audioRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>): AudioRun[] {
+  const ordered = placed.map((p) => slices.get(p.key)!);
+  const f = factsFor(ordered, facts);
+  const runs: AudioRun[] = [];
+  placed.forEach((p, i) => {
+    const af = f[i]?.audio;
+    const run = runs.at(-1);
+    if (run && p.offsetMs <= run.endMs + GAP_TOLERANCE_MS && sameAudio(af, i > 0 ? f[i - 1]?.audio : undefined)) {
+      run.slices.push(p);
+      run.endMs = p.offsetMs + p.slotMs;
+      return;
+    }
+    runs.push({
+      slices: [p],
+      offsetMs: p.offsetMs,
+      endMs: p.offsetMs + p.slotMs,
+      codec: af?.codec ?? 'aac',
+      sampleRate: af?.sampleRate ?? 48000,
+      channels: af?.channels ?? 0,
+      profile: af?.profile ?? null,
+    });
+  });
+  return runs;
+}
+
+/** Output-time intervals inside [0, duration) that no run covers. */
+function gapsBetween(runs: { offsetMs: number; endMs: number }[], durationMs: number): Interval[] {
+  const gaps: Interval[] = [];
+  let t = 0;
+  for (const r of runs) {
+    if (r.offsetMs > t + GAP_TOLERANCE_MS) gaps.push({ startMs: t, endMs: r.offsetMs });
+    t = Math.max(t, r.endMs);
+  }
+  if (durationMs > t + GAP_TOLERANCE_MS) gaps.push({ startMs: t, endMs: durationMs });
+  return gaps;
+}
+
+const even = (n: number) => Math.max(2, Math.ceil(n / 2) * 2);
+const displaySize = (r: VideoRun) => (r.rotation === 90 || r.rotation === 270 ? { w: r.height, h: r.width } : { w: r.width, h: r.height });
+
+function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimmed: boolean, options: PlanOptions): VideoPlan {
+  let width = 0;
+  let height = 0;
+  for (const r of runs) {
+    const d = displaySize(r);
+    if (d.w * d.h > width * height) ({ w: width, h: height } = d);
+  }
+  if (options.size) ({ width, height } = options.size);
+  width = even(width);
+  height = even(height);
+
+  const gaps = gapsBetween(runs, durationMs);
+  const reasons: string[] = [];
+  if (options.transcode) reasons.push('--transcode was given');
+  if (runs.some((r) => r.container === 'webm')) reasons.push('WebM/VP8 slices cannot be copied into MP4');
+  const codecs = new Set(runs.map((r) => r.codec));
+  if ([...codecs].some((c) => c !== 'h264')) reasons.push(`video codec ${[...codecs].join('/')} is not H.264`);
+  if (new Set(runs.map((r) => `${r.width}x${r.height}`)).size > 1) reasons.push('the picture size changes');
+  if (runs.some((r) => r.rotation !== 0)) reasons.push('rotated slices must be turned upright');
+  if (options.size && runs.some((r) => r.width !== width || r.height !== height)) reasons.push('--size differs from the source size');
+  if (options.fps) reasons.push('--fps asks for a constant frame rate');
+  const innerGaps = gaps.filter((g) => g.startMs > 0);
+  if (gapMode === 'black' && innerGaps.length > 0) reasons.push('--gaps black needs black frames in the gaps');
+  if (trimmed) reasons.push('trimming needs a frame-exact cut');
+  if (runs.some((r) => r.width === 0 || r.height === 0)) reasons.push('the picture size is unknown');
+
+  const path = reasons.length === 0 ? 'copy' : 'transcode';
+  const sourceFps = Math.max(0, ...runs.map((r) => r.fps ?? 0));
+  const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
+  return { runs, width, height, fps, path, reasons, gaps };
+}
+
+function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, options: PlanOptions): AudioPlan {
+  const reasons: string[] = [];
+  if (options.transcode) reasons.push('--transcode was given');
+  if (runs.some((r) => r.codec !== 'aac')) reasons.push('audio is not AAC');
+  if (runs.some((r) => r.profile !== null && r.profile !== 'LC')) reasons.push('audio is not AAC-LC');
+  if (new Set(runs.map((r) => `${r.sampleRate}/${r.channels}`)).size > 1) reasons.push('sample rate or channel count changes');
+  if (trimmed) reasons.push('trimming needs a sample-exact cut');
+  return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs) };
+}
+
+function fileNameOf(unit: Unit, kind: OutputPlan['kind'], options: PlanOptions, segmentStart: number | null, multiSession: boolean): string {
+  const ext = kind === 'audio' ? 'm4a' : 'mp4';
+  if (options.names === 'script') {
+    const dir = multiSession && unit.sid ? `${unit.sid}/` : '';
+    if (segmentStart !== null) return `${dir}${unit.uid}_${formatUtc17(segmentStart)}${kind === 'audio' ? '.m4a' : kind === 'video' ? '.mp4' : '_av.mp4'}`;
+    return `${dir}${unit.uid}_0_merge${kind === 'av' ? '_av' : ''}.${ext}`;
+  }
+  const head = unit.sid === null ? `${unit.cname}__uid_s_${unit.uid}__uid_e_` : `${unit.sid}_${unit.cname}__uid_s_${unit.uid}__uid_e_`;
+  return `${head}${kind}${segmentStart !== null ? `_${formatUtc17(segmentStart)}` : ''}.${ext}`;
+}
+
+function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptions, segment: boolean, multiSession: boolean): OutputPlan | string {
+  const mode = options.mode ?? 'av';
+  const audio = mode === 'video' ? [] : unit.audio;
+  const video = mode === 'audio' ? [] : unit.video;
+  if (audio.length === 0 && video.length === 0) {
+    return mode === 'audio' ? 'no audio to merge' : mode === 'video' ? 'no video to merge' : 'no slice could be read';
+  }
+  const kind: OutputPlan['kind'] = audio.length > 0 && video.length > 0 ? 'av' : audio.length > 0 ? 'audio' : 'video';
+  const all = [...audio, ...video];
+  const originMs = Math.min(...all.map((s) => s.startMs));
+  const endMs = Math.max(...all.map(endOf));
+  const gapMode = options.gaps ?? 'freeze';
+
+  // --gaps cut: the time the user was absent (no audio and no video) is removed from both tracks alike.
+  const cuts: Interval[] = [];
+  if (gapMode === 'cut') {
+    const spans = coveredSpans(all);
+    for (let i = 1; i < spans.length; i++) cuts.push({ startMs: spans[i - 1]!.endMs, endMs: spans[i]!.startMs });
+  }
+  let durationMs = toOutput(endMs, originMs, cuts);
+
+  let trim: OutputPlan['trim'] = null;
+  let placedAudio = placeSlices(audio, originMs, cuts);
+  let placedVideo = placeSlices(video, originMs, cuts);
+  if (options.from !== undefined || options.duration !== undefined) {
+    const fromMs = Math.max(0, (options.from ?? 0) * 1000);
+    if (fromMs >= durationMs) return `--from ${options.from}s is past the end (${(durationMs / 1000).toFixed(3)}s)`;
+    const windowMs = Math.min(durationMs - fromMs, options.duration !== undefined ? options.duration * 1000 : Infinity);
+    trim = { fromMs, durationMs: windowMs };
+    const inside = (p: PlacedSlice) => p.offsetMs < fromMs + windowMs && p.offsetMs + p.slotMs > fromMs;
+    placedAudio = placedAudio.filter(inside);
+    placedVideo = placedVideo.filter(inside);
+    durationMs = windowMs;
+  }
+  const bySlice = new Map(all.map((s) => [s.key, s]));
+  const trimmed = trim !== null;
+  // Plans are in untrimmed output time; the executor cuts [from, from + duration] at the end.
+  const fullDuration = trim ? trim.fromMs + trim.durationMs : durationMs;
+  const vRuns = videoRuns(placedVideo, bySlice, facts);
+  const aRuns = audioRuns(placedAudio, bySlice, facts);
+  const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, trimmed, options) : null;
+  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, trimmed, options) : null;
+  if (!videoPlan && !audioPlan) return 'nothing inside the trim window';
+
+  const segmentStart = segment ? originMs : null;
+  const idBase = `${unit.sid ?? unit.cname}/${unit.uid}`;
+  const warnings = [...unit.warnings];
+  if (videoPlan?.path === 'transcode' && videoPlan.reasons.length > 0) warnings.push(`video is re-encoded: ${videoPlan.reasons.join('; ')}`);
+  return {
+    id: segmentStart !== null ? `${idBase}/${formatUtc17(segmentStart)}` : idBase,
+    sid: unit.sid,
+    sids: unit.sids,
+    cname: unit.cname,
+    uid: unit.uid,
+    kind,
+    fileName: fileNameOf(unit, kind, options, segmentStart, multiSession),
+    originMs,
+    durationMs,
+    cuts,
+    gapMode,
+    trim,
+    video: videoPlan,
+    audio: audioPlan,
+    inputs: [...placedVideo, ...placedAudio].map((p) => p.key),
+    warnings,
+  };
+}
+
+export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, options: PlanOptions = {}): MergePlan {
+  const { units, failures } = unitsOf(inventory, options);
+  const outputs: OutputPlan[] = [];
+  const multiSession = new Set(units.map((u) => u.sid)).size > 1;
+  for (const unit of units) {
+    const parts = options.mode === 'segments' ? splitSegments(unit, (options.splitGap ?? DEFAULT_SPLIT_GAP_S) * 1000) : [unit];
+    for (const part of parts) {
+      const result = planUnit(part, facts, { ...options, mode: options.mode === 'segments' ? 'av' : options.mode }, options.mode === 'segments', multiSession);
+      if (typeof result === 'string') failures.push({ sid: unit.sid ?? unit.sids.join('+'), cname: unit.cname, uid: unit.uid, error: `uid ${unit.uid}: ${result}` });
+      else outputs.push(result);
+    }
+  }
+  return { outputs, failures };
+}

@@ -1,0 +1,61 @@
+// ffprobe a slice -> the facts the planner needs (codec, size, rate; audio configuration).
+import type { AudioFacts, MediaFacts, VideoFacts } from '../core/types.js';
+import { runFfprobe } from './runner.js';
+
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  profile?: string;
+  pix_fmt?: string;
+  level?: number;
+  sample_rate?: string;
+  channels?: number;
+}
+
+function rate(text: string | undefined): number | null {
+  if (!text) return null;
+  const [n, d] = text.split('/').map(Number);
+  if (!n || !d || !Number.isFinite(n / d)) return null;
+  const fps = n / d;
+  return fps > 0 && fps <= 240 ? fps : null;
+}
+
+export function factsFromProbe(json: string): MediaFacts {
+  const data = JSON.parse(json) as { streams?: ProbeStream[] };
+  const facts: MediaFacts = {};
+  for (const s of data.streams ?? []) {
+    if (s.codec_type === 'video' && !facts.video && s.codec_name && s.width && s.height) {
+      const v: VideoFacts = {
+        codec: s.codec_name,
+        width: s.width,
+        height: s.height,
+        // avg_frame_rate is what was sent; r_frame_rate is a guess of the base rate.
+        fps: rate(s.avg_frame_rate) ?? rate(s.r_frame_rate),
+        profile: s.profile ?? null,
+        pixFmt: s.pix_fmt ?? null,
+        level: typeof s.level === 'number' ? s.level : null,
+      };
+      facts.video = v;
+    } else if (s.codec_type === 'audio' && !facts.audio && s.codec_name) {
+      const a: AudioFacts = {
+        codec: s.codec_name,
+        sampleRate: Number(s.sample_rate ?? 0),
+        channels: s.channels ?? 0,
+        profile: s.profile ?? null,
+      };
+      facts.audio = a;
+    }
+  }
+  return facts;
+}
+
+export async function probeFile(file: string, signal?: AbortSignal): Promise<MediaFacts> {
+  const { stdout } = await runFfprobe(['-v', 'error', '-show_streams', '-of', 'json', file], { signal });
+  const facts = factsFromProbe(stdout);
+  if (!facts.audio && !facts.video) throw new Error(`${file}: no audio or video stream found`);
+  return facts;
+}

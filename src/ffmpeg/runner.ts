@@ -1,0 +1,187 @@
+// The one place that starts ffmpeg and ffprobe: argument arrays (never a shell), binary lookup,
+// -progress parsing, bounded stderr, cancellation, and an error that carries what happened.
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+export type Tool = 'ffmpeg' | 'ffprobe';
+
+const STDERR_LIMIT = 64 * 1024;
+const KILL_GRACE_MS = 3000;
+
+export const INSTALL_HINT =
+  'Install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`; Windows: `winget install ffmpeg`) ' +
+  'or point FFMPEG_PATH / FFPROBE_PATH at the binaries.';
+
+export class ToolNotFoundError extends Error {
+  constructor(readonly tool: Tool) {
+    super(`${tool} not found (looked at ${tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'} and PATH). ${INSTALL_HINT}`);
+    this.name = 'ToolNotFoundError';
+  }
+}
+
+/** A failed ffmpeg/ffprobe run: the command line, how it ended, and the end of what it said. */
+export class FfmpegError extends Error {
+  constructor(
+    readonly command: string[],
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderrTail: string,
+    readonly aborted = false,
+  ) {
+    const how = aborted ? 'was cancelled' : exitCode !== null ? `exited with code ${exitCode}` : `was killed by ${signal}`;
+    const last = stderrTail.trim().split('\n').slice(-3).join(' | ');
+    super(`${path.basename(command[0] ?? 'ffmpeg')} ${how}${last && !aborted ? `: ${last}` : ''}`);
+    this.name = 'FfmpegError';
+  }
+
+  /** The command line, quoted so it can be pasted into a POSIX shell to reproduce the failure. */
+  get commandLine(): string {
+    return this.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  }
+}
+
+const resolved = new Map<string, string>();
+
+/** FFMPEG_PATH / FFPROBE_PATH when set, else the first match on PATH. */
+export function resolveTool(tool: Tool, env: NodeJS.ProcessEnv = process.env): string {
+  const override = env[tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'];
+  if (override) return override;
+  const cacheKey = `${tool}\u0000${env.PATH ?? ''}`;
+  const hit = resolved.get(cacheKey);
+  if (hit) return hit;
+  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    for (const ext of exts) {
+      const candidate = path.join(dir, tool + ext);
+      try {
+        accessSync(candidate, constants.X_OK);
+        resolved.set(cacheKey, candidate);
+        return candidate;
+      } catch {
+        // not here
+      }
+    }
+  }
+  throw new ToolNotFoundError(tool);
+}
+
+/** One `-progress` report block. */
+export interface FfmpegProgress {
+  /** Output time reached, milliseconds. */
+  outTimeMs: number;
+  /** x real time, when ffmpeg knows it. */
+  speed: number | null;
+  frame: number | null;
+  done: boolean;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: FfmpegProgress) => void;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Keeps only the last `limit` characters written to it. */
+class TailBuffer {
+  private chunks: string[] = [];
+  private size = 0;
+  constructor(private readonly limit: number) {}
+  push(text: string): void {
+    this.chunks.push(text);
+    this.size += text.length;
+    while (this.size > this.limit && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  toString(): string {
+    const all = this.chunks.join('');
+    return all.length > this.limit ? all.slice(all.length - this.limit) : all;
+  }
+}
+
+function parseProgressBlock(fields: Map<string, string>): FfmpegProgress {
+  const us = Number(fields.get('out_time_us') ?? fields.get('out_time_ms'));
+  const speed = Number.parseFloat(fields.get('speed') ?? '');
+  const frame = Number(fields.get('frame'));
+  return {
+    outTimeMs: Number.isFinite(us) && us >= 0 ? us / 1000 : 0,
+    speed: Number.isFinite(speed) ? speed : null,
+    frame: Number.isFinite(frame) ? frame : null,
+    done: fields.get('progress') === 'end',
+  };
+}
+
+/**
+ * Runs a tool to completion. For ffmpeg with `onProgress`, `-progress pipe:1 -nostats` is added and
+ * stdout is parsed as progress; otherwise stdout is collected (ffprobe output, bounded by the caller).
+ */
+export function runTool(tool: Tool, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const bin = resolveTool(tool, options.env);
+  const wantsProgress = tool === 'ffmpeg' && options.onProgress !== undefined;
+  const fullArgs = tool === 'ffmpeg' ? ['-hide_banner', '-nostdin', ...(wantsProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...args] : args;
+  const command = [bin, ...fullArgs];
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(new FfmpegError(command, null, null, '', true));
+      return;
+    }
+    const child = spawn(bin, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+    const stderr = new TailBuffer(STDERR_LIMIT);
+    const stdoutChunks: string[] = [];
+    let pending = '';
+    let fields = new Map<string, string>();
+    let aborted = false;
+    let killTimer: NodeJS.Timeout | undefined;
+
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => stderr.push(d));
+    child.stdout.on('data', (d: string) => {
+      if (!wantsProgress) {
+        stdoutChunks.push(d);
+        return;
+      }
+      pending += d;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl).trim();
+        pending = pending.slice(nl + 1);
+        const eq = line.indexOf('=');
+        if (eq <= 0) continue;
+        const key = line.slice(0, eq);
+        fields.set(key, line.slice(eq + 1));
+        if (key === 'progress') {
+          options.onProgress!(parseProgressBlock(fields));
+          fields = new Map();
+        }
+      }
+    });
+
+    const onAbort = () => {
+      aborted = true;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      reject(error.code === 'ENOENT' ? new ToolNotFoundError(tool) : error);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(killTimer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (code === 0 && !aborted) resolve({ stdout: stdoutChunks.join(''), stderr: stderr.toString() });
+      else reject(new FfmpegError(command, code, signal, stderr.toString(), aborted));
+    });
+  });
+}
+
+export const runFfmpeg = (args: string[], options?: RunOptions) => runTool('ffmpeg', args, options);
+export const runFfprobe = (args: string[], options?: RunOptions) => runTool('ffprobe', args, options);

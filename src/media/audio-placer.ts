@@ -1,0 +1,84 @@
+// Audio copy path: lays the slices' AAC frames on the wall clock and fills gaps with encoded silence
+// of the same configuration, so every slice starts within half an AAC frame of its UTC.
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { PlacedSlice } from '../core/types.js';
+import { type AdtsConfig, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, tsAudioPayload } from './adts.js';
+
+export class AudioCopyError extends Error {}
+
+export interface PlacedAudio {
+  config: AdtsConfig;
+  frames: number;
+  sampleRate: number;
+  warnings: string[];
+}
+
+/** Produces one silent ADTS frame for a configuration (the executor encodes it with ffmpeg once). */
+export type SilenceSource = (config: AdtsConfig) => Promise<Buffer>;
+
+export async function readSliceFrames(file: string) {
+  return splitAdts(tsAudioPayload(await readFile(file)));
+}
+
+export async function writePlacedAdts(
+  slices: PlacedSlice[],
+  paths: Map<string, string>,
+  outFile: string,
+  silence: SilenceSource,
+  signal?: AbortSignal,
+): Promise<PlacedAudio> {
+  const out = createWriteStream(outFile);
+  const warnings: string[] = [];
+  let config: AdtsConfig | null = null;
+  let silent: Buffer | null = null;
+  let written = 0;
+  const write = async (buf: Buffer) => {
+    if (!out.write(buf)) await once(out, 'drain');
+  };
+  try {
+    const ordered = [...slices].sort((a, b) => a.offsetMs - b.offsetMs);
+    for (let i = 0; i < ordered.length; i++) {
+      signal?.throwIfAborted();
+      const slice = ordered[i]!;
+      const file = paths.get(slice.key);
+      if (!file) throw new AudioCopyError(`${slice.key}: no local file`);
+      let parsed;
+      try {
+        parsed = await readSliceFrames(file);
+      } catch (error) {
+        throw new AudioCopyError(`${slice.key}: ${(error as Error).message}`);
+      }
+      if (!parsed.config || parsed.frames.length === 0) throw new AudioCopyError(`${slice.key}: no AAC frames`);
+      if (!config) {
+        config = parsed.config;
+        if (config.objectType !== 2) throw new AudioCopyError(`${slice.key}: AAC object type ${config.objectType} is not AAC-LC`);
+        if (SAMPLE_RATES[config.sampleRateIndex] === undefined) throw new AudioCopyError(`${slice.key}: bad sample rate index`);
+        silent = await silence(config);
+      } else if (!sameConfig(config, parsed.config)) {
+        throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
+      }
+      if (parsed.frames.some((f) => samplesInFrame(f) !== 1024)) throw new AudioCopyError(`${slice.key}: multi-block ADTS frames`);
+      if (parsed.junkBytes > 0) warnings.push(`${slice.key}: ${parsed.junkBytes} bytes of audio did not parse and were skipped`);
+
+      const frameMs = (1024 / SAMPLE_RATES[config.sampleRateIndex]!) * 1000;
+      const target = Math.round(slice.offsetMs / frameMs);
+      const next = ordered[i + 1];
+      while (written < target) {
+        await write(silent!);
+        written++;
+      }
+      const skip = written - target;
+      const limit = next ? Math.max(0, Math.round(next.offsetMs / frameMs) - written) : Infinity;
+      const frames = parsed.frames.slice(skip, skip + limit);
+      for (const f of frames) await write(f);
+      written += frames.length;
+    }
+  } finally {
+    out.end();
+    await once(out, 'close');
+  }
+  if (!config) throw new AudioCopyError('no audio slices');
+  return { config, frames: written, sampleRate: SAMPLE_RATES[config.sampleRateIndex]!, warnings };
+}

@@ -1,0 +1,115 @@
+// Runs one output plan: writes the concat lists (and the placed AAC stream on the copy path), runs
+// ffmpeg into a temporary name beside the final file, and renames it when complete.
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { MergePath, OutputPlan } from '../core/types.js';
+import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
+import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
+import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
+import { concatList, mergeArgs, type MergeInputs } from './commands.js';
+
+/** Temporary outputs carry this marker so a later run can recognise and remove leftovers. */
+export const PARTIAL_MARKER = '.recmerge-partial-';
+
+export interface ExecuteContext {
+  outDir: string;
+  /** Slice key -> local file. */
+  paths: Map<string, string>;
+  preset: string;
+  threads?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: FfmpegProgress) => void;
+  /** Silent AAC frames by configuration, shared by the outputs of one run. */
+  silence: Map<string, Promise<Buffer>>;
+}
+
+export interface ExecuteResult {
+  file: string;
+  videoPath: MergePath | null;
+  audioPath: MergePath | null;
+  warnings: string[];
+}
+
+const LAYOUTS = ['', 'mono', 'stereo', '3.0', '4.0', '5.0', '5.1', '7.1'];
+
+async function encodeSilentFrame(config: AdtsConfig, workDir: string): Promise<Buffer> {
+  const file = path.join(workDir, `silence-${config.sampleRateIndex}-${config.channelConfig}.aac`);
+  const layout = LAYOUTS[config.channelConfig] ?? 'stereo';
+  await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `anullsrc=r=${SAMPLE_RATES[config.sampleRateIndex]}:cl=${layout}`,
+    '-t', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', file]);
+  const { frames } = splitAdts(await readFile(file));
+  // Past the encoder's start-up frames every frame of digital silence is the same; take one.
+  const frame = frames[Math.floor(frames.length / 2)];
+  if (!frame) throw new Error('ffmpeg produced no silent AAC frame');
+  return frame;
+}
+
+/** Resolves a plan's file name inside the output folder, refusing anything that would leave it. */
+export function outputPath(outDir: string, fileName: string): string {
+  const root = path.resolve(outDir);
+  const file = path.resolve(root, fileName);
+  if (!file.startsWith(root + path.sep)) throw new Error(`output name "${fileName}" would be written outside ${root}`);
+  return file;
+}
+
+export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Promise<ExecuteResult> {
+  const finalFile = outputPath(ctx.outDir, plan.fileName);
+  await mkdir(path.dirname(finalFile), { recursive: true });
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'recmerge-'));
+  const partial = path.join(path.dirname(finalFile), `${PARTIAL_MARKER}${process.pid}-${randomBytes(4).toString('hex')}-${path.basename(finalFile)}`);
+  const warnings: string[] = [];
+  try {
+    const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioList: null, audioDelayMs: 0 };
+    const video = plan.video;
+    if (video) {
+      const groups = video.path === 'copy' ? [video.runs.flatMap((r) => r.slices)] : video.runs.map((r) => r.slices);
+      for (const [i, slices] of groups.entries()) {
+        const list = path.join(workDir, `video-${i}.ffconcat`);
+        await writeFile(list, concatList(slices, ctx.paths, true));
+        inputs.videoLists.push(list);
+      }
+      inputs.videoDelayMs = video.runs[0]!.offsetMs;
+    }
+
+    let audioPath: MergePath | null = plan.audio?.path ?? null;
+    if (plan.audio) {
+      const slices = plan.audio.runs.flatMap((r) => r.slices);
+      if (plan.audio.path === 'copy') {
+        const adts = path.join(workDir, 'audio.aac');
+        try {
+          const placed = await writePlacedAdts(slices, ctx.paths, adts, (config) => {
+            const key = `${config.objectType}/${config.sampleRateIndex}/${config.channelConfig}`;
+            let frame = ctx.silence.get(key);
+            if (!frame) {
+              frame = encodeSilentFrame(config, workDir);
+              ctx.silence.set(key, frame);
+            }
+            return frame;
+          }, ctx.signal);
+          warnings.push(...placed.warnings);
+          inputs.adtsFile = adts;
+        } catch (error) {
+          if (!(error instanceof AudioCopyError)) throw error;
+          warnings.push(`audio is re-encoded: ${error.message}`);
+          audioPath = 'transcode';
+        }
+      }
+      if (!inputs.adtsFile) {
+        const list = path.join(workDir, 'audio.ffconcat');
+        await writeFile(list, concatList(slices, ctx.paths, true));
+        inputs.audioList = list;
+        inputs.audioDelayMs = slices[0]!.offsetMs;
+      }
+    }
+
+    const args = mergeArgs(plan, inputs, partial, { preset: ctx.preset, threads: ctx.threads });
+    await runFfmpeg(args, { signal: ctx.signal, onProgress: ctx.onProgress });
+    await rename(partial, finalFile);
+    return { file: finalFile, videoPath: video?.path ?? null, audioPath, warnings };
+  } finally {
+    await rm(partial, { force: true });
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
