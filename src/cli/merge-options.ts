@@ -1,0 +1,100 @@
+// The merge and storage flags, shared by `merge` and `enqueue`, and their translation to library options.
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
+import type { PlanOptions, StorageOptions } from '../options.js';
+
+const number = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be a number.`);
+  return n;
+};
+
+const integer = (what: string) => (value: string) => {
+  const n = number(what)(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number of 1 or more.`);
+  return n;
+};
+
+export function parseSize(value: string): { width: number; height: number } {
+  const m = /^(\d+)[x:](\d+)$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('size must look like 1280x720.');
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
+
+export function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--mode <mode>', 'av: one MP4 per user; audio: .m4a; video: video-only MP4; segments: a file per presence').choices(['av', 'audio', 'video', 'segments']).default('av'))
+    .addOption(new Option('--gaps <how>', 'fill absences with the last frame (freeze), black, or cut them out').choices(['freeze', 'black', 'cut']).default('freeze'))
+    .option('--size <WxH>', 'output size (default: the largest slice size; smaller pictures are fitted, never stretched)', parseSize)
+    .option('--fps <n>', 'constant output frame rate (default: keep the source rate)', number('fps'))
+    .option('--uid <uid...>', 'only these UIDs')
+    .option('--from <seconds>', 'trim: start this many seconds into the output', number('from'))
+    .option('--duration <seconds>', 'trim: keep this many seconds', number('duration'))
+    .option('--join-sessions', 'join the same cname+uid across recording sessions (sids) into one file')
+    .option('--split-gap <seconds>', 'segments mode: an absence longer than this starts a new file', number('split-gap'), 15)
+    .addOption(new Option('--names <style>', "output names: recmerge's, or the service script's (<uid>_0_merge_av.mp4 ...)").choices(['recmerge', 'script']).default('recmerge'))
+    .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
+    .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
+}
+
+export function addStorageOptions(cmd: Command): Command {
+  return cmd
+    .option('--endpoint <url>', 'S3-compatible endpoint (MinIO, OSS, COS, ...)')
+    .option('--region <region>', 'S3 region')
+    .option('--path-style', 'path-style S3 addressing (MinIO and most self-hosted stores)')
+    .option('--download-concurrency <n>', 'parallel downloads', integer('download-concurrency'), 16)
+    .option('--cache <dir>', 'download cache folder (default: <out>/.recmerge-cache)')
+    .option('--keep-downloads', 'keep the download cache after the run');
+}
+
+export interface PlanFlags {
+  mode: MergeMode;
+  gaps: GapMode;
+  size?: { width: number; height: number };
+  fps?: number;
+  uid?: string[];
+  from?: number;
+  duration?: number;
+  joinSessions?: boolean;
+  splitGap: number;
+  names: NameStyle;
+  transcode?: boolean;
+  preset: string;
+}
+
+export interface StorageFlags {
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+  downloadConcurrency: number;
+  cache?: string;
+  keepDownloads?: boolean;
+}
+
+export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: string } {
+  return {
+    mode: flags.mode,
+    gaps: flags.gaps,
+    size: flags.size,
+    fps: flags.fps,
+    uids: flags.uid,
+    from: flags.from,
+    duration: flags.duration,
+    joinSessions: flags.joinSessions ?? false,
+    splitGap: flags.splitGap,
+    names: flags.names,
+    transcode: flags.transcode ?? false,
+    preset: flags.preset,
+  };
+}
+
+export function storageOptionsFrom(flags: StorageFlags): StorageOptions {
+  return {
+    endpoint: flags.endpoint,
+    region: flags.region,
+    forcePathStyle: flags.pathStyle,
+    downloadConcurrency: flags.downloadConcurrency,
+    cacheDir: flags.cache,
+    keepDownloads: flags.keepDownloads,
+  };
+}

@@ -1,0 +1,81 @@
+// Human-readable text for what the library returns.
+import { formatUtc17 } from '../core/names.js';
+import type { InventorySummary } from '../core/summary.js';
+import type { Interval, MergePlan, Problem } from '../core/types.js';
+import type { MergeSummary } from '../options.js';
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+const secs = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
+const span = (i: Interval) => `${iso(i.startMs)} → ${iso(i.endMs)} (${secs(i.endMs - i.startMs)})`;
+const problem = (p: Problem) => `${p.severity === 'error' ? 'error' : 'warning'}: ${p.key ? `${p.key}: ` : ''}${p.message}`;
+
+export function formatInspect(summary: InventorySummary): string {
+  const out: string[] = [];
+  if (summary.sessions.length === 0) out.push('No recording found.');
+  for (const s of summary.sessions) {
+    out.push(`session ${s.sid}  cname ${s.cname}${s.dir ? `  in ${s.dir}` : ''}`);
+    for (const u of s.uids) {
+      const when = u.startMs !== null && u.endMs !== null ? `  ${span({ startMs: u.startMs, endMs: u.endMs })}` : '';
+      out.push(`  uid ${u.uid}${u.failed ? '  FAILED' : ''}${when}`);
+      if (u.failed) out.push(`    ${u.failed}`);
+      for (const t of u.tracks) {
+        const facts = [
+          `${t.slices} slices${t.missingSlices ? ` (${t.missingSlices} missing)` : ''}`,
+          t.codecs.join('+'),
+          ...(t.media === 'video' ? [t.sizes.length ? t.sizes.join(', ') : 'size unannounced', `rotation ${t.rotations.join('/')}°`] : []),
+          `${t.restarts} start(s)`,
+          `${secs(t.durationMs)} of media`,
+        ];
+        out.push(`    ${t.media}: ${facts.join(', ')}  [${t.playlist ?? 'no playlist'}]`);
+        for (const sp of t.spans) out.push(`      present ${span(sp)}`);
+        for (const g of t.gaps) out.push(`      gap     ${span(g)}`);
+      }
+      for (const p of u.problems) out.push(`    ${problem(p)}`);
+    }
+  }
+  for (const p of summary.problems) out.push(problem(p));
+  if (summary.ignored.length > 0) {
+    out.push(`Ignored ${summary.ignored.length} file(s) that are not recording files:`);
+    for (const i of summary.ignored) out.push(`  ${i.key}: ${i.reason}`);
+  }
+  return out.join('\n');
+}
+
+export function formatPlan(plan: MergePlan): string {
+  const out: string[] = [];
+  for (const o of plan.outputs) {
+    out.push(`${o.fileName}  (${o.kind}, ${secs(o.durationMs)}, t=0 at ${iso(o.originMs)} = ${formatUtc17(o.originMs)})`);
+    if (o.video) {
+      out.push(`  video: ${o.video.path}${o.video.reasons.length ? ` because ${o.video.reasons.join('; ')}` : ''}; ${o.video.width}x${o.video.height} at ${o.video.fps ?? 'source'} fps; ${o.video.runs.length} run(s)`);
+      for (const r of o.video.runs) out.push(`    run ${secs(r.offsetMs)} → ${secs(r.endMs)}: ${r.slices.length} slice(s), ${r.codec} ${r.width}x${r.height}${r.rotation ? `, rotated ${r.rotation}°` : ''}`);
+      for (const g of o.video.gaps) out.push(`    gap ${secs(g.startMs)} → ${secs(g.endMs)} (${o.gapMode === 'black' || g.startMs === 0 ? 'black' : 'last frame'})`);
+    }
+    if (o.audio) {
+      out.push(`  audio: ${o.audio.path}${o.audio.reasons.length ? ` because ${o.audio.reasons.join('; ')}` : ''}; ${o.audio.runs.length} run(s)`);
+      for (const g of o.audio.gaps) out.push(`    gap ${secs(g.startMs)} → ${secs(g.endMs)} (silence)`);
+    }
+    for (const c of o.cuts) out.push(`  cut ${span(c)}`);
+    if (o.trim) out.push(`  trim ${secs(o.trim.fromMs)} + ${secs(o.trim.durationMs)}`);
+    for (const w of o.warnings) out.push(`  warning: ${w}`);
+  }
+  for (const f of plan.failures) out.push(`cannot merge uid ${f.uid} of ${f.sid}: ${f.error}`);
+  return out.join('\n');
+}
+
+export function formatSummary(summary: MergeSummary): string {
+  const out: string[] = [];
+  for (const r of summary.results) {
+    if (r.error) out.push(`✗ ${r.id}: ${r.error}`);
+    else if (r.skipped) out.push(`= ${r.file} (exists; --force to redo)`);
+    else {
+      const paths = [r.videoPath && `video ${r.videoPath}`, r.audioPath && `audio ${r.audioPath}`].filter(Boolean).join(', ');
+      out.push(`✓ ${r.file} (${secs(r.durationMs)}, ${paths}, ${secs(r.elapsedMs)})${r.uploaded ? ` → ${r.uploaded}` : ''}`);
+    }
+    for (const w of r.warnings) out.push(`    warning: ${w}`);
+  }
+  for (const p of summary.problems) out.push(problem(p));
+  if (summary.ignored.length > 0) out.push(`Ignored ${summary.ignored.length} non-recording file(s) (see \`recmerge inspect\`).`);
+  const failed = summary.results.filter((r) => r.error).length;
+  out.push(failed ? `${failed} of ${summary.results.length} output(s) failed.` : `${summary.results.length} output(s) ready.`);
+  return out.join('\n');
+}
