@@ -1,0 +1,198 @@
+// Retries with exponential backoff and full jitter (sleep = random(0, min(cap, base * 2^n))).
+// Only transient failures are retried; everything else fails on the first attempt with an
+// error that says which object and what went wrong.
+
+export interface RetryOptions {
+  /** Retries after the first attempt (default 5). */
+  retries?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  random?: () => number;
+}
+
+export const DEFAULT_RETRY: Required<Pick<RetryOptions, 'retries' | 'baseDelayMs' | 'maxDelayMs'>> = {
+  retries: 5,
+  baseDelayMs: 200,
+  maxDelayMs: 10_000,
+};
+
+/** The body ended before Content-Length bytes arrived. */
+export class ShortBodyError extends Error {
+  override name = 'ShortBodyError';
+  constructor(
+    readonly received: number,
+    readonly expected: number,
+  ) {
+    super(`short body: got ${received} of ${expected} bytes`);
+  }
+}
+
+/** No bytes arrived for too long while reading a body. */
+export class StalledBodyError extends Error {
+  override name = 'StalledBodyError';
+}
+
+const RETRYABLE_CODES = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ServiceUnavailable',
+  'InternalError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ShortBodyError',
+  'StalledBodyError',
+]);
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+const NETWORK_MESSAGES = /socket hang up|premature close|aborted|ECONNRESET|EPIPE|other side closed|terminated/i;
+
+interface ErrorShape {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+  cause?: unknown;
+}
+
+function shape(error: unknown): ErrorShape {
+  return typeof error === 'object' && error !== null ? (error as ErrorShape) : {};
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  const e = shape(error);
+  return e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+}
+
+export function errorCode(error: unknown): string | undefined {
+  const e = shape(error);
+  return e.Code ?? (typeof e.code === 'string' ? e.code : undefined) ?? (e.name && e.name !== 'Error' ? e.name : undefined);
+}
+
+export function isAbortError(error: unknown): boolean {
+  const e = shape(error);
+  return e.name === 'AbortError' || e.code === 'ABORT_ERR';
+}
+
+export function isNotFound(error: unknown): boolean {
+  const code = errorCode(error);
+  return code === 'NoSuchKey' || code === 'NotFound' || (httpStatus(error) === 404 && code !== 'NoSuchBucket');
+}
+
+export function isRetryable(error: unknown): boolean {
+  if (isAbortError(error)) return false;
+  const e = shape(error);
+  const status = httpStatus(error);
+  if (status === 429 || (status !== undefined && status >= 500)) return true;
+  for (const code of [e.Code, e.code, e.name]) if (code && (RETRYABLE_CODES.has(code) || NETWORK_CODES.has(code))) return true;
+  if (status !== undefined && status >= 400) return false;
+  if (e.message && NETWORK_MESSAGES.test(e.message)) return true;
+  return e.cause !== undefined && e.cause !== error && isRetryable(e.cause);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function backoffDelay(attempt: number, options: RetryOptions = {}): number {
+  const base = options.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
+  const cap = options.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
+  return Math.floor((options.random ?? Math.random)() * Math.min(cap, base * 2 ** attempt));
+}
+
+/** Runs `fn` until it succeeds, fails with a non-retryable error, or retries run out. */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const retries = options.retries ?? DEFAULT_RETRY.retries;
+  for (let attempt = 0; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (attempt >= retries || !isRetryable(error)) throw withAttempts(error, attempt + 1);
+      const delay = backoffDelay(attempt, options);
+      options.onRetry?.(error, attempt + 1, delay);
+      await sleep(delay, options.signal);
+    }
+  }
+}
+
+function withAttempts(error: unknown, attempts: number): unknown {
+  if (typeof error === 'object' && error !== null) (error as { attempts?: number }).attempts = attempts;
+  return error;
+}
+
+/** A failed storage operation, named by bucket and key, with no credentials in it. */
+export class S3OperationError extends Error {
+  override name = 'S3OperationError';
+  readonly code: string | undefined;
+  readonly status: number | undefined;
+  readonly attempts: number;
+  readonly retryable: boolean;
+
+  constructor(
+    readonly operation: string,
+    readonly bucket: string,
+    readonly key: string | undefined,
+    cause: unknown,
+  ) {
+    const code = errorCode(cause);
+    const status = httpStatus(cause);
+    const attempts = (shape(cause) as { attempts?: number }).attempts ?? 1;
+    const where = key === undefined ? `s3://${bucket}` : `s3://${bucket}/${key}`;
+    const what = [code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
+    const detail = redact(shape(cause).message ?? String(cause));
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
+    super(`${operation} ${where} failed${tries}: ${what ? `${what}: ` : ''}${detail}${hint(code, status)}`, { cause });
+    this.code = code;
+    this.status = status;
+    this.attempts = attempts;
+    this.retryable = isRetryable(cause);
+  }
+}
+
+function hint(code: string | undefined, status: number | undefined): string {
+  if (code === 'NoSuchBucket') return ' (check the bucket name, --endpoint and --region)';
+  if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || status === 301) return ' (wrong --region or --endpoint for this bucket?)';
+  if (status === 403) return ' (check credentials and the bucket policy)';
+  return '';
+}
+
+/** Removes anything that looks like a signature or credential from a message. */
+export function redact(message: string): string {
+  return message
+    .replace(/(X-Amz-(?:Credential|Signature|Security-Token)=)[^&\s]+/gi, '$1***')
+    .replace(/(Credential=|Signature=)[^,\s]+/g, '$1***')
+    .replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, '***');
+}

@@ -1,0 +1,310 @@
+// S3-compatible storage as a RecordingSource: lists keys under a prefix, and downloads the
+// slices an output needs into a cache folder, concurrently, streamed, verified, resumable.
+import { createHash, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
+import type { StorageOptions } from '../options.js';
+import { isNotFound, S3OperationError, ShortBodyError, StalledBodyError, withRetry, type RetryOptions } from './retry.js';
+import { createS3Client } from './s3-client.js';
+import { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
+import type { FetchOptions, RecordingSource, StoredObject } from './source.js';
+import { TransferMeter } from './transfer-progress.js';
+
+export const DEFAULT_DOWNLOAD_CONCURRENCY = 16;
+export const CACHE_FOLDER = '.recmerge-cache';
+
+export interface S3SourceOptions extends StorageOptions {
+  /** The default cache is `<outDir>/.recmerge-cache/<bucket>/<prefix>`. */
+  outDir?: string;
+  /** Keys per ListObjectsV2 page (default: the server's, 1000 on AWS). */
+  listPageSize?: number;
+  retry?: Omit<RetryOptions, 'signal'>;
+  /** A download with no bytes for this long is dropped and retried (default 60 s). */
+  idleTimeoutMs?: number;
+}
+
+interface Sidecar {
+  key: string;
+  etag: string | undefined;
+  size: number;
+}
+
+export class S3Source implements RecordingSource {
+  readonly location: S3Location;
+  readonly description: string;
+  /** Where this source's downloads go (removed by dispose() unless keepDownloads). */
+  readonly cacheDir: string;
+  readonly client: S3Client;
+  private readonly ownsClient: boolean;
+  private readonly cacheRoot: string;
+  private readonly defaultCacheRoot: boolean;
+  private index: Map<string, StoredObject> | undefined;
+
+  constructor(
+    url: string | S3Location,
+    private readonly options: S3SourceOptions = {},
+  ) {
+    this.location = typeof url === 'string' ? parseS3Url(url) : url;
+    this.description = formatS3Url(this.location);
+    this.client = createS3Client(options);
+    this.ownsClient = !options.s3Client;
+    this.defaultCacheRoot = !options.cacheDir;
+    this.cacheRoot = path.resolve(options.cacheDir ?? path.join(options.outDir ?? '.', CACHE_FOLDER));
+    const prefix = this.location.prefix.slice(0, -1); // without its trailing '/'
+    this.cacheDir = path.join(this.cacheRoot, encodeSegment(this.location.bucket), ...(prefix ? keySegments(prefix) : []));
+  }
+
+  private fullKey(key: string): string {
+    return this.location.prefix + key;
+  }
+
+  private retryOptions(signal?: AbortSignal): RetryOptions {
+    return { ...this.options.retry, ...(signal ? { signal } : {}) };
+  }
+
+  async list(signal?: AbortSignal): Promise<StoredObject[]> {
+    const { bucket, prefix } = this.location;
+    const out: StoredObject[] = [];
+    let token: string | undefined;
+    do {
+      const command = new ListObjectsV2Command({
+        Bucket: bucket,
+        ...(prefix ? { Prefix: prefix } : {}),
+        ...(token ? { ContinuationToken: token } : {}),
+        ...(this.options.listPageSize ? { MaxKeys: this.options.listPageSize } : {}),
+      });
+      const page = await withRetry(() => this.client.send(command, { abortSignal: signal }), this.retryOptions(signal)).catch((error: unknown) => {
+        throw wrap('list', bucket, prefix || undefined, error);
+      });
+      for (const item of page.Contents ?? []) {
+        if (!item.Key?.startsWith(prefix)) continue;
+        const key = item.Key.slice(prefix.length);
+        if (!key || key.endsWith('/')) continue; // folder markers
+        out.push({ key, size: item.Size ?? 0, etag: normalizeEtag(item.ETag) });
+      }
+      if (page.IsTruncated && !page.NextContinuationToken) {
+        throw new S3OperationError('list', bucket, prefix || undefined, new Error('server said the listing is truncated but sent no continuation token'));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    this.index = new Map(out.map((o) => [o.key, o]));
+    return out;
+  }
+
+  async readText(key: string, signal?: AbortSignal): Promise<string> {
+    const { bucket } = this.location;
+    const full = this.fullKey(key);
+    return withRetry(async () => {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: full }), { abortSignal: signal });
+      if (!response.Body) throw new Error('no body');
+      const text = await response.Body.transformToString('utf-8');
+      const length = Buffer.byteLength(text, 'utf8');
+      if (response.ContentLength !== undefined && length < response.ContentLength) throw new ShortBodyError(length, response.ContentLength);
+      return text;
+    }, this.retryOptions(signal)).catch((error: unknown) => {
+      throw wrap('read', bucket, full, error);
+    });
+  }
+
+  async materialize(keys: string[], options: FetchOptions = {}): Promise<{ paths: Map<string, string>; missing: Map<string, string> }> {
+    options.signal?.throwIfAborted();
+    const index = this.index ?? new Map((await this.list(options.signal)).map((o) => [o.key, o]));
+    const paths = new Map<string, string>();
+    const missing = new Map<string, string>();
+    const wanted: StoredObject[] = [];
+    for (const key of new Set(keys)) {
+      const listed = index.get(key);
+      if (listed) wanted.push(listed);
+      else missing.set(key, `not found in ${this.description}`);
+    }
+
+    const meter = new TransferMeter(wanted.length, wanted.reduce((sum, o) => sum + o.size, 0), options.onProgress);
+    const failed = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
+    setMaxListeners(0, signal); // every download in flight listens to it
+    let firstError: unknown;
+    const limit = pLimit(Math.max(1, this.options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY));
+    await Promise.all(
+      wanted.map((object) =>
+        limit(async () => {
+          if (signal.aborted) return;
+          try {
+            paths.set(object.key, await this.fetch(object, meter, signal));
+          } catch (error) {
+            if (signal.aborted) return;
+            if (isNotFound(error instanceof S3OperationError ? error.cause : error)) {
+              missing.set(object.key, `not found: ${error instanceof Error ? error.message : String(error)}`);
+            } else {
+              firstError = error;
+              failed.abort(error);
+            }
+          }
+        }),
+      ),
+    );
+    options.signal?.throwIfAborted();
+    if (firstError !== undefined) throw firstError;
+    meter.report();
+    return { paths, missing };
+  }
+
+  /** Local path for a key; never outside cacheDir whatever the key holds. */
+  cachePath(key: string): string {
+    const target = path.join(this.cacheDir, ...keySegments(key));
+    if (!target.startsWith(this.cacheDir + path.sep)) throw new Error(`${JSON.stringify(key)}: cannot map this key to a cache file`);
+    return target;
+  }
+
+  private async isCached(file: string, object: StoredObject): Promise<boolean> {
+    try {
+      const [info, raw] = await Promise.all([stat(file), readFile(sidecarPath(file), 'utf8')]);
+      const sidecar = JSON.parse(raw) as Sidecar;
+      return (
+        info.isFile() &&
+        info.size === object.size &&
+        sidecar.size === object.size &&
+        sidecar.key === this.fullKey(object.key) &&
+        (object.etag === undefined || sidecar.etag === object.etag)
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  private async fetch(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
+    const { bucket } = this.location;
+    const full = this.fullKey(object.key);
+    const file = this.cachePath(object.key);
+    if (await this.isCached(file, object)) {
+      meter.fileSkipped(object.size);
+      return file;
+    }
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      // The sidecar marks a whole file: it goes first and comes back last.
+      await rm(sidecarPath(file), { force: true });
+      const sidecar = await withRetry(async () => {
+        let received = 0;
+        try {
+          return await this.download(full, object, file, signal, (n) => {
+            received += n;
+            meter.addBytes(n);
+          });
+        } catch (error) {
+          meter.rollback(received);
+          throw error;
+        }
+      }, this.retryOptions(signal));
+      await writeFile(sidecarPath(file), JSON.stringify(sidecar));
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw wrap('download', bucket, full, error);
+    }
+    meter.fileDone();
+    return file;
+  }
+
+  private async download(full: string, object: StoredObject, file: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<Sidecar> {
+    const temp = `${file}~${randomBytes(6).toString('hex')}.part`;
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: full }), { abortSignal: signal });
+      if (!response.Body) throw new Error('no body');
+      const etag = normalizeEtag(response.ETag);
+      // Same ETag as listed means same object: its listed size is the truth too.
+      const expected = response.ContentLength ?? object.size;
+      const sameObject = etag !== undefined && etag === object.etag;
+      let received = 0;
+      const counter = countingStream((n) => {
+        received += n;
+        onBytes(n);
+      }, this.options.idleTimeoutMs ?? 60_000);
+      await pipeline(response.Body as Readable, counter, createWriteStream(temp), { signal });
+      if (received !== expected) throw new ShortBodyError(received, expected);
+      if (sameObject && received !== object.size) throw new ShortBodyError(received, object.size);
+      await rename(temp, file);
+      return { key: full, etag, size: received };
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.ownsClient) this.client.destroy();
+    if (this.options.keepDownloads) return;
+    await rm(this.cacheDir, { recursive: true, force: true });
+    // Then the folders above it that are left empty, up to the cache root (itself only if it is ours).
+    const stop = this.defaultCacheRoot ? path.dirname(this.cacheRoot) : this.cacheRoot;
+    for (let dir = path.dirname(this.cacheDir); dir.startsWith(stop + path.sep); dir = path.dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+}
+
+function wrap(operation: string, bucket: string, key: string | undefined, error: unknown): unknown {
+  if (error instanceof S3OperationError || (error instanceof Error && error.name === 'AbortError')) return error;
+  return new S3OperationError(operation, bucket, key, error);
+}
+
+function sidecarPath(file: string): string {
+  return `${file}~meta.json`;
+}
+
+export function normalizeEtag(etag: string | undefined): string | undefined {
+  if (!etag) return undefined;
+  return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+/**
+ * Key → path segments that are safe on any file system and map keys one-to-one: characters
+ * outside [A-Za-z0-9._-] are %-escaped ('%' and '/' too), '', '.' and '..' segments are escaped,
+ * and overlong segments are shortened with a hash. '~' never appears in an escaped segment
+ * except as the hash marker, so `~meta.json` sidecars and `~xxxx.part` temp files cannot
+ * collide with any key.
+ */
+export function keySegments(key: string): string[] {
+  return key.split('/').map(encodeSegment);
+}
+
+export function encodeSegment(segment: string): string {
+  if (segment === '') return '%';
+  if (segment === '.' || segment === '..') return segment.replace(/\./g, '%2E');
+  const encoded = Array.from(Buffer.from(segment, 'utf8'), (byte) => {
+    const c = String.fromCharCode(byte);
+    return /[A-Za-z0-9._-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }).join('');
+  if (encoded.length <= 200) return encoded;
+  return `${encoded.slice(0, 150)}~${createHash('sha1').update(segment).digest('hex')}`;
+}
+
+/** Passes bytes through, counting them, and fails if none arrive for `idleMs`. */
+function countingStream(onBytes: (n: number) => void, idleMs: number): Transform {
+  const stream: Transform = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      timer.refresh();
+      onBytes(chunk.length);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      clearTimeout(timer);
+      callback();
+    },
+    destroy(error, callback) {
+      clearTimeout(timer);
+      callback(error);
+    },
+  });
+  const timer = setTimeout(() => stream.destroy(new StalledBodyError(`no data for ${idleMs} ms`)), idleMs);
+  timer.unref();
+  return stream;
+}

@@ -1,0 +1,285 @@
+// S3Source against a real S3 server (s3rver) over HTTP, with a fault-injecting proxy in front.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LocalFolderSource } from '../src/storage/local.js';
+import { isS3Url, openSource } from '../src/storage/open.js';
+import { backoffDelay, isRetryable, ShortBodyError } from '../src/storage/retry.js';
+import { S3Source, type S3SourceOptions } from '../src/storage/s3.js';
+import { resolveRegion } from '../src/storage/s3-client.js';
+import { formatS3Url, parseS3Url } from '../src/storage/s3-url.js';
+import type { TransferProgress } from '../src/storage/source.js';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
+import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';
+
+const BUCKET = 'recordings';
+const SLICES = 40;
+const slices = new Map<string, Buffer>();
+let server: TestS3Server;
+let proxy: FaultProxy;
+let tmp: string;
+
+const listRequests = () => proxy.requests.filter((r) => r.method === 'GET' && r.key === '' && r.query.get('list-type') === '2');
+
+function source(url: string, options: S3SourceOptions = {}): S3Source {
+  return new S3Source(url, {
+    endpoint: proxy.endpoint,
+    forcePathStyle: true,
+    cacheDir: path.join(tmp, 'cache'),
+    retry: { baseDelayMs: 2, maxDelayMs: 20 },
+    ...options,
+  });
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { recursive: true })).map(String);
+  } catch {
+    return [];
+  }
+}
+
+beforeAll(async () => {
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'S3RVER');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'S3RVER');
+  vi.stubEnv('AWS_REGION', 'us-east-1');
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'recmerge-s3-test-'));
+  server = await startS3Server();
+  proxy = await startFaultProxy(server.endpoint);
+  await server.createBucket(BUCKET);
+  const puts: Promise<void>[] = [];
+  for (let i = 0; i < SLICES; i++) {
+    const key = `sid1_room__uid_s_7__uid_e_audio_2019092012${String(i).padStart(4, '0')}000.ts`;
+    const body = randomBytes(20_000 + i * 1_000);
+    slices.set(key, body);
+    puts.push(server.put(BUCKET, `dl/${key}`, body));
+  }
+  for (let i = 0; i < 25; i++) puts.push(server.put(BUCKET, `many/${String(i).padStart(2, '0')}.ts`, 'x'));
+  for (const key of ['rec1/a.m3u8', 'rec1/sub/b.ts', 'rec10/c.ts', 'rec1x.ts', 'rec1/'])
+    puts.push(server.put(BUCKET, key, key.endsWith('/') ? new Uint8Array(0) : `#EXTM3U\n${key}\n`));
+  await Promise.all(puts);
+}, 60_000);
+
+afterEach(async () => {
+  proxy.resetLog();
+  await rm(path.join(tmp, 'cache'), { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await proxy?.close();
+  await server?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('listing', () => {
+  it('follows continuation tokens over several pages', async () => {
+    const src = source(`s3://${BUCKET}/many`, { listPageSize: 7 });
+    const listed = await src.list();
+    expect(listed.map((o) => o.key)).toEqual(Array.from({ length: 25 }, (_, i) => `${String(i).padStart(2, '0')}.ts`));
+    expect(listed[0]).toMatchObject({ size: 1, etag: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(listRequests()).toHaveLength(4);
+    await src.dispose();
+  });
+
+  it('treats the prefix as a folder: rec1 matches neither rec10/ nor rec1x', async () => {
+    const src = source(`s3://${BUCKET}/rec1`);
+    expect((await src.list()).map((o) => o.key)).toEqual(['a.m3u8', 'sub/b.ts']);
+    expect(await src.readText('a.m3u8')).toBe('#EXTM3U\nrec1/a.m3u8\n');
+    await src.dispose();
+  });
+
+  it('fails fast on a missing bucket, naming it', async () => {
+    const src = source('s3://no-such-bucket/x');
+    await expect(src.list()).rejects.toThrow(/list s3:\/\/no-such-bucket\/x\/ failed: NoSuchBucket/);
+    expect(proxy.requests).toHaveLength(1);
+    await src.dispose();
+  });
+});
+
+describe('materialize', () => {
+  it('downloads into the cache, reports progress, and a rerun fetches nothing', async () => {
+    const keys = [...slices.keys()];
+    const totalBytes = [...slices.values()].reduce((sum, b) => sum + b.length, 0);
+    const progress: TransferProgress[] = [];
+    const first = source(`s3://${BUCKET}/dl`, { keepDownloads: true });
+    await first.list();
+    const { paths, missing } = await first.materialize([...keys, 'never-uploaded.ts'], { onProgress: (p) => progress.push(p) });
+    expect(missing).toEqual(new Map([['never-uploaded.ts', `not found in s3://${BUCKET}/dl/`]]));
+    expect(paths.size).toBe(SLICES);
+    for (const [key, file] of paths) {
+      expect(file.startsWith(first.cacheDir + path.sep)).toBe(true);
+      expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    }
+    expect(proxy.objectGets()).toHaveLength(SLICES);
+    expect(progress.at(-1)).toMatchObject({ files: SLICES, totalFiles: SLICES, bytes: totalBytes, totalBytes, etaSeconds: 0 });
+    expect(progress.at(-1)!.rate).toBeGreaterThan(0);
+    await first.dispose();
+    expect(await filesUnder(first.cacheDir)).not.toHaveLength(0); // kept
+
+    proxy.resetLog();
+    const second = source(`s3://${BUCKET}/dl`);
+    const again = await second.materialize(keys);
+    expect(again.paths).toEqual(paths);
+    expect(proxy.objectGets()).toHaveLength(0);
+    expect(listRequests()).toHaveLength(1);
+    await second.dispose();
+    await expect(stat(second.cacheDir)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('resumes an interrupted download: the rerun fetches only what is missing', async () => {
+    const keys = [...slices.keys()];
+    const controller = new AbortController();
+    const first = source(`s3://${BUCKET}/dl`, { downloadConcurrency: 4 });
+    await expect(
+      first.materialize(keys, {
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.files >= 10) controller.abort();
+        },
+      }),
+    ).rejects.toThrow(/abort/i);
+    const left = await filesUnder(first.cacheDir);
+    expect(left.filter((f) => f.endsWith('.part'))).toEqual([]);
+    const whole = left.filter((f) => f.endsWith('~meta.json')).length;
+    expect(whole).toBeGreaterThanOrEqual(10);
+    expect(whole).toBeLessThan(SLICES);
+
+    proxy.resetLog();
+    const second = source(`s3://${BUCKET}/dl`, { downloadConcurrency: 4 });
+    const { paths } = await second.materialize(keys);
+    expect(paths.size).toBe(SLICES);
+    expect(proxy.objectGets()).toHaveLength(SLICES - whole);
+    for (const [key, file] of paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    await second.dispose();
+  });
+
+  it('recovers from 503 SlowDown, 500, resets and bodies cut short', async () => {
+    for (const fault of ['slowdown', 'internal', 'reset', 'cut', 'truncate'] as const) proxy.inject({ fault, times: 3 });
+    const retries: string[] = [];
+    const src = source(`s3://${BUCKET}/dl`, { retry: { baseDelayMs: 2, maxDelayMs: 20, onRetry: (e) => retries.push(String(e)) } });
+    const { paths, missing } = await src.materialize([...slices.keys()]);
+    expect(missing.size).toBe(0);
+    for (const [key, file] of paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    const faults = proxy.objectGets().filter((r) => r.fault);
+    expect(faults).toHaveLength(15);
+    expect(proxy.objectGets()).toHaveLength(SLICES + 15);
+    expect(retries).toHaveLength(15);
+    expect(retries.join('\n')).toMatch(/aborted|ECONNRESET|premature/);
+    expect(retries.join('\n')).toMatch(/SlowDown/);
+    expect(retries.join('\n')).toMatch(/short body/);
+    expect((await filesUnder(src.cacheDir)).filter((f) => f.endsWith('.part'))).toEqual([]);
+    await src.dispose();
+  });
+
+  it('never keeps a short body as a file, and gives up naming bucket and key', async () => {
+    const key = [...slices.keys()][0]!;
+    proxy.inject({ fault: 'truncate', times: 3 });
+    const src = source(`s3://${BUCKET}/dl`, { retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+    const error = await src.materialize([key]).catch((e: unknown) => e);
+    expect(String(error)).toContain(`download s3://${BUCKET}/dl/${key} failed after 3 attempts`);
+    expect((error as Error).cause).toBeInstanceOf(ShortBodyError);
+    expect(await filesUnder(src.cacheDir)).toEqual([]);
+    expect(proxy.objectGets()).toHaveLength(3);
+    await src.dispose();
+  });
+
+  it('does not retry 403 or NoSuchKey', async () => {
+    const key = [...slices.keys()][0]!;
+    const denied = source(`s3://${BUCKET}/dl`, { s3Client: testClient(proxy.endpoint, { accessKeyId: 'WRONG', secretAccessKey: 'nope' }) });
+    await expect(denied.readText(key)).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/${key} failed: InvalidAccessKeyId, HTTP 403`));
+    await expect(denied.list()).rejects.toThrow(/HTTP 403.*check credentials/);
+    expect(proxy.requests).toHaveLength(2);
+    expect(String(await denied.list().catch((e: unknown) => e))).not.toContain('nope');
+
+    proxy.resetLog();
+    const src = source(`s3://${BUCKET}/dl`);
+    await expect(src.readText('nope.m3u8')).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/nope.m3u8 failed: NoSuchKey, HTTP 404`));
+    expect(proxy.requests).toHaveLength(1);
+    await src.dispose();
+  });
+
+  it('reports an object deleted after the listing as missing, after one GET', async () => {
+    await server.put(BUCKET, 'gone/a.ts', 'aaaa');
+    await server.put(BUCKET, 'gone/b.ts', 'bbbb');
+    const src = source(`s3://${BUCKET}/gone`);
+    await src.list();
+    await server.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'gone/b.ts' }));
+    proxy.resetLog();
+    const { paths, missing } = await src.materialize(['a.ts', 'b.ts']);
+    expect([...paths.keys()]).toEqual(['a.ts']);
+    expect(missing.get('b.ts')).toMatch(/NoSuchKey/);
+    expect(proxy.objectGets()).toHaveLength(2);
+    await src.dispose();
+  });
+});
+
+describe('cache paths', () => {
+  it('stay inside the cache folder and are distinct for distinct keys', () => {
+    const src = new S3Source(`s3://${BUCKET}/a/../b`, { cacheDir: path.join(tmp, 'c') });
+    const keys = ['../x', '../../etc/passwd', '/abs', 'a/../../b', '.', '..', '', 'a//b', 'a/./b', 'C:\\win', 'sp ace%20', 'x~meta.json', '~', 'é', 'a'.repeat(400), 'a'.repeat(401)];
+    const paths = keys.map((k) => src.cachePath(k));
+    expect(src.cacheDir.startsWith(path.join(tmp, 'c', BUCKET) + path.sep)).toBe(true);
+    for (const p of paths) {
+      expect(p.startsWith(src.cacheDir + path.sep)).toBe(true);
+      expect(path.basename(p).length).toBeLessThanOrEqual(200);
+    }
+    expect(new Set(paths).size).toBe(keys.length);
+    expect(paths.some((p) => p.endsWith('~meta.json'))).toBe(false);
+  });
+});
+
+describe('small pieces', () => {
+  it('parses and formats s3:// URLs', () => {
+    expect(parseS3Url('s3://bucket')).toEqual({ bucket: 'bucket', prefix: '' });
+    expect(parseS3Url('S3://bucket/a/b')).toEqual({ bucket: 'bucket', prefix: 'a/b/' });
+    expect(parseS3Url('s3://bucket//a/')).toEqual({ bucket: 'bucket', prefix: 'a/' });
+    expect(formatS3Url(parseS3Url('s3://b-1/x'), 'k.ts')).toBe('s3://b-1/x/k.ts');
+    expect(() => parseS3Url('s3://b/x')).toThrow(/invalid bucket name/);
+    expect(() => parseS3Url('/tmp/x')).toThrow(/not an s3:\/\/ URL/);
+    expect(() => parseS3Url('s3:///x')).toThrow(/missing bucket/);
+    expect(() => parseS3Url('s3://b!d/x')).toThrow(/invalid bucket name/);
+    expect(() => parseS3Url('s3://AKIAXXX:secret@bucket/x')).toThrow(/must not contain credentials/);
+    expect(() => parseS3Url('s3://AKIAXXX:secret@bucket/x')).not.toThrow(/secret/);
+  });
+
+  it('opens the right source', async () => {
+    expect(isS3Url('s3://b/x')).toBe(true);
+    expect(isS3Url('./s3:/x')).toBe(false);
+    const s3 = openSource('s3://bkt/x', { outDir: tmp });
+    expect(s3).toBeInstanceOf(S3Source);
+    expect((s3 as S3Source).cacheDir).toBe(path.join(tmp, '.recmerge-cache', 'bkt', 'x'));
+    await s3.dispose();
+    expect(openSource(tmp, { outDir: tmp })).toBeInstanceOf(LocalFolderSource);
+    const given = new LocalFolderSource(tmp);
+    expect(openSource(given, { outDir: tmp })).toBe(given);
+  });
+
+  it('classifies errors for retry and spreads backoff with full jitter', () => {
+    const s3Error = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+    expect(isRetryable(s3Error('SlowDown', 503))).toBe(true);
+    expect(isRetryable(s3Error('TooManyRequests', 429))).toBe(true);
+    expect(isRetryable(s3Error('InternalError', 500))).toBe(true);
+    expect(isRetryable(s3Error('RequestTimeout', 400))).toBe(true);
+    expect(isRetryable(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(isRetryable(new Error('socket hang up'))).toBe(true);
+    expect(isRetryable(new ShortBodyError(1, 2))).toBe(true);
+    expect(isRetryable(s3Error('AccessDenied', 403))).toBe(false);
+    expect(isRetryable(s3Error('NoSuchKey', 404))).toBe(false);
+    expect(isRetryable(s3Error('NoSuchBucket', 404))).toBe(false);
+    expect(isRetryable(s3Error('InvalidRange', 416))).toBe(false);
+    expect(isRetryable(new DOMException('aborted', 'AbortError'))).toBe(false);
+    expect(backoffDelay(3, { baseDelayMs: 100, maxDelayMs: 10_000, random: () => 0.999 })).toBe(799);
+    expect(backoffDelay(20, { baseDelayMs: 100, maxDelayMs: 10_000, random: () => 0.5 })).toBe(5_000);
+    expect(backoffDelay(3, { random: () => 0 })).toBe(0);
+  });
+
+  it('takes the region from options, then the environment', () => {
+    expect(resolveRegion({ region: 'eu-west-1' }, { AWS_REGION: 'x' })).toBe('eu-west-1');
+    expect(resolveRegion({}, { AWS_DEFAULT_REGION: 'ap-east-1' })).toBe('ap-east-1');
+    expect(resolveRegion({}, {})).toBe('us-east-1');
+  });
+});
