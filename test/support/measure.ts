@@ -7,8 +7,11 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 
 const PCM_RATE = 48000;
-/** Mean luma (limited-range Y) above which a frame counts as a white marker frame. */
-const WHITE_LUMA = 200;
+/**
+ * Mean luma (limited-range Y) above which a frame counts as a white marker frame. A white frame fitted
+ * into a wider canvas keeps black bars (a 4:3 picture on 16:9 averages ~180); base frames average ~60.
+ */
+const WHITE_LUMA = 150;
 /** -12 dBFS: far above the -30 dBFS presence tone, below the -6 dBFS beep peak. */
 const BEEP_THRESHOLD = 0.25;
 /** Loud samples closer than this belong to the same beep (a beep lasts 60 ms). */
