@@ -1,0 +1,240 @@
+// The merge job as it travels through Redis: plain JSON, validated by whoever enqueues it and again by
+// the worker (a job may have been written by another version, or by hand).
+import { createHash } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
+import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
+import type { MergeOptions } from '../options.js';
+import { formatS3Url, parseS3Url } from '../storage/s3-url.js';
+
+export const QUEUE_NAME = 'recmerge-merge';
+export const JOB_NAME = 'merge';
+
+/** Merge options that can travel in a job (no callbacks, no clients). */
+export interface MergeJobOptions {
+  mode?: MergeMode;
+  gaps?: GapMode;
+  size?: { width: number; height: number };
+  fps?: number;
+  uids?: string[];
+  from?: number;
+  duration?: number;
+  joinSessions?: boolean;
+  splitGap?: number;
+  names?: NameStyle;
+  transcode?: boolean;
+  preset?: string;
+  /** Outputs merged in parallel inside one job. */
+  concurrency?: number;
+  /** Redo outputs that already exist (the job gets a fresh id, see jobIdFor). */
+  force?: boolean;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+}
+
+/** Where a job came from, kept for operators; `sid` also feeds the job id. */
+export interface JobOrigin {
+  noticeId?: string;
+  sid?: string;
+  cname?: string;
+  notifyMs?: number;
+}
+
+export interface MergeJobData {
+  /** Local/shared folder or `s3://bucket/prefix`. */
+  source: string;
+  /** Local folder or `s3://bucket/prefix`. */
+  output: string;
+  options?: MergeJobOptions;
+  origin?: JobOrigin;
+}
+
+/** What is stored in Redis: the request plus who enqueued it when. */
+export interface QueuedMergeJob extends MergeJobData {
+  meta: { enqueuedAt: string; requestId: string };
+}
+
+export class JobDataError extends Error {
+  override name = 'JobDataError';
+}
+
+const MODES: readonly MergeMode[] = ['av', 'audio', 'video', 'segments'];
+const GAPS: readonly GapMode[] = ['freeze', 'black', 'cut'];
+const NAMES: readonly NameStyle[] = ['recmerge', 'script'];
+
+type Check = (value: unknown) => string | null;
+const isString: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'a non-empty string');
+const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
+const positive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'a positive number');
+const nonNegative: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'a number >= 0');
+const positiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? null : 'a positive integer');
+const oneOf =
+  (values: readonly string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? null : `one of ${values.join(', ')}`;
+
+const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
+  mode: oneOf(MODES),
+  gaps: oneOf(GAPS),
+  size: (v) => {
+    const s = v as { width?: unknown; height?: unknown } | null;
+    return s && typeof s === 'object' && !positiveInt(s.width) && !positiveInt(s.height) && Object.keys(s).length === 2
+      ? null
+      : '{ width, height } in pixels';
+  },
+  fps: (v) => (positive(v) === null && (v as number) <= 240 ? null : 'a frame rate in (0, 240]'),
+  uids: (v) => (Array.isArray(v) && v.length > 0 && v.every((u) => typeof u === 'string' && /^\d+$/.test(u)) ? null : 'a list of decimal uid strings'),
+  from: nonNegative,
+  duration: positive,
+  joinSessions: isBool,
+  splitGap: positive,
+  names: oneOf(NAMES),
+  transcode: isBool,
+  preset: (v) => (typeof v === 'string' && /^[a-z]+$/.test(v) ? null : 'an x264 preset name'),
+  concurrency: positiveInt,
+  force: isBool,
+  endpoint: isString,
+  region: isString,
+  forcePathStyle: isBool,
+};
+
+function checkLocation(field: string, value: unknown, problems: string[]): void {
+  if (typeof value !== 'string' || value.trim() === '') {
+    problems.push(`${field}: expected a folder path or s3://bucket/prefix`);
+  } else if (value.startsWith('s3://')) {
+    try {
+      parseS3Url(value);
+    } catch (error) {
+      problems.push(`${field}: ${(error as Error).message}`);
+    }
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !value.startsWith('s3://')) {
+    problems.push(`${field}: only local paths and s3:// URLs are supported: ${value}`);
+  } else if (value.includes('\0')) {
+    problems.push(`${field}: contains a NUL byte`);
+  }
+}
+
+/** Validates untrusted job data; throws JobDataError listing every problem. */
+export function parseJobData(value: unknown): MergeJobData {
+  const problems: string[] = [];
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new JobDataError('job data: expected an object');
+  const data = value as Record<string, unknown>;
+  for (const key of Object.keys(data)) {
+    if (!['source', 'output', 'options', 'origin', 'meta'].includes(key)) problems.push(`unknown field "${key}"`);
+  }
+  checkLocation('source', data.source, problems);
+  checkLocation('output', data.output, problems);
+
+  let options: MergeJobOptions | undefined;
+  if (data.options !== undefined) {
+    if (!data.options || typeof data.options !== 'object' || Array.isArray(data.options)) {
+      problems.push('options: expected an object');
+    } else {
+      options = {};
+      for (const [key, v] of Object.entries(data.options)) {
+        const check = OPTION_CHECKS[key as keyof MergeJobOptions];
+        if (!check) problems.push(`options.${key}: unknown option`);
+        else if (v !== undefined) {
+          const expected = check(v);
+          if (expected) problems.push(`options.${key}: expected ${expected}, got ${JSON.stringify(v)}`);
+          else (options as Record<string, unknown>)[key] = v;
+        }
+      }
+    }
+  }
+
+  let origin: JobOrigin | undefined;
+  if (data.origin !== undefined) {
+    const o = data.origin as Record<string, unknown> | null;
+    if (!o || typeof o !== 'object') problems.push('origin: expected an object');
+    else {
+      origin = {};
+      for (const key of ['noticeId', 'sid', 'cname'] as const) {
+        if (o[key] === undefined) continue;
+        if (typeof o[key] === 'string') origin[key] = o[key];
+        else problems.push(`origin.${key}: expected a string`);
+      }
+      if (o.notifyMs !== undefined) {
+        if (typeof o.notifyMs === 'number') origin.notifyMs = o.notifyMs;
+        else problems.push('origin.notifyMs: expected a number');
+      }
+    }
+  }
+
+  if (problems.length > 0) throw new JobDataError(`invalid merge job: ${problems.join('; ')}`);
+  const result: MergeJobData = { source: data.source as string, output: data.output as string };
+  if (options && Object.keys(options).length > 0) result.options = options;
+  if (origin && Object.keys(origin).length > 0) result.origin = origin;
+  return result;
+}
+
+/** `s3://b/p/` and `s3://b/p` are the same place; local paths become absolute. */
+export function normalizeLocation(location: string): string {
+  if (location.startsWith('s3://')) return formatS3Url(parseS3Url(location));
+  return isAbsolute(location) ? resolve(location) : resolve(process.cwd(), location);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** Short stable hash of the options that change what gets written (key order does not matter). */
+export function optionsHash(options: MergeJobOptions = {}): string {
+  // Parallelism and `force` do not change the output, so they do not make it a different merge.
+  const { concurrency: _c, force: _f, ...significant } = options;
+  if (significant.uids) significant.uids = [...new Set(significant.uids)].sort();
+  return createHash('sha256').update(canonicalJson(significant)).digest('hex').slice(0, 16);
+}
+
+/**
+ * BullMQ job id: the same recording merged to the same place with the same options always gets the same
+ * id, so enqueueing it twice adds one job. `force` asks for a rerun, so it gets a unique id.
+ */
+export function jobIdFor(data: MergeJobData, now: () => number = Date.now): string {
+  const id = `merge-${mergeKey(data)}`;
+  return data.options?.force ? `${id}-force-${now().toString(36)}` : id;
+}
+
+/** Identity of a merge (what, where to, how): names its job and its manifest. */
+export function mergeKey(data: MergeJobData): string {
+  const key = [
+    normalizeLocation(data.source),
+    normalizeLocation(data.output),
+    data.origin?.sid ?? '',
+    optionsHash(data.options),
+  ].join('\n');
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+/** Retries only help with transient trouble (storage, Redis, a killed ffmpeg); see worker.ts. */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 4,
+  backoff: { type: 'exponential', delay: 10_000 },
+  // Completed jobs stay a week so that re-enqueueing the same recording is still a no-op.
+  removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+  removeOnFail: { age: 30 * 24 * 3600 },
+};
+
+/** `redis://…` / `rediss://…` URL or BullMQ connection options. */
+export type RedisSpec = string | ConnectionOptions;
+
+export function connectionFor(redis: RedisSpec): ConnectionOptions {
+  if (typeof redis !== 'string') return redis;
+  if (!/^rediss?:\/\//.test(redis)) throw new JobDataError(`not a redis:// URL: ${redis}`);
+  return { url: redis };
+}
+
+/** Library options for one job. `outDir`/`upload` are decided by the worker. */
+export function toMergeOptions(data: MergeJobData, outDir: string, upload?: string): MergeOptions {
+  const merge: MergeOptions = { ...data.options, source: data.source, outDir };
+  if (upload) merge.upload = upload;
+  return merge;
+}

@@ -1,0 +1,195 @@
+// Receiver for the recording service's notifications: verify, deduplicate, enqueue, answer fast.
+// Plain node:http on purpose: one POST route and a health check do not need a framework.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { enqueueMerge } from './enqueue.js';
+import { connectionFor, QUEUE_NAME, type MergeJobOptions, type RedisSpec } from './job.js';
+import {
+  checkTemplate,
+  isUploadedEvent,
+  jobFromNotification,
+  NotificationError,
+  parseNotification,
+  SIGNATURE_HEADER,
+  SIGNATURE_V2_HEADER,
+  verifySignature,
+} from './notification.js';
+
+export interface NotificationServerOptions {
+  redis: RedisSpec;
+  port: number;
+  /** Default 0.0.0.0. */
+  host?: string;
+  secret: string;
+  /** e.g. `s3://bucket/recordings/{cname}/{sid}`; see TEMPLATE_PLACEHOLDERS. */
+  sourceTemplate: string;
+  /** Default: `<source>/merged`. */
+  outputTemplate?: string;
+  mergeOptions?: MergeJobOptions;
+  jobOptions?: JobsOptions;
+  queueName?: string;
+  /** Larger bodies get 413 (default 64 KiB; real notifications are about 1 KiB). */
+  maxBodyBytes?: number;
+  /** How long a noticeId / sid is remembered (default 7 days; the service retries within minutes). */
+  dedupeTtlSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface NotificationServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+const DEDUPE_PREFIX = 'recmerge:ncs';
+const REDIS_TIMEOUT_MS = 2_000;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return Promise.reject(new HttpError(413, `body larger than ${limit} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, `body larger than ${limit} bytes`));
+        req.destroy();
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpError(503, `${what}: Redis did not answer in ${REDIS_TIMEOUT_MS} ms`)), REDIS_TIMEOUT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function redisClient(redis: RedisSpec): Redis {
+  // Fail fast instead of queueing commands while Redis is down: the service retries, the LB re-checks.
+  const common: RedisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true };
+  return typeof redis === 'string' ? new Redis(redis, common) : new Redis({ ...(redis as RedisOptions), ...common });
+}
+
+export async function startNotificationServer(options: NotificationServerOptions): Promise<NotificationServer> {
+  if (!options.secret) throw new NotificationError('a notification secret is required');
+  checkTemplate(options.sourceTemplate);
+  if (options.outputTemplate) checkTemplate(options.outputTemplate);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const limit = options.maxBodyBytes ?? 64 * 1024;
+  const ttl = options.dedupeTtlSeconds ?? 7 * 24 * 3600;
+
+  const redis = redisClient(options.redis);
+  redis.on('error', () => undefined); // reported through /healthz and 503s, not as crashes
+  // Without an offline queue, commands sent before the first connect would fail: connect first. If Redis
+  // is down now, ioredis keeps reconnecting and /healthz says 503 meanwhile.
+  await redis.connect().catch((error: Error) => log(`notification server: Redis not reachable yet: ${error.message}`));
+  const queue = new Queue(options.queueName ?? QUEUE_NAME, { connection: connectionFor(options.redis) });
+  queue.on('error', () => undefined);
+
+  /** True when this key was not seen before (and is now remembered). */
+  const firstTime = async (key: string): Promise<boolean> =>
+    (await withTimeout(redis.set(`${DEDUPE_PREFIX}:${key}`, String(Date.now()), 'EX', ttl, 'NX'), 'dedupe')) === 'OK';
+  const forget = (...keys: string[]): Promise<unknown> => redis.del(...keys.map((k) => `${DEDUPE_PREFIX}:${k}`)).catch(() => undefined);
+
+  async function notification(req: IncomingMessage): Promise<[number, Record<string, unknown>]> {
+    const raw = await readBody(req, limit);
+    const signed = verifySignature(
+      raw,
+      { signature: header(req, SIGNATURE_HEADER), signatureV2: header(req, SIGNATURE_V2_HEADER) },
+      options.secret,
+    );
+    if (!signed) throw new HttpError(401, 'missing or wrong Agora-Signature / Agora-Signature-V2');
+    const notice = parseNotification(raw);
+    if (!isUploadedEvent(notice)) return [200, { ok: true, ignored: `eventType ${notice.eventType}` }];
+
+    const job = jobFromNotification(notice, options);
+    const sid = job.origin!.sid!;
+    const noticeKey = `notice:${notice.noticeId}`;
+    const sidKey = `sid:${sid}`;
+    if (!(await firstTime(noticeKey))) return [200, { ok: true, duplicate: 'noticeId' }];
+    if (!(await firstTime(sidKey))) return [200, { ok: true, duplicate: 'sid' }];
+    try {
+      const { id, created } = await withTimeout(enqueueMerge(job, { redis: options.redis, queue, jobOptions: options.jobOptions }), 'enqueue');
+      log(`notification ${notice.noticeId}: sid ${sid} -> job ${id}${created ? '' : ' (already known)'}`);
+      return [200, { ok: true, jobId: id, created }];
+    } catch (error) {
+      // Let the service's retry succeed later.
+      await forget(noticeKey, sidKey);
+      throw error;
+    }
+  }
+
+  async function health(): Promise<[number, Record<string, unknown>]> {
+    try {
+      await withTimeout(redis.ping(), 'ping');
+      return [200, { ok: true, redis: 'ok' }];
+    } catch (error) {
+      return [503, { ok: false, redis: (error as Error).message }];
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const handle: Promise<[number, Record<string, unknown>]> =
+      (req.method === 'GET' || req.method === 'HEAD') && path === '/healthz'
+        ? health()
+        : req.method === 'POST'
+          ? notification(req)
+          : Promise.resolve([405, { ok: false, error: 'POST notifications, GET /healthz' }]);
+    handle
+      .then(([status, body]) => send(res, status, body))
+      .catch((error: unknown) => {
+        const status = error instanceof HttpError ? error.status : error instanceof NotificationError ? 400 : 503;
+        const message = (error as Error).message;
+        if (status !== 401) log(`notification rejected (${status}): ${message}`);
+        else log(`notification rejected (401): bad signature from ${req.socket.remoteAddress}`);
+        if (!res.headersSent) send(res, status, { ok: false, error: status === 503 ? 'temporarily unavailable' : message });
+      });
+  });
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await queue.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,411 @@
+// Queue worker: one merge job = one mergeRecordings() call. BullMQ brings retries, backoff, locks and
+// stalled-job recovery; this file adds the job body, the completion manifest and a graceful shutdown.
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { mergeRecordings } from '../api.js';
+import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
+import { createS3Client } from '../storage/s3-client.js';
+import { parseS3Url } from '../storage/s3-url.js';
+import {
+  connectionFor,
+  mergeKey,
+  normalizeLocation,
+  optionsHash,
+  parseJobData,
+  QUEUE_NAME,
+  toMergeOptions,
+  type MergeJobData,
+  type RedisSpec,
+} from './job.js';
+
+export interface WorkerOptions {
+  redis: RedisSpec;
+  /** Jobs run in parallel by this process (default 1; each job already merges its outputs in parallel). */
+  concurrency?: number;
+  /** Outputs merged in parallel inside one job (default: the library's, CPU count). */
+  mergeConcurrency?: number;
+  queueName?: string;
+  /** A job whose lock is not renewed for this long is considered stalled (default 30 s). */
+  lockDurationMs?: number;
+  /** How often stalled jobs are looked for (default 30 s). A SIGKILLed worker's job restarts after ~lock+interval. */
+  stalledIntervalMs?: number;
+  /** Stalls before a job is failed, so a job that kills its worker cannot loop forever (default 2). */
+  maxStalledCount?: number;
+  /** On close(): how long running jobs may take before they are aborted and handed back (default 10 min). */
+  graceMs?: number;
+  /** Where outputs bound for s3:// are written before upload (default: the OS temp folder). */
+  workDir?: string;
+  /** Stop on SIGTERM/SIGINT (default false; the CLI turns it on). */
+  handleSignals?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Stop taking jobs, let running ones finish within the grace period, then hand back the rest. */
+  close(): Promise<void>;
+  /** Resolves once the worker has stopped (by close() or a signal). */
+  closed: Promise<void>;
+}
+
+export interface ManifestOutput {
+  /** File name, relative to the output folder / prefix. */
+  file: string;
+  size: number;
+  uid: string;
+  kind: OutputResult['kind'];
+  durationMs: number;
+  /** `s3://…` of the uploaded copy. */
+  uploaded?: string;
+}
+
+export interface Manifest {
+  version: 1;
+  jobId: string;
+  key: string;
+  source: string;
+  output: string;
+  optionsHash: string;
+  completedAt: string;
+  outputs: ManifestOutput[];
+}
+
+export interface JobResult {
+  /** Everything was already there: nothing merged. */
+  noop: boolean;
+  manifest: string;
+  outputs: ManifestOutput[];
+  warnings: number;
+  elapsedMs: number;
+}
+
+/** Job progress as stored in BullMQ. */
+export interface JobProgress {
+  percent: number;
+  phase: MergeProgress['phase'] | 'checking' | 'finishing';
+  output?: string;
+}
+
+const DEFAULTS = { lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 2, graceMs: 10 * 60_000 };
+
+export function manifestName(data: MergeJobData): string {
+  return `recmerge-manifest-${mergeKey(data)}.json`;
+}
+
+// --- where outputs live: a local folder or an s3:// prefix ----------------------------------------------
+
+interface OutputStore {
+  readManifest(name: string): Promise<Manifest | null>;
+  sizeOf(output: ManifestOutput): Promise<number | null>;
+  writeManifest(name: string, manifest: Manifest): Promise<string>;
+}
+
+function localStore(folder: string): OutputStore {
+  return {
+    async readManifest(name) {
+      try {
+        return JSON.parse(await readFile(join(folder, name), 'utf8')) as Manifest;
+      } catch {
+        return null;
+      }
+    },
+    async sizeOf(output) {
+      try {
+        return (await stat(join(folder, output.file))).size;
+      } catch {
+        return null;
+      }
+    },
+    async writeManifest(name, manifest) {
+      const path = join(folder, name);
+      // Written last and atomically: its presence means every listed file is complete.
+      await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+      await rename(`${path}.tmp`, path);
+      return path;
+    },
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+function s3Store(url: string, client: S3Client): OutputStore {
+  const { bucket, prefix } = parseS3Url(url);
+  return {
+    async readManifest(name) {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + name }));
+        return JSON.parse((await object.Body?.transformToString()) ?? '') as Manifest;
+      } catch (error) {
+        if (isNotFound(error) || error instanceof SyntaxError) return null;
+        throw error;
+      }
+    },
+    async sizeOf(output) {
+      try {
+        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + output.file }));
+        return head.ContentLength ?? null;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw error;
+      }
+    },
+    async writeManifest(name, manifest) {
+      const body = `${JSON.stringify(manifest, null, 2)}\n`;
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + name, Body: body, ContentType: 'application/json' }));
+      return `s3://${bucket}/${prefix}${name}`;
+    },
+  };
+}
+
+/** The manifest, if it matches these options and every file it lists is there with its size. */
+export async function completedManifest(store: OutputStore, name: string, hash: string): Promise<Manifest | null> {
+  const manifest = await store.readManifest(name);
+  if (!manifest || manifest.version !== 1 || manifest.optionsHash !== hash || !Array.isArray(manifest.outputs)) return null;
+  for (const output of manifest.outputs) {
+    if ((await store.sizeOf(output)) !== output.size) return null;
+  }
+  return manifest;
+}
+
+// --- failure classification -----------------------------------------------------------------------------
+
+const PERMANENT_CODES = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'ERR_INVALID_ARG_VALUE']);
+const PERMANENT_NAMES = /Usage|Option|Validation|S3Url|JobData|NoSuchBucket|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch/;
+
+/** Garbage in stays garbage: retrying a missing folder or a bad option only delays the failure report. */
+export function isPermanent(error: unknown): boolean {
+  const e = error as { code?: string; name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (!e || typeof e !== 'object') return false;
+  if (e.$retryable) return false;
+  if (e.code && PERMANENT_CODES.has(e.code)) return true;
+  if (e.name && PERMANENT_NAMES.test(e.name)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+function describeFailures(summary: MergeSummary): string {
+  const failed = summary.results.filter((r) => r.error);
+  const list = failed.slice(0, 5).map((r) => `${r.id}: ${r.error}`);
+  if (failed.length > 5) list.push(`… and ${failed.length - 5} more`);
+  return `${failed.length} of ${summary.results.length} outputs failed: ${list.join('; ')}`;
+}
+
+function describeNothing(summary: MergeSummary): string {
+  const reasons = [
+    ...summary.problems.filter((p) => p.severity === 'error').map((p) => (p.key ? `${p.key}: ` : '') + p.message),
+    ...summary.ignored.slice(0, 3).map((i) => `${i.key}: ${i.reason}`),
+  ];
+  return `nothing to merge in the source${reasons.length ? `: ${reasons.slice(0, 5).join('; ')}` : ' (no recording found)'}`;
+}
+
+// --- the job body ---------------------------------------------------------------------------------------
+
+class Progress {
+  private fractions = new Map<string, number>();
+  private last = 0;
+  constructor(private job: Job) {}
+
+  /** Throttled: every update is a Redis round trip. */
+  report(progress: JobProgress, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.last < 500) return;
+    this.last = now;
+    this.job.updateProgress({ ...progress }).catch(() => undefined);
+  }
+
+  fromMerge(p: MergeProgress): void {
+    const done = p.phase === 'done' || p.phase === 'failed' || p.phase === 'skipped';
+    this.fractions.set(p.output, done ? 1 : p.phase === 'merge' ? p.fraction : 0);
+    const values = [...this.fractions.values()];
+    const percent = Math.round((100 * values.reduce((a, b) => a + b, 0)) / values.length);
+    this.report({ percent: Math.min(percent, 99), phase: p.phase, output: p.output });
+  }
+}
+
+async function processJob(job: Job, options: WorkerOptions, signal: AbortSignal): Promise<JobResult> {
+  const started = Date.now();
+  let data: MergeJobData;
+  try {
+    data = parseJobData(job.data);
+  } catch (error) {
+    throw new UnrecoverableError((error as Error).message);
+  }
+  const output = normalizeLocation(data.output);
+  const toS3 = output.startsWith('s3://');
+  const s3 = toS3 ? createS3Client(data.options ?? {}) : null;
+  const store = s3 ? s3Store(output, s3) : localStore(output);
+  const name = manifestName(data);
+  const hash = optionsHash(data.options);
+  const progress = new Progress(job);
+
+  try {
+    if (!data.options?.force) {
+      progress.report({ percent: 0, phase: 'checking' }, true);
+      const done = await completedManifest(store, name, hash);
+      if (done) {
+        progress.report({ percent: 100, phase: 'done' }, true);
+        return { noop: true, manifest: toS3 ? output + name : join(output, name), outputs: done.outputs, warnings: 0, elapsedMs: Date.now() - started };
+      }
+    }
+
+    if (!data.source.startsWith('s3://')) {
+      const found = await stat(data.source).catch(() => null);
+      if (!found?.isDirectory()) throw new UnrecoverableError(`source folder not found: ${data.source}`);
+    }
+
+    const outDir = toS3 ? await mkdtemp(join(resolve(options.workDir ?? tmpdir()), `recmerge-${job.id}-`)) : output;
+    if (!toS3) await mkdir(outDir, { recursive: true });
+    try {
+      const merge = toMergeOptions(data, outDir, toS3 ? output : undefined);
+      if (options.mergeConcurrency && merge.concurrency === undefined) merge.concurrency = options.mergeConcurrency;
+      merge.signal = signal;
+      merge.onProgress = (p) => progress.fromMerge(p);
+
+      let summary: MergeSummary;
+      try {
+        summary = await mergeRecordings(merge);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (isPermanent(error)) throw new UnrecoverableError(`${(error as Error).name}: ${(error as Error).message}`);
+        throw error;
+      }
+      if (signal.aborted) throw signal.reason ?? new Error('aborted');
+      if (summary.results.length === 0) throw new UnrecoverableError(describeNothing(summary));
+      const failed = summary.results.filter((r) => r.error);
+      if (failed.length > 0) {
+        // Outputs that failed before any work (elapsedMs 0) were refused by the planner: the recording
+        // itself is unusable. Others get one more attempt, which covers a killed ffmpeg or a full disk;
+        // a broken slice fails the same way again.
+        const message = describeFailures(summary);
+        const permanent = failed.every((r) => r.elapsedMs === 0) || job.attemptsMade >= 1;
+        throw permanent ? new UnrecoverableError(message) : new Error(message);
+      }
+
+      progress.report({ percent: 99, phase: 'finishing' }, true);
+      const outputs: ManifestOutput[] = [];
+      for (const r of summary.results) {
+        if (!r.file) continue;
+        const entry: ManifestOutput = { file: relative(outDir, r.file).split(sep).join('/'), size: (await stat(r.file)).size, uid: r.uid, kind: r.kind, durationMs: r.durationMs };
+        if (r.uploaded) entry.uploaded = r.uploaded;
+        outputs.push(entry);
+      }
+      const manifest: Manifest = {
+        version: 1,
+        jobId: String(job.id),
+        key: mergeKey(data),
+        source: normalizeLocation(data.source),
+        output,
+        optionsHash: hash,
+        completedAt: new Date().toISOString(),
+        outputs,
+      };
+      const where = await store.writeManifest(name, manifest);
+      progress.report({ percent: 100, phase: 'done' }, true);
+      const warnings = summary.results.reduce((n, r) => n + r.warnings.length, 0) + summary.problems.length;
+      return { noop: false, manifest: where, outputs, warnings, elapsedMs: Date.now() - started };
+    } finally {
+      if (toS3) await rm(outDir, { recursive: true, force: true });
+    }
+  } finally {
+    s3?.destroy();
+  }
+}
+
+// --- the worker -----------------------------------------------------------------------------------------
+
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const settings = { ...DEFAULTS, ...definedOnly(options) };
+  // Aborted when the grace period is over: running jobs stop and go back to the queue.
+  const handBack = new AbortController();
+
+  const worker = new Worker(
+    options.queueName ?? QUEUE_NAME,
+    async (job: Job, token?: string, signal?: AbortSignal) => {
+      const combined = signal ? AbortSignal.any([signal, handBack.signal]) : handBack.signal;
+      try {
+        return await processJob(job, options, combined);
+      } catch (error) {
+        if (handBack.signal.aborted && !(error instanceof UnrecoverableError)) {
+          await job.moveToWait(token);
+          log(`job ${job.id}: handed back to the queue (shutdown)`);
+          throw new WaitingError();
+        }
+        throw error;
+      }
+    },
+    {
+      connection: connectionFor(options.redis),
+      concurrency: options.concurrency ?? 1,
+      lockDuration: settings.lockDurationMs,
+      stalledInterval: settings.stalledIntervalMs,
+      maxStalledCount: settings.maxStalledCount,
+      autorun: false,
+    },
+  );
+  worker.on('active', (job) => log(`job ${job.id}: started (attempt ${job.attemptsMade + 1}) ${job.data?.source} -> ${job.data?.output}`));
+  worker.on('completed', (job, result: JobResult) =>
+    log(`job ${job.id}: ${result.noop ? 'already complete, nothing to do' : `merged ${result.outputs.length} output(s) in ${(result.elapsedMs / 1000).toFixed(1)} s`}`),
+  );
+  worker.on('failed', (job, error) => log(`job ${job?.id}: failed (attempt ${job?.attemptsMade}): ${error.message}`));
+  worker.on('error', (error) => log(`worker: ${error.message}`));
+
+  let closing: Promise<void> | null = null;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      const graceTimer = setTimeout(() => {
+        log(`worker: grace period (${settings.graceMs} ms) over, handing running jobs back`);
+        handBack.abort(new Error('worker shutting down'));
+      }, settings.graceMs);
+      // If a job ignores the abort, give up on it; its lock expires and another worker takes it over.
+      const forceTimer = setTimeout(() => void worker.close(true), settings.graceMs + 15_000);
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(graceTimer);
+        clearTimeout(forceTimer);
+        if (options.handleSignals) {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+        resolveClosed();
+      }
+    })();
+    return closing;
+  };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      log(`worker: ${signal} again, handing running jobs back now`);
+      handBack.abort(new Error(`worker stopped by ${signal}`));
+      return;
+    }
+    log(`worker: ${signal}, finishing running jobs (up to ${Math.round(settings.graceMs / 1000)} s; again to hand them back now)`);
+    void close();
+  };
+  if (options.handleSignals) {
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  await worker.waitUntilReady();
+  void worker.run().catch((error: Error) => log(`worker: ${error.message}`));
+  return { worker, close, closed };
+}
+
+function definedOnly(options: WorkerOptions): Partial<typeof DEFAULTS> {
+  const result: Partial<typeof DEFAULTS> = {};
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    if (options[key] !== undefined) result[key] = options[key];
+  }
+  return result;
+}

@@ -1,0 +1,160 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { QUEUE_NAME, type QueuedMergeJob } from '../src/queue/job.js';
+import { signBody } from '../src/queue/notification.js';
+import { startNotificationServer, type NotificationServer } from '../src/queue/server.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+
+const SECRET = 'ncs-secret';
+const SID = '0123456789abcdef0123456789abcdef';
+
+function notice(noticeId: string, eventType = 31, sid = SID): string {
+  return JSON.stringify({
+    noticeId,
+    productId: 3,
+    eventType,
+    notifyMs: 1_764_000_000_000,
+    payload: { cname: 'math_101', uid: '99', sid, sequence: 7, sendts: 1_764_000_000_000, serviceType: 0, details: { msgName: 'uploaded', status: 0 } },
+  });
+}
+
+async function post(url: string, body: string, headers: Record<string, string> = signBody(body, SECRET)) {
+  const started = performance.now();
+  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, ms: performance.now() - started };
+}
+
+describe('notification server', () => {
+  let redis: TestRedis;
+  let server: NotificationServer;
+  let queue: Queue;
+  let admin: Redis;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
+    admin = new Redis(redis.url);
+    server = await startNotificationServer({
+      redis: redis.url,
+      port: 0,
+      host: '127.0.0.1',
+      secret: SECRET,
+      sourceTemplate: 's3://recordings/{cname}/{sid}',
+      outputTemplate: 's3://merged/{date}/{sid}',
+      mergeOptions: { gaps: 'black' },
+      maxBodyBytes: 4096,
+      log: () => undefined,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await queue?.close();
+    admin?.disconnect();
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    await admin.flushdb();
+  });
+
+  const jobs = async () => queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
+
+  it('enqueues one job for an uploaded event and answers fast', async () => {
+    const res = await post(server.url, notice('n-1'));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, created: true });
+    expect(res.ms).toBeLessThan(250);
+    const [job, ...rest] = await jobs();
+    expect(rest).toHaveLength(0);
+    expect(job!.id).toBe(res.body.jobId);
+    expect(job!.data as QueuedMergeJob).toMatchObject({
+      source: `s3://recordings/math_101/${SID}`,
+      output: `s3://merged/20251124/${SID}`,
+      options: { gaps: 'black' },
+      origin: { noticeId: 'n-1', sid: SID, cname: 'math_101' },
+    });
+    expect(job!.opts.attempts).toBeGreaterThan(1);
+  });
+
+  it('makes one job from a notice sent twice and a retry under a new noticeId', async () => {
+    const first = await post(server.url, notice('n-2'));
+    const again = await post(server.url, notice('n-2'));
+    const retry = await post(server.url, notice('n-3'));
+    expect([first.status, again.status, retry.status]).toEqual([200, 200, 200]);
+    expect(again.body).toMatchObject({ duplicate: 'noticeId' });
+    expect(retry.body).toMatchObject({ duplicate: 'sid' });
+    expect(await jobs()).toHaveLength(1);
+  });
+
+  it('makes one job per recording when notices arrive at the same time', async () => {
+    const results = await Promise.all(['a', 'b', 'c', 'd', 'a', 'b'].map((id) => post(server.url, notice(`n-par-${id}`))));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(results.filter((r) => r.body.created === true)).toHaveLength(1);
+    expect(await jobs()).toHaveLength(1);
+  });
+
+  it.each([
+    ['a wrong signature', { 'Agora-Signature': '0'.repeat(40), 'Agora-Signature-V2': '0'.repeat(64) }],
+    ['no signature', {} as Record<string, string>],
+    ['a signature made with another secret', signBody(notice('n-4'), 'other')],
+  ])('refuses %s with 401 and enqueues nothing', async (_, headers) => {
+    const res = await post(server.url, notice('n-4'), headers);
+    expect(res.status).toBe(401);
+    expect(await jobs()).toHaveLength(0);
+    // ...and a refused notice does not burn its noticeId: the genuine one still works.
+    expect((await post(server.url, notice('n-4'))).body).toMatchObject({ created: true });
+  });
+
+  it('acknowledges other events without a job', async () => {
+    const res = await post(server.url, notice('n-5', 40));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, ignored: 'eventType 40' });
+    expect(await jobs()).toHaveLength(0);
+  });
+
+  it.each([
+    ['bad JSON', '{"noticeId": ', 400],
+    ['a notice without noticeId', '{"eventType":31}', 400],
+    ['a sid that escapes the template', notice('n-6', 31, '../../other-bucket'), 400],
+    ['a body over the limit', JSON.stringify({ noticeId: 'big', eventType: 31, pad: 'x'.repeat(5000) }), 413],
+  ])('answers %s with its status and no job', async (_, body, status) => {
+    const res = await post(server.url, body);
+    expect(res.status).toBe(status);
+    expect(await jobs()).toHaveLength(0);
+  });
+
+  it('answers other methods with 405', async () => {
+    expect((await fetch(server.url, { method: 'PUT' })).status).toBe(405);
+  });
+
+  it('reports health with the Redis status', async () => {
+    const res = await fetch(`${server.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, redis: 'ok' });
+  });
+});
+
+describe('notification server without Redis', () => {
+  it('answers /healthz and notifications with 503 so the service retries', async () => {
+    const redis = await startRedis();
+    const server = await startNotificationServer({
+      redis: redis.url,
+      port: 0,
+      host: '127.0.0.1',
+      secret: SECRET,
+      sourceTemplate: '/data/{sid}',
+      log: () => undefined,
+    });
+    try {
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      await redis.stop();
+      const health = await fetch(`${server.url}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ ok: false });
+      const res = await post(server.url, notice('n-down'));
+      expect(res.status).toBe(503);
+    } finally {
+      await server.close();
+    }
+  });
+});
