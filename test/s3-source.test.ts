@@ -11,6 +11,7 @@ import { backoffDelay, isRetryable, ShortBodyError } from '../src/storage/retry.
 import { S3Source, type S3SourceOptions } from '../src/storage/s3.js';
 import { resolveRegion } from '../src/storage/s3-client.js';
 import { formatS3Url, parseS3Url } from '../src/storage/s3-url.js';
+import { formatTransfer, TransferMeter } from '../src/storage/transfer-progress.js';
 import type { TransferProgress } from '../src/storage/source.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';
@@ -175,6 +176,18 @@ describe('materialize', () => {
     await src.dispose();
   });
 
+  it('drops a download that stalls mid-body and fetches it again', async () => {
+    const key = [...slices.keys()][1]!;
+    proxy.inject({ fault: 'stall', times: 1 });
+    const src = source(`s3://${BUCKET}/dl`, { idleTimeoutMs: 150 });
+    const started = performance.now();
+    const { paths } = await src.materialize([key]);
+    expect((await readFile(paths.get(key)!)).equals(slices.get(key)!)).toBe(true);
+    expect(proxy.objectGets().map((r) => r.fault)).toEqual(['stall', null]);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    await src.dispose();
+  });
+
   it('never keeps a short body as a file, and gives up naming bucket and key', async () => {
     const key = [...slices.keys()][0]!;
     proxy.inject({ fault: 'truncate', times: 3 });
@@ -275,6 +288,24 @@ describe('small pieces', () => {
     expect(backoffDelay(3, { baseDelayMs: 100, maxDelayMs: 10_000, random: () => 0.999 })).toBe(799);
     expect(backoffDelay(20, { baseDelayMs: 100, maxDelayMs: 10_000, random: () => 0.5 })).toBe(5_000);
     expect(backoffDelay(3, { random: () => 0 })).toBe(0);
+  });
+
+  it('measures rate and ETA, counting cache hits as done but not towards the rate', () => {
+    let now = 0;
+    const seen: TransferProgress[] = [];
+    const meter = new TransferMeter(4, 10_000_000, (p) => seen.push(p), 100, () => now);
+    meter.fileSkipped(4_000_000);
+    now = 1000;
+    meter.addBytes(1_000_000);
+    now = 1050;
+    meter.addBytes(500_000); // throttled
+    expect(seen).toHaveLength(2);
+    now = 2000;
+    meter.addBytes(500_000);
+    meter.fileDone();
+    expect(seen.at(-1)).toEqual({ files: 2, totalFiles: 4, bytes: 6_000_000, totalBytes: 10_000_000, rate: 1_000_000, etaSeconds: 4 });
+    expect(formatTransfer(seen.at(-1)!)).toBe('2/4 files, 6.0 MB/10.0 MB, 1.0 MB/s, ETA 0:04');
+    expect(formatTransfer({ ...seen[0]!, etaSeconds: null })).toMatch(/ETA \?$/);
   });
 
   it('takes the region from options, then the environment', () => {

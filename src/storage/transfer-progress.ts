@@ -66,3 +66,28 @@ export class TransferMeter {
     this.onProgress(this.snapshot());
   }
 }
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatSeconds(seconds: number): string {
+  const s = Math.ceil(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
+}
+
+/** One line for logs and progress bars: `12/40 files, 3.1 MB/10.0 MB, 5.2 MB/s, ETA 0:02`. */
+export function formatTransfer(p: TransferProgress): string {
+  const eta = p.etaSeconds === null ? 'ETA ?' : `ETA ${formatSeconds(p.etaSeconds)}`;
+  return `${p.files}/${p.totalFiles} files, ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}, ${formatBytes(p.rate)}/s, ${eta}`;
+}

@@ -14,7 +14,11 @@ export type Fault =
   /** Headers and half the body, then a clean close (the body ends early). */
   | 'cut'
   /** A well-formed response whose Content-Length and body are only half of the object. */
-  | 'truncate';
+  | 'truncate'
+  /** Headers and half the body, then nothing until the client gives up (at most STALL_MS). */
+  | 'stall';
+
+const STALL_MS = 5_000;
 
 export interface ProxiedRequest {
   method: string;
@@ -101,7 +105,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           res.writeHead(up.statusCode ?? 200, up.headers);
           res.write(half, () => {
             if (fault === 'reset') res.socket?.resetAndDestroy();
-            else res.socket?.end();
+            else if (fault === 'cut') res.socket?.end();
+            else setTimeout(() => res.destroy(), STALL_MS).unref();
           });
         });
       },
