@@ -11,7 +11,7 @@ import { resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
 import { executeOutput, outputPath, PARTIAL_MARKER } from './merge/execute.js';
 import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
-import { openSource } from './storage/open.js';
+import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
 import { uploadFile } from './storage/upload.js';
 
@@ -56,7 +56,11 @@ async function readInventory(source: RecordingSource, signal?: AbortSignal): Pro
   return buildInventory(classified, texts);
 }
 
-function open(spec: SourceSpec, options: StorageOptions & { outDir?: string }): RecordingSource {
+async function open(spec: SourceSpec, options: StorageOptions & { outDir?: string }): Promise<RecordingSource> {
+  if (typeof spec === 'string' && !isS3Url(spec)) {
+    const info = await stat(spec).catch(() => null);
+    if (!info?.isDirectory()) throw new UsageError(`${path.resolve(spec)}: no such folder`);
+  }
   return openSource(spec, { ...options, outDir: options.outDir ?? path.join(os.tmpdir(), 'recmerge-inspect') });
 }
 
@@ -66,7 +70,7 @@ export interface InspectOptions extends StorageOptions {
 
 /** What a source holds: sessions, UIDs, tracks and slices on the wall clock, and every problem. No ffmpeg. */
 export async function inspectRecordings(source: SourceSpec, options: InspectOptions = {}): Promise<Inventory> {
-  const src = open(source, options);
+  const src = await open(source, options);
   try {
     return await readInventory(src, options.signal);
   } finally {
@@ -118,7 +122,7 @@ export interface PlanRequest extends PlanOptions, StorageOptions {
 export async function planRecordings(request: PlanRequest): Promise<MergePlan & { inventory: Inventory }> {
   validate(request);
   resolveTool('ffprobe');
-  const src = open(request.source, request);
+  const src = await open(request.source, request);
   try {
     const read = await readInventory(src, request.signal);
     const { inventory, facts } = await probeFacts(src, read, request, request.signal);
@@ -139,7 +143,7 @@ async function removeStalePartials(outDir: string): Promise<void> {
   for (const e of entries) {
     if (!e.isFile() || !e.name.startsWith(PARTIAL_MARKER)) continue;
     const pid = Number(e.name.slice(PARTIAL_MARKER.length).split('-')[0]);
-    let alive = false;
+    let alive: boolean;
     try {
       process.kill(pid, 0);
       alive = pid !== process.pid;
@@ -184,7 +188,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
   const { signal } = options;
   const outDir = path.resolve(options.outDir);
   const report = (p: MergeProgress) => options.onProgress?.(p);
-  const src = open(options.source, { ...options, outDir });
+  const src = await open(options.source, { ...options, outDir });
   try {
     await removeStalePartials(outDir);
     const read = await readInventory(src, signal);

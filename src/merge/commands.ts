@@ -109,6 +109,9 @@ export interface EncodeSettings {
   threads?: number;
 }
 
+/** Where the untrimmed timeline must reach: the output's end, or the trim window's end. */
+const timelineEnd = (plan: OutputPlan) => (plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs);
+
 export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string, enc: EncodeSettings): string[] {
   const args: string[] = ['-y', '-loglevel', 'error'];
   const graph: string[] = [];
@@ -126,7 +129,7 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     index++;
   } else if (video) {
     for (const list of inputs.videoLists) args.push('-f', 'concat', '-safe', '0', '-i', list);
-    graph.push(videoGraph(video, index, plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs, plan.gapMode));
+    graph.push(videoGraph(video, index, timelineEnd(plan), plan.gapMode));
     maps.push('-map', '[vout]');
     codecs.push('-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(video.fps));
     if (enc.threads) codecs.push('-threads', String(enc.threads));
@@ -138,15 +141,13 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     args.push('-f', 'aac', '-i', inputs.adtsFile);
     maps.push('-map', `${index}:a:0`);
     codecs.push('-c:a', 'copy');
-    index++;
   } else if (audio && inputs.audioList) {
     args.push('-f', 'concat', '-safe', '0');
     if (inputs.audioDelayMs > 0) args.push('-itsoffset', sec(inputs.audioDelayMs));
     args.push('-i', inputs.audioList);
-    graph.push(audioGraph(audio, index, plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs));
+    graph.push(audioGraph(audio, index, timelineEnd(plan)));
     maps.push('-map', '[aout]');
     codecs.push('-c:a', 'aac', '-b:a', '128k');
-    index++;
   }
 
   if (graph.length > 0) args.push('-filter_complex', graph.join(';'));
