@@ -45,6 +45,10 @@ export class S3Source implements RecordingSource {
   private readonly cacheRoot: string;
   private readonly defaultCacheRoot: boolean;
   private index: Map<string, StoredObject> | undefined;
+  /** Shared by all materialize() calls: outputs merged in parallel share one download budget. */
+  private readonly limit: ReturnType<typeof pLimit>;
+  /** Downloads under way, so that two calls wanting one key fetch it once. */
+  private readonly inflight = new Map<string, { promise: Promise<string>; signal: AbortSignal }>();
 
   constructor(
     url: string | S3Location,
@@ -54,6 +58,7 @@ export class S3Source implements RecordingSource {
     this.description = formatS3Url(this.location);
     this.client = createS3Client(options);
     this.ownsClient = !options.s3Client;
+    this.limit = pLimit(Math.max(1, options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY));
     this.defaultCacheRoot = !options.cacheDir;
     this.cacheRoot = path.resolve(options.cacheDir ?? path.join(options.outDir ?? '.', CACHE_FOLDER));
     const prefix = this.location.prefix.slice(0, -1); // without its trailing '/'
@@ -130,13 +135,12 @@ export class S3Source implements RecordingSource {
     const signal = options.signal ? AbortSignal.any([options.signal, failed.signal]) : failed.signal;
     setMaxListeners(0, signal); // every download in flight listens to it
     let firstError: unknown;
-    const limit = pLimit(Math.max(1, this.options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY));
     await Promise.all(
       wanted.map((object) =>
-        limit(async () => {
+        this.limit(async () => {
           if (signal.aborted) return;
           try {
-            paths.set(object.key, await this.fetch(object, meter, signal));
+            paths.set(object.key, await this.fetchOnce(object, meter, signal));
           } catch (error) {
             if (signal.aborted) return;
             if (isNotFound(error instanceof S3OperationError ? error.cause : error)) {
@@ -176,6 +180,24 @@ export class S3Source implements RecordingSource {
     } catch {
       return false;
     }
+  }
+
+  private async fetchOnce(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
+    const running = this.inflight.get(object.key);
+    if (running) {
+      try {
+        const file = await running.promise;
+        meter.fileSkipped(object.size);
+        return file;
+      } catch (error) {
+        // The other caller was aborted, not the download: fetch it for ourselves.
+        if (signal.aborted || !running.signal.aborted) throw error;
+        return this.fetchOnce(object, meter, signal);
+      }
+    }
+    const promise = this.fetch(object, meter, signal).finally(() => this.inflight.delete(object.key));
+    this.inflight.set(object.key, { promise, signal });
+    return promise;
   }
 
   private async fetch(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {

@@ -43,6 +43,8 @@ export interface FaultProxy {
   inject(rule: FaultRule): void;
   /** Requests to objects (GET with a key) since the last reset. */
   objectGets(): ProxiedRequest[];
+  /** Most object GETs open at once since the last reset. */
+  peakConcurrentGets(): number;
   resetLog(): void;
   close(): Promise<void>;
 }
@@ -64,6 +66,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const rules: { rule: FaultRule; left: number }[] = [];
   const requests: ProxiedRequest[] = [];
+  let openGets = 0;
+  let peakGets = 0;
 
   const pickFault = (request: Omit<ProxiedRequest, 'fault'>): Fault | null => {
     for (const entry of rules) {
@@ -79,6 +83,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const described = describe(req);
     const fault = pickFault(described);
     requests.push({ ...described, fault });
+    if (isObjectGet({ ...described, fault })) {
+      peakGets = Math.max(peakGets, ++openGets);
+      res.once('close', () => openGets--);
+    }
     if (fault === 'slowdown' || fault === 'internal') {
       req.resume();
       const [status, code] = fault === 'slowdown' ? [503, 'SlowDown'] : [500, 'InternalError'];
@@ -124,8 +132,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       rules.push({ rule, left: rule.times });
     },
     objectGets: () => requests.filter(isObjectGet),
+    peakConcurrentGets: () => peakGets,
     resetLog() {
       requests.length = 0;
+      peakGets = openGets;
     },
     async close() {
       server.closeAllConnections();
