@@ -7,7 +7,7 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { uploadFile, type UploadOptions } from '../src/storage/upload.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
-import { startS3Server, type TestS3Server } from './support/s3-server.js';
+import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';
 
 const BUCKET = 'results';
 let server: TestS3Server;
@@ -70,6 +70,28 @@ describe('uploadFile', () => {
     proxy.resetLog();
     await uploadFile(file, `s3://${BUCKET}/big`, options('7_0_merge_av.mp4'));
     expect(writes()).toEqual([]);
+  });
+
+  it('retries throttled and failed requests (the SDK retries uploads part by part)', async () => {
+    const file = path.join(tmp, '9_0_merge.m4a');
+    const body = randomBytes(5 * 1024 * 1024 + 1);
+    await writeFile(file, body);
+    proxy.inject({ fault: 'slowdown', times: 2, match: (r) => r.method === 'PUT' && r.query.get('partNumber') === '2' });
+    proxy.inject({ fault: 'internal', times: 1, match: (r) => r.method === 'POST' && r.query.has('uploads') });
+    await uploadFile(file, `s3://${BUCKET}/retry`, options('9_0_merge.m4a'));
+    expect((await stored('retry/9_0_merge.m4a')).body.equals(body)).toBe(true);
+    expect(proxy.requests.filter((r) => r.fault).map((r) => r.fault)).toEqual(['internal', 'slowdown', 'slowdown']);
+  });
+
+  it('fails fast and names the object when access is denied', async () => {
+    const file = path.join(tmp, 'denied.json');
+    await writeFile(file, '{}');
+    const s3Client = testClient(proxy.endpoint, { accessKeyId: 'WRONG', secretAccessKey: 'nope' });
+    await expect(uploadFile(file, `s3://${BUCKET}/x`, options('denied.json', { s3Client }))).rejects.toThrow(
+      `head s3://${BUCKET}/x/denied.json failed: Forbidden, HTTP 403`,
+    );
+    expect(proxy.requests).toHaveLength(1);
+    s3Client.destroy();
   });
 
   it('refuses to replace an object that differs, unless told to overwrite', async () => {

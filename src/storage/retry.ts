@@ -1,6 +1,7 @@
 // Retries with exponential backoff and full jitter (sleep = random(0, min(cap, base * 2^n))).
 // Only transient failures are retried; everything else fails on the first attempt with an
 // error that says which object and what went wrong.
+import { STATUS_CODES } from 'node:http';
 
 export interface RetryOptions {
   /** Retries after the first attempt (default 5). */
@@ -167,14 +168,19 @@ export class S3OperationError extends Error {
     readonly key: string | undefined,
     cause: unknown,
   ) {
-    const code = errorCode(cause);
     const status = httpStatus(cause);
+    let code = errorCode(cause);
+    let detail: string | undefined = redact(shape(cause).message ?? String(cause));
+    if ((code === 'Unknown' || code === 'UnknownError') && status) {
+      // HEAD responses have no body, so the SDK cannot say more than the status.
+      code = STATUS_CODES[status]?.replace(/\s+/g, '') ?? code;
+      detail = undefined;
+    }
     const attempts = (shape(cause) as { attempts?: number }).attempts ?? 1;
     const where = key === undefined ? `s3://${bucket}` : `s3://${bucket}/${key}`;
-    const what = [code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
-    const detail = redact(shape(cause).message ?? String(cause));
+    const what = [[code, status ? `HTTP ${status}` : undefined].filter(Boolean).join(', '), detail].filter(Boolean).join(': ');
     const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
-    super(`${operation} ${where} failed${tries}: ${what ? `${what}: ` : ''}${detail}${hint(code, status)}`, { cause });
+    super(`${operation} ${where} failed${tries}: ${what}${hint(code, status)}`, { cause });
     this.code = code;
     this.status = status;
     this.attempts = attempts;
