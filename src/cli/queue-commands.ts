@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { Redis } from 'ioredis';
 import { enqueueMerge } from '../queue/enqueue.js';
 import { JobDataError, parseJobData, type MergeJobOptions } from '../queue/job.js';
-import { NotificationError } from '../queue/notification.js';
+import { checkTemplate, NotificationError } from '../queue/notification.js';
 import { startNotificationServer } from '../queue/server.js';
 import { startWorker } from '../queue/worker.js';
 import { addPlanOptions, planOptionsFrom, type PlanFlags } from './merge-options.js';
@@ -72,12 +72,14 @@ function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...ar
 
 async function checkRedis(url: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5_000 });
-  client.on('error', () => undefined);
+  let cause: Error | undefined;
+  client.on('error', (error: Error) => (cause ??= error));
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
-    throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(error as Error).message}`, { cause: error });
+    const why = (cause ?? (error as Error)).message;
+    throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${why}`, { cause: error });
   } finally {
     client.disconnect();
   }
@@ -157,6 +159,8 @@ export function registerQueueCommands(program: Command): void {
       const port = number('--port', flags.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new JobDataError(`--port: not a port: ${flags.port}`);
       const mergeOptions = mergeJobOptionsFrom(flags);
+      checkTemplate(flags.source);
+      if (flags.output) checkTemplate(flags.output);
       await checkRedis(flags.redis);
       const server = await startNotificationServer({
         redis: flags.redis,
