@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mergeJobOptionsFrom } from '../src/cli/queue-commands.js';
+import { isPermanent } from '../src/queue/worker.js';
 import { connectionFor, jobIdFor, normalizeLocation, optionsHash, parseJobData, type MergeJobData } from '../src/queue/job.js';
 
 const base: MergeJobData = { source: 's3://rec/class_7/sid1', output: 's3://merged/sid1' };
@@ -95,5 +96,22 @@ describe('enqueue flags', () => {
     [{ uid: ['abc'] }, /options.uids/],
   ])('refuse %j', (flags, message) => {
     expect(() => mergeJobOptionsFrom({ ...parsed, ...flags })).toThrow(message);
+  });
+});
+
+describe('retry classification', () => {
+  const err = (props: Record<string, unknown>, name = 'Error') => Object.assign(new Error('x'), { name }, props);
+  it.each([
+    ['a usage error', err({}, 'UsageError'), true],
+    ['a missing file', err({ code: 'ENOENT' }), true],
+    ['a missing bucket', err({ code: 'NoSuchBucket', status: 404, retryable: false }, 'S3OperationError'), true],
+    ['403 from storage', err({ code: 'Forbidden', status: 403, retryable: false }, 'S3OperationError'), true],
+    ['a throttled request', err({ code: 'SlowDown', status: 503, retryable: true }, 'S3OperationError'), false],
+    ['429', err({ status: 429 }), false],
+    ['a reset connection', err({ code: 'ECONNRESET' }), false],
+    ['an ffmpeg crash', err({}, 'FfmpegError'), false],
+    ['a string', 'boom', false],
+  ])('%s -> permanent %s', (_, error, permanent) => {
+    expect(isPermanent(error)).toBe(permanent);
   });
 });

@@ -175,17 +175,21 @@ export async function completedManifest(store: OutputStore, name: string, hash: 
 
 // --- failure classification -----------------------------------------------------------------------------
 
-const PERMANENT_CODES = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'ERR_INVALID_ARG_VALUE']);
-const PERMANENT_NAMES = /Usage|Option|Validation|S3Url|JobData|NoSuchBucket|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch/;
+const PERMANENT_FS_CODES = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'ERR_INVALID_ARG_VALUE']);
+const PERMANENT_S3_CODES = /^(NoSuchBucket|InvalidBucketName|AccessDenied|AllAccessDisabled|InvalidAccessKeyId|SignatureDoesNotMatch|PermanentRedirect|AuthorizationHeaderMalformed)$/;
+const PERMANENT_NAMES = /^(UsageError|S3UrlError|JobDataError)$/;
 
-/** Garbage in stays garbage: retrying a missing folder or a bad option only delays the failure report. */
+/**
+ * Garbage in stays garbage: retrying a missing folder, a bad option or a bucket we may not read only
+ * delays the failure report. Anything not known to be permanent (network, 5xx, ffmpeg) is retried.
+ */
 export function isPermanent(error: unknown): boolean {
-  const e = error as { code?: string; name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  if (!e || typeof e !== 'object') return false;
-  if (e.$retryable) return false;
-  if (e.code && PERMANENT_CODES.has(e.code)) return true;
+  if (!error || typeof error !== 'object') return false;
+  const e = error as { code?: unknown; name?: string; status?: unknown; retryable?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (e.retryable === true || e.$retryable) return false;
+  if (typeof e.code === 'string' && (PERMANENT_FS_CODES.has(e.code) || PERMANENT_S3_CODES.test(e.code))) return true;
   if (e.name && PERMANENT_NAMES.test(e.name)) return true;
-  const status = e.$metadata?.httpStatusCode;
+  const status = typeof e.status === 'number' ? e.status : e.$metadata?.httpStatusCode;
   return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
