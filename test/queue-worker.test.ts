@@ -170,6 +170,12 @@ describe('queue workers', () => {
     expect(gone.failedReason).toMatch(/source folder not found/);
     expect(gone.attemptsMade).toBe(1);
     expect(await (await settled(next.id)).getState()).toBe('completed');
+
+    // Once the problem is fixed, asking again runs the failed job again.
+    await mkdir(join(root, 'rec', 'no-such-folder'));
+    await writeFile(join(root, 'rec', 'no-such-folder', 'readme.txt'), 'still nothing');
+    expect(await enqueue({ source: join(root, 'rec', 'no-such-folder'), output: outDir('missing') })).toEqual({ id: missing.id, created: false, retried: true });
+    await until('the retried job to run', async () => (await queue.getJob(missing.id))?.failedReason?.includes('nothing to merge'));
   });
 
   it('merges a recording enqueued twice once, and a rerun after completion is a no-op', async () => {
@@ -197,7 +203,7 @@ describe('queue workers', () => {
   it('on SIGTERM hands a running job back after the grace period, and exits 0', async () => {
     const quick = spawnWorker(redis.url, 'w4', ['--grace', '1']);
     await until('the short-grace worker', () => quick.lines.some((l) => l.includes('waiting for jobs')), 20_000);
-    // Only the short-grace worker may take the next job: pause the others by stopping them for good.
+    // Only the short-grace worker may take the next job: stop the others.
     for (const w of [...workers]) {
       w.child.kill('SIGTERM');
       expect(await w.exit).toBe(0);

@@ -140,7 +140,7 @@ export function registerQueueCommands(program: Command): void {
       await checkRedis(flags.redis);
       const result = await enqueueMerge(job, { redis: flags.redis });
       if (flags.json) console.log(JSON.stringify(result));
-      else console.log(`${result.id} ${result.created ? 'queued' : 'already known (not queued again)'}`);
+      else console.log(`${result.id} ${result.created ? 'queued' : result.retried ? 'had failed, queued again' : 'already known (not queued again)'}`);
     }),
   );
 

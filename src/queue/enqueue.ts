@@ -25,9 +25,11 @@ export interface EnqueueResult {
   id: string;
   /** False when a job with this id already existed (queued, running, done or failed). */
   created: boolean;
+  /** The existing job had failed and was queued again: asking again is how a fixed problem is retried. */
+  retried?: boolean;
 }
 
-/** Adds a merge job unless the same merge is already known to the queue. */
+/** Adds a merge job unless the same merge is already known to the queue (a failed one is retried). */
 export async function enqueueMerge(job: MergeJobData, options: EnqueueOptions): Promise<EnqueueResult> {
   const data = parseJobData(job);
   const id = jobIdFor(data);
@@ -40,6 +42,10 @@ export async function enqueueMerge(job: MergeJobData, options: EnqueueOptions): 
     // BullMQ silently keeps the existing job for a duplicate id; our request id tells whose data is stored.
     const stored = await queue.getJob(id);
     const created = (stored?.data as QueuedMergeJob | undefined)?.meta?.requestId === requestId;
+    if (!created && stored && (await stored.getState()) === 'failed') {
+      await stored.retry('failed');
+      return { id, created, retried: true };
+    }
     return { id, created };
   } finally {
     if (!options.queue) await queue.close();
