@@ -42,8 +42,25 @@ async function main(): Promise<void> {
       await pipeline(response.Body as Readable, createWriteStream(path.join(seqDir, key)));
     }
     const sequentialSeconds = (performance.now() - started) / 1000;
-    client.destroy();
     await rm(seqDir, { recursive: true, force: true });
+
+    // Reference: the same loop at the same concurrency, without retries, verification or cache,
+    // to show what the server and machine allow.
+    const rawDir = path.join(work, 'raw-concurrent');
+    await mkdir(rawDir);
+    const get = pLimit(DEFAULT_DOWNLOAD_CONCURRENCY);
+    started = performance.now();
+    await Promise.all(
+      keys.map((key) =>
+        get(async () => {
+          const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` }));
+          await pipeline(response.Body as Readable, createWriteStream(path.join(rawDir, key)));
+        }),
+      ),
+    );
+    const rawConcurrentSeconds = (performance.now() - started) / 1000;
+    client.destroy();
+    await rm(rawDir, { recursive: true, force: true });
 
     // The source builds its own client, as in real use; credentials come from the environment.
     process.env.AWS_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
@@ -73,12 +90,14 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
       sequential: { seconds: sequentialSeconds, mbPerSecond: mb(totalBytes) / sequentialSeconds },
       materialize: { seconds: materializeSeconds, mbPerSecond: mb(totalBytes) / materializeSeconds },
+      rawConcurrent: { seconds: rawConcurrentSeconds, mbPerSecond: mb(totalBytes) / rawConcurrentSeconds },
       ratio: sequentialSeconds / materializeSeconds,
       rssMB: { beforeMaterialize: mb(rssBefore), peakDuringMaterialize: mb(peakRss) },
       date: new Date().toISOString(),
     };
     console.log(`sequential GetObject loop: ${sequentialSeconds.toFixed(2)} s (${result.sequential.mbPerSecond.toFixed(1)} MB/s)`);
     console.log(`S3Source.materialize (concurrency ${DEFAULT_DOWNLOAD_CONCURRENCY}): ${materializeSeconds.toFixed(2)} s (${result.materialize.mbPerSecond.toFixed(1)} MB/s)`);
+    console.log(`plain concurrent GetObject loop (reference): ${rawConcurrentSeconds.toFixed(2)} s (${result.rawConcurrent.mbPerSecond.toFixed(1)} MB/s)`);
     console.log(`ratio: ${result.ratio.toFixed(2)}x; RSS ${mb(rssBefore).toFixed(0)} MB before, peak ${mb(peakRss).toFixed(0)} MB during`);
     await mkdir('.bench', { recursive: true });
     await writeFile(path.join('.bench', 'download.json'), `${JSON.stringify(result, null, 2)}\n`);

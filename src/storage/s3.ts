@@ -49,6 +49,8 @@ export class S3Source implements RecordingSource {
   private readonly limit: ReturnType<typeof pLimit>;
   /** Downloads under way, so that two calls wanting one key fetch it once. */
   private readonly inflight = new Map<string, { promise: Promise<string>; signal: AbortSignal }>();
+  /** Cache folders known to exist (saves a mkdir per file). */
+  private readonly folders = new Set<string>();
 
   constructor(
     url: string | S3Location,
@@ -166,20 +168,28 @@ export class S3Source implements RecordingSource {
     return target;
   }
 
-  private async isCached(file: string, object: StoredObject): Promise<boolean> {
+  /** 'whole' when the cache holds this very object; 'stale' when it holds something else. */
+  private async cacheState(file: string, object: StoredObject): Promise<'whole' | 'stale' | 'absent'> {
+    let sidecar: Sidecar;
     try {
-      const [info, raw] = await Promise.all([stat(file), readFile(sidecarPath(file), 'utf8')]);
-      const sidecar = JSON.parse(raw) as Sidecar;
-      return (
-        info.isFile() &&
-        info.size === object.size &&
-        sidecar.size === object.size &&
-        sidecar.key === this.fullKey(object.key) &&
-        (object.etag === undefined || sidecar.etag === object.etag)
-      );
-    } catch {
-      return false;
+      sidecar = JSON.parse(await readFile(sidecarPath(file), 'utf8')) as Sidecar;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'stale';
     }
+    const info = await stat(file).catch(() => undefined);
+    const whole =
+      info?.isFile() &&
+      info.size === object.size &&
+      sidecar.size === object.size &&
+      sidecar.key === this.fullKey(object.key) &&
+      (object.etag === undefined || sidecar.etag === object.etag);
+    return whole ? 'whole' : 'stale';
+  }
+
+  private async ensureFolder(dir: string): Promise<void> {
+    if (this.folders.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.folders.add(dir);
   }
 
   private async fetchOnce(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
@@ -204,14 +214,15 @@ export class S3Source implements RecordingSource {
     const { bucket } = this.location;
     const full = this.fullKey(object.key);
     const file = this.cachePath(object.key);
-    if (await this.isCached(file, object)) {
+    const state = await this.cacheState(file, object);
+    if (state === 'whole') {
       meter.fileSkipped(object.size);
       return file;
     }
     try {
-      await mkdir(path.dirname(file), { recursive: true });
+      await this.ensureFolder(path.dirname(file));
       // The sidecar marks a whole file: it goes first and comes back last.
-      await rm(sidecarPath(file), { force: true });
+      if (state === 'stale') await rm(sidecarPath(file), { force: true });
       const sidecar = await withRetry(async () => {
         let received = 0;
         try {
@@ -235,6 +246,7 @@ export class S3Source implements RecordingSource {
 
   private async download(full: string, object: StoredObject, file: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<Sidecar> {
     const temp = `${file}~${randomBytes(6).toString('hex')}.part`;
+    let renamed = false;
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: full }), { abortSignal: signal });
       if (!response.Body) throw new Error('no body');
@@ -251,15 +263,17 @@ export class S3Source implements RecordingSource {
       if (received !== expected) throw new ShortBodyError(received, expected);
       if (sameObject && received !== object.size) throw new ShortBodyError(received, object.size);
       await rename(temp, file);
+      renamed = true;
       return { key: full, etag, size: received };
     } finally {
-      await rm(temp, { force: true });
+      if (!renamed) await rm(temp, { force: true });
     }
   }
 
   async dispose(): Promise<void> {
     if (this.ownsClient) this.client.destroy();
     if (this.options.keepDownloads) return;
+    this.folders.clear();
     await rm(this.cacheDir, { recursive: true, force: true });
     // Then the folders above it that are left empty, up to the cache root (itself only if it is ours).
     const stop = this.defaultCacheRoot ? path.dirname(this.cacheRoot) : this.cacheRoot;
