@@ -1,0 +1,287 @@
+// Output plan -> ffconcat lists, filter graphs and ffmpeg argument arrays (pure), plus one check that
+// ffmpeg itself reads the quoting of a concat list the way it is meant.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { audioGraph, concatList, concatQuote, mergeArgs, uprightFilter, videoGraph, type MergeInputs } from '../src/merge/commands.js';
+import { resolveTool } from '../src/ffmpeg/runner.js';
+import type { AudioPlan, GapMode, OutputPlan, PlacedSlice, Rotation, VideoPlan, VideoRun } from '../src/core/types.js';
+
+const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 0);
+const placed = (key: string, offsetMs: number, slotMs: number, durationMs = slotMs): PlacedSlice => ({ key, offsetMs, slotMs, durationMs, startMs: T0 + offsetMs });
+const paths = (...keys: string[]) => new Map(keys.map((k) => [k, `/cache/${k}.ts`]));
+
+describe('concatList', () => {
+  it('each entry lasts until the next slice; the last lasts its slot; outpoint only on overlap', () => {
+    const slices = [
+      placed('a', 0, 5000), // contiguous
+      placed('b', 5000, 4000, 5000), // overlaps the next by 1 s: cut there
+      placed('c', 9000, 3000), // followed by a 2 s gap: held until the next slice
+      placed('d', 14000, 2500, 2500), // last: its slot
+    ];
+    expect(concatList(slices, paths('a', 'b', 'c', 'd'), true)).toBe(
+      [
+        'ffconcat version 1.0',
+        "file '/cache/a.ts'",
+        'duration 5.000000',
+        "file '/cache/b.ts'",
+        'duration 4.000000',
+        'outpoint 4.000000',
+        "file '/cache/c.ts'",
+        'duration 5.000000',
+        "file '/cache/d.ts'",
+        'duration 2.500000',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('without cutOverlaps there is no outpoint', () => {
+    expect(concatList([placed('b', 0, 4000, 5000), placed('c', 4000, 5000)], paths('b', 'c'), false)).not.toContain('outpoint');
+  });
+
+  it.each<[string, number, number, boolean]>([
+    ['slot shorter by 2 ms', 4998, 5000, true],
+    ['slot shorter by under a millisecond (rounding)', 4999.5, 5000, false],
+    ['slot longer (jitter after)', 5100, 5000, false],
+  ])('outpoint: %s -> %s', (_what, slot, dur, outpoint) => {
+    expect(concatList([placed('a', 0, slot, dur)], paths('a'), true).includes('outpoint')).toBe(outpoint);
+  });
+
+  it('the durations add up to the end of the last slot', () => {
+    const slices = [placed('a', 0, 6332), placed('b', 6332, 15000), placed('c', 21700, 1234.5)];
+    const total = [...concatList(slices, paths('a', 'b', 'c'), true).matchAll(/^duration (\S+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    expect(total).toBeCloseTo(22.9345, 6);
+  });
+
+  it('refuses a slice without a local file', () => {
+    expect(() => concatList([placed('a', 0, 1000)], new Map(), true)).toThrow(/a: no local file/);
+  });
+});
+
+describe('concatQuote', () => {
+  it.each([
+    ['/plain/path.ts', "'/plain/path.ts'"],
+    ['/with space/a b.ts', "'/with space/a b.ts'"],
+    ["/it's.ts", "'/it'\\''s.ts'"],
+    ["''", "''\\'''\\'''"],
+    ['/ünïcødé/日本.ts', "'/ünïcødé/日本.ts'"],
+    ['/back\\slash.ts', "'/back\\slash.ts'"],
+    ['/"double".ts', "'/\"double\".ts'"],
+  ])('%s -> %s', (file, quoted) => {
+    expect(concatQuote(file)).toBe(quoted);
+  });
+
+  it.each(['a\nb.ts', 'a\rb.ts', 'a\r\nb.ts'])('refuses a line break: %j', (file) => {
+    expect(() => concatQuote(file)).toThrow(/line breaks/);
+    expect(() => concatList([placed('a', 0, 1000)], new Map([['a', file]]), true)).toThrow(/line breaks/);
+  });
+
+  describe('ffmpeg reads the quoted names back', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'recmerge-concat-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("a list of files named with quotes, spaces, backslashes and unicode is readable (total 0.4 s)", () => {
+      const names = [`it's a "tést" \\ file.ts`, `日本 'x'.ts`];
+      const files = names.map((n) => path.join(dir, n));
+      for (const f of files) {
+        const made = spawnSync(resolveTool('ffmpeg'), ['-v', 'error', '-f', 'lavfi', '-i', 'sine=d=0.2:r=48000', '-c:a', 'aac', '-f', 'mpegts', f]);
+        expect(made.status, String(made.stderr)).toBe(0);
+      }
+      const list = path.join(dir, 'list.txt');
+      writeFileSync(list, concatList([placed('a', 0, 200), placed('b', 200, 200)], new Map([['a', files[0]!], ['b', files[1]!]]), false));
+      const probed = spawnSync(resolveTool('ffprobe'), ['-v', 'error', '-f', 'concat', '-safe', '0', '-i', list, '-show_entries', 'format=duration', '-of', 'csv=p=0']);
+      expect(probed.status, String(probed.stderr)).toBe(0);
+      expect(Number(String(probed.stdout).trim())).toBeCloseTo(0.4, 1);
+    });
+  });
+});
+
+describe('uprightFilter', () => {
+  it.each<[Rotation, string[]]>([
+    [0, []],
+    [90, ['transpose=clock']], // turned anticlockwise by 90: turn it back clockwise
+    [180, ['hflip', 'vflip']],
+    [270, ['transpose=cclock']],
+  ])('%i -> %j', (rotation, filters) => {
+    expect(uprightFilter(rotation)).toEqual(filters);
+  });
+});
+
+const run = (offsetMs: number, endMs: number, x: Partial<VideoRun> = {}): VideoRun => ({
+  slices: [placed(`v${offsetMs}`, offsetMs, endMs - offsetMs)],
+  container: 'ts',
+  rotation: 0,
+  width: 640,
+  height: 480,
+  codec: 'h264',
+  fps: 15,
+  offsetMs,
+  endMs,
+  ...x,
+});
+const videoPlan = (runs: VideoRun[], x: Partial<VideoPlan> = {}): VideoPlan => ({ runs, width: 640, height: 480, fps: 15, path: 'transcode', reasons: ['test'], gaps: [], ...x });
+const chains = (graph: string) => graph.split(';');
+const framesOf = (chain: string) => Number(/trim=end_frame=(\d+)/.exec(chain)?.[1]);
+
+describe('videoGraph', () => {
+  it.each<[string, [number, number][], number, number]>([
+    ['one run from 0', [[0, 10000]], 10000, 15],
+    ['late start, two runs', [[1000, 4000], [5000, 20000]], 20000, 15],
+    ['three runs with gaps at 29.97 fps', [[333, 4000], [7777, 9000], [12345, 19999]], 19999, 30000 / 1001],
+    ['offsets between frames at 24 fps', [[20, 1000], [1021, 2000], [2062, 3000]], 3000, 24],
+  ])('%s: frames per run add up to the total', (_what, spans, durationMs, fps) => {
+    const g = videoGraph(videoPlan(spans.map(([a, b]) => run(a, b)), { fps }), 0, durationMs, 'freeze');
+    const own = chains(g).filter((c) => c.includes('trim=end_frame'));
+    expect(own).toHaveLength(spans.length);
+    expect(own.map(framesOf).reduce((a, b) => a + b, 0)).toBe(Math.round((durationMs / 1000) * fps));
+  });
+
+  it('each run after the first starts on the output frame nearest its offset', () => {
+    const g = videoGraph(videoPlan([run(1000, 4000), run(5000, 8000), run(12000, 15000)]), 0, 20000, 'freeze');
+    // 15 fps: run 2 at frame 75, run 3 at frame 180, end at frame 300
+    expect(chains(g).slice(0, 3).map(framesOf)).toEqual([75, 105, 120]);
+  });
+
+  it('black before a late first run only, and only when it is late', () => {
+    const late = chains(videoGraph(videoPlan([run(1000, 4000), run(5000, 8000)]), 0, 8000, 'freeze'));
+    expect(late[0]).toContain('tpad=start=15:start_mode=add:color=black');
+    expect(late[1]).not.toContain('tpad=start');
+    const onTime = videoGraph(videoPlan([run(0, 4000)]), 0, 4000, 'freeze');
+    expect(onTime).not.toContain('tpad=start');
+  });
+
+  it.each<[GapMode, string]>([
+    ['freeze', 'stop_mode=clone'],
+    ['cut', 'stop_mode=clone'],
+    ['black', 'stop_mode=add:color=black'],
+  ])('--gaps %s holds with %s', (mode, hold) => {
+    for (const c of chains(videoGraph(videoPlan([run(0, 4000), run(5000, 8000)]), 0, 8000, mode)).slice(0, 2)) {
+      expect(c).toMatch(new RegExp(`tpad=stop=\\d+:${hold}`));
+    }
+  });
+
+  it('numbers inputs from firstInput, scales into the canvas with padding, and concatenates', () => {
+    const g = videoGraph(videoPlan([run(0, 4000, { rotation: 90 }), run(4000, 8000)], { width: 480, height: 640, fps: 25 }), 2, 8000, 'freeze');
+    const [c0, c1, concat] = chains(g);
+    expect(c0).toMatch(/^\[2:v:0\]transpose=clock,scale=480:640:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=480:640:\(ow-iw\)\/2:\(oh-ih\)\/2:color=black,setsar=1,format=yuv420p,fps=25,/);
+    expect(c0).toMatch(/\[v0\]$/);
+    expect(c1).toMatch(/^\[3:v:0\]scale=480:640/);
+    expect(c1).toMatch(/\[v1\]$/);
+    expect(concat).toBe('[v0][v1]concat=n=2:v=1:a=0[vout]');
+  });
+
+  it('a single run ends in [vout] without concat', () => {
+    const g = videoGraph(videoPlan([run(0, 4000)]), 0, 4000, 'freeze');
+    expect(chains(g)).toHaveLength(1);
+    expect(g).toMatch(/\[vout\]$/);
+    expect(g).not.toContain('concat');
+  });
+});
+
+describe('audioGraph', () => {
+  it('pads and trims to the output duration at the highest sample rate', () => {
+    const runs = [44100, 48000].map((sampleRate, i) => ({ slices: [], offsetMs: i * 5000, endMs: i * 5000 + 5000, codec: 'aac', sampleRate, channels: 1, profile: 'LC' }));
+    const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [] };
+    expect(audioGraph(audio, 3, 12345)).toBe('[3:a:0]aresample=48000:async=1:min_hard_comp=0.010:first_pts=0,apad=whole_dur=12.345000,atrim=end=12.345000[aout]');
+  });
+});
+
+describe('mergeArgs', () => {
+  const audioPlan = (path: 'copy' | 'transcode'): AudioPlan => ({
+    runs: [{ slices: [placed('a0', 0, 10000)], offsetMs: 0, endMs: 10000, codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' }],
+    path,
+    reasons: [],
+    gaps: [],
+  });
+  const output = (x: Partial<OutputPlan>): OutputPlan => ({
+    id: 's/1',
+    sid: 's',
+    sids: ['s'],
+    cname: 'c',
+    uid: '1',
+    kind: 'av',
+    fileName: 'x.mp4',
+    originMs: T0,
+    durationMs: 10000,
+    cuts: [],
+    gapMode: 'freeze',
+    trim: null,
+    video: null,
+    audio: null,
+    inputs: [],
+    warnings: [],
+    ...x,
+  });
+  const inputs = (x: Partial<MergeInputs>): MergeInputs => ({ videoLists: [], videoDelayMs: 0, adtsFile: null, audioList: null, audioDelayMs: 0, ...x });
+  const enc = { preset: 'veryfast' };
+  /** The value after a flag (first occurrence). */
+  const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+  const tail = ['-movflags', '+faststart', '-f', 'mp4', '/out/x.mp4.tmp'];
+
+  it('copy path: concat video (delayed by -itsoffset when late) + placed ADTS, stream copy, no filter graph', () => {
+    const plan = output({ video: videoPlan([run(1500, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], videoDelayMs: 1500, adtsFile: '/tmp/a.aac' }), '/out/x.mp4.tmp', enc);
+    expect(args.slice(0, 3)).toEqual(['-y', '-loglevel', 'error']);
+    expect(args.join(' ')).toContain('-f concat -safe 0 -itsoffset 1.500000 -i /tmp/v.txt -f aac -i /tmp/a.aac -map 0:v:0 -map 1:a:0 -c:v copy -c:a copy');
+    expect(args).not.toContain('-filter_complex');
+    expect(args).not.toContain('-ss');
+    expect(args.slice(-5)).toEqual(tail);
+    expect(after(args, '-metadata')).toBe(`creation_time=${new Date(T0).toISOString()}`);
+    expect(args.every((a) => typeof a === 'string')).toBe(true);
+  });
+
+  it('copy path, video on time: no -itsoffset', () => {
+    const plan = output({ video: videoPlan([run(0, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
+    expect(mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc)).not.toContain('-itsoffset');
+  });
+
+  it('transcode path: one concat input per run, then audio; one graph; x264 at the plan rate; AAC', () => {
+    const plan = output({ video: videoPlan([run(0, 4000), run(6000, 10000)], { fps: 25 }), audio: audioPlan('transcode') });
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt', '/tmp/v1.txt'], audioList: '/tmp/a.txt', audioDelayMs: 250 }), '/out/x.mp4.tmp', { preset: 'fast', threads: 2 });
+    expect(args.join(' ')).toContain('-f concat -safe 0 -i /tmp/v0.txt -f concat -safe 0 -i /tmp/v1.txt -f concat -safe 0 -itsoffset 0.250000 -i /tmp/a.txt');
+    const graph = after(args, '-filter_complex')!;
+    expect(graph).toContain('[0:v:0]');
+    expect(graph).toContain('[1:v:0]');
+    expect(graph).toContain('[2:a:0]aresample=48000');
+    expect(graph).toContain('apad=whole_dur=10.000000');
+    expect(args.join(' ')).toContain('-map [vout] -map [aout] -c:v libx264 -preset fast -crf 23 -pix_fmt yuv420p -r 25 -threads 2 -c:a aac -b:a 128k');
+    expect(args.filter((a) => a === '-filter_complex')).toHaveLength(1);
+    expect(args.slice(-5)).toEqual(tail);
+  });
+
+  it('trim: -ss/-t as output options, graphs built for the untrimmed end, creation time at the window start', () => {
+    const plan = output({ video: videoPlan([run(0, 10000)]), audio: audioPlan('transcode'), trim: { fromMs: 2000, durationMs: 3000 }, durationMs: 3000 });
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt'], audioList: '/tmp/a.txt' }), '/o.mp4', enc);
+    expect(args.join(' ')).toContain('-ss 2.000000 -t 3.000000 -map_metadata -1');
+    expect(args.indexOf('-ss')).toBeGreaterThan(args.lastIndexOf('-i'));
+    const graph = after(args, '-filter_complex')!;
+    expect(framesOf(graph)).toBe(75); // 5 s at 15 fps
+    expect(graph).toContain('atrim=end=5.000000');
+    expect(after(args, '-metadata')).toBe(`creation_time=${new Date(T0 + 2000).toISOString()}`);
+  });
+
+  it('audio only: one input, no video options', () => {
+    const plan = output({ kind: 'audio', audio: audioPlan('copy') });
+    const args = mergeArgs(plan, inputs({ adtsFile: '/tmp/a.aac' }), '/o.m4a', enc);
+    expect(args.join(' ')).toContain('-f aac -i /tmp/a.aac -map 0:a:0 -c:a copy');
+    expect(args.some((a) => a.includes(':v'))).toBe(false);
+    expect(args.slice(-3)).toEqual(['-f', 'mp4', '/o.m4a']);
+  });
+
+  it('video only (transcode): the graph has no audio and -map [aout] is absent', () => {
+    const plan = output({ kind: 'video', video: videoPlan([run(0, 10000)]) });
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt'] }), '/o.mp4', enc);
+    expect(args).not.toContain('[aout]');
+    expect(after(args, '-filter_complex')).not.toContain('aresample');
+  });
+
+  it('paths with spaces and quotes are single arguments (no shell quoting)', () => {
+    const plan = output({ kind: 'audio', audio: audioPlan('copy') });
+    const args = mergeArgs(plan, inputs({ adtsFile: `/tmp/it's a file.aac` }), `/out dir/"x".m4a`, enc);
+    expect(args).toContain(`/tmp/it's a file.aac`);
+    expect(args.at(-1)).toBe(`/out dir/"x".m4a`);
+  });
+});
