@@ -5,10 +5,11 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
 import { keysToProbe, planMerge } from './core/plan.js';
-import type { Inventory, MediaFacts, MergePlan, OutputPlan } from './core/types.js';
-import { probeFile } from './ffmpeg/probe.js';
+import type { Inventory, MediaFacts, MergePlan, OutputPlan, SliceContainer } from './core/types.js';
+import { probeDurationMs, probeFile } from './ffmpeg/probe.js';
 import { resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
+import { checkSliceFile } from './media/slice-check.js';
 import { executeOutput, outputPath, PARTIAL_MARKER } from './merge/execute.js';
 import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
 import { isS3Url, openSource } from './storage/open.js';
@@ -22,6 +23,7 @@ export class UsageError extends Error {
 
 const PLAYLIST_READS = 8;
 const PROBES = 4;
+const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024;
 
 function validate(options: PlanOptions): void {
   const positive = (v: number | undefined, what: string, max = Infinity) => {
@@ -36,14 +38,25 @@ function validate(options: PlanOptions): void {
   }
 }
 
-async function readInventory(source: RecordingSource, signal?: AbortSignal): Promise<Inventory> {
+interface ReadInventory {
+  inventory: Inventory;
+  rebuild: (durations: Map<string, number>) => Inventory;
+}
+
+async function readInventory(source: RecordingSource, signal?: AbortSignal): Promise<ReadInventory> {
   const objects = await source.list(signal);
   const classified = classifyKeys(objects.map((o) => o.key));
+  const sizes = new Map(objects.map((o) => [o.key, o.size]));
   const limit = pLimit(PLAYLIST_READS);
   const texts = new Map<string, PlaylistText>();
   await Promise.all(
     classified.playlists.map((p) =>
       limit(async () => {
+        const size = sizes.get(p.key) ?? 0;
+        if (size > MAX_PLAYLIST_BYTES) {
+          texts.set(p.key, new Error(`playlist is too large (${size} bytes)`));
+          return;
+        }
         try {
           texts.set(p.key, await source.readText(p.key, signal));
         } catch (error) {
@@ -53,7 +66,32 @@ async function readInventory(source: RecordingSource, signal?: AbortSignal): Pro
       }),
     ),
   );
-  return buildInventory(classified, texts);
+  return { inventory: buildInventory(classified, texts), rebuild: (durations) => buildInventory(classified, texts, durations) };
+}
+
+/** Measures the slices that must be placed without a playlist entry, and places them. */
+async function measureUnlisted(source: RecordingSource, read: ReadInventory, signal?: AbortSignal): Promise<Inventory> {
+  const keys = read.inventory.unmeasured;
+  if (keys.length === 0) return read.inventory;
+  const { paths } = await source.materialize(keys, { signal });
+  const durations = new Map<string, number>();
+  const limit = pLimit(PROBES);
+  await Promise.all(
+    [...paths].map(([key, file]) =>
+      limit(async () => {
+        try {
+          durations.set(key, await probeDurationMs(file, signal));
+        } catch {
+          signal?.throwIfAborted();
+        }
+      }),
+    ),
+  );
+  const inventory = read.rebuild(durations);
+  for (const key of inventory.unmeasured) {
+    inventory.problems.push({ severity: 'error', key, message: 'not in any playlist and its length cannot be measured; left out' });
+  }
+  return inventory;
 }
 
 async function open(spec: SourceSpec, options: StorageOptions & { outDir?: string }): Promise<RecordingSource> {
@@ -72,7 +110,11 @@ export interface InspectOptions extends StorageOptions {
 export async function inspectRecordings(source: SourceSpec, options: InspectOptions = {}): Promise<Inventory> {
   const src = await open(source, options);
   try {
-    return await readInventory(src, options.signal);
+    const { inventory } = await readInventory(src, options.signal);
+    for (const key of inventory.unmeasured) {
+      inventory.problems.push({ severity: 'warning', key, message: 'not in any playlist: merging will measure its length and place it by the UTC in its name' });
+    }
+    return inventory;
   } finally {
     await src.dispose();
   }
@@ -124,7 +166,7 @@ export async function planRecordings(request: PlanRequest): Promise<MergePlan & 
   resolveTool('ffprobe');
   const src = await open(request.source, request);
   try {
-    const read = await readInventory(src, request.signal);
+    const read = await measureUnlisted(src, await readInventory(src, request.signal), request.signal);
     const { inventory, facts } = await probeFacts(src, read, request, request.signal);
     return { ...planMerge(inventory, facts, request), inventory };
   } finally {
@@ -151,6 +193,24 @@ async function removeStalePartials(outDir: string): Promise<void> {
       alive = (error as NodeJS.ErrnoException).code === 'EPERM';
     }
     if (!alive) await rm(path.join(e.parentPath, e.name), { force: true });
+  }
+}
+
+/** Moves slices whose file is not the container its name says from `paths` to `missing`. */
+async function rejectBadSlices(paths: Map<string, string>, missing: Map<string, string>, plan: OutputPlan, inventory: Inventory): Promise<void> {
+  const containers = new Map<string, SliceContainer>();
+  for (const rec of inventory.sessions.flatMap((s) => s.uids)) {
+    for (const slice of [...(rec.audio?.slices ?? []), ...(rec.video?.slices ?? [])]) containers.set(slice.key, slice.container);
+  }
+  for (const key of plan.inputs) {
+    const file = paths.get(key);
+    const container = containers.get(key);
+    if (!file || !container) continue;
+    const problem = await checkSliceFile(file, container);
+    if (problem) {
+      paths.delete(key);
+      missing.set(key, problem);
+    }
   }
 }
 
@@ -191,7 +251,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
   const src = await open(options.source, { ...options, outDir });
   try {
     await removeStalePartials(outDir);
-    const read = await readInventory(src, signal);
+    const read = await measureUnlisted(src, await readInventory(src, signal), signal);
     const probed = await probeFacts(src, read, options, signal);
     const plan = planMerge(probed.inventory, probed.facts, options);
     const silence = new Map<string, Promise<Buffer>>();
@@ -214,6 +274,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           signal,
           onProgress: (transfer) => report({ ...base, phase: 'download', transfer }),
         });
+        await rejectBadSlices(paths, missing, planned, probed.inventory);
         if (missing.size > 0) {
           // Slices that could not be had become gaps: plan this output again without them.
           const again = planMerge(markMissing(probed.inventory, missing), probed.facts, { ...options, uids: [planned.uid] });
@@ -236,6 +297,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
         report({ ...base, phase: 'done', fraction: 1, positionMs: current.durationMs });
         return resultOf(current, {
           file: done.file,
+          durationMs: done.durationMs,
           uploaded,
           videoPath: done.videoPath,
           audioPath: done.audioPath,

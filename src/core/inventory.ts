@@ -5,6 +5,8 @@ import type { Inventory, MediaKind, Problem, RecordingName, Rotation, Session, S
 
 /** Two slices starting this close together are the same slice (main and backup recorder). */
 export const DUPLICATE_TOLERANCE_MS = 100;
+/** Slices further apart than this leave a gap; closer ones are one continuous stream (recorder jitter). */
+export const GAP_TOLERANCE_MS = 250;
 
 type PlaylistName = Extract<RecordingName, { type: 'playlist' }>;
 type SliceName = Extract<RecordingName, { type: 'slice' }>;
@@ -67,6 +69,8 @@ function slicesFromPlaylist(
   let rotation: Rotation = 0;
   let codedSize: { width: number; height: number } | null = null;
   for (const w of cand.parsed.warnings) problems.push({ severity: 'warning', key: cand.name.key, message: w });
+  const seen = new Set<string>();
+  let prev: { startMs: number; endMs: number } | null = null;
   for (const entry of cand.parsed.entries) {
     const last = entry.rotates.at(-1);
     if (last) {
@@ -90,6 +94,18 @@ function slicesFromPlaylist(
       problems.push({ severity: 'error', key, message: `${entry.durationError ?? 'bad duration'} in ${cand.name.key}; slice left out (its time becomes a gap)` });
       continue;
     }
+    if (seen.has(key)) {
+      problems.push({ severity: 'warning', key, message: `listed twice in ${cand.name.key}; used once` });
+      continue;
+    }
+    seen.add(key);
+    const endMs = n.startMs + entry.durationSec * 1000;
+    if (prev && n.startMs < prev.startMs) {
+      problems.push({ severity: 'warning', key, message: `listed after a slice that starts later (UTC goes backwards) in ${cand.name.key}; placed by its own UTC` });
+    } else if (prev && n.startMs < prev.endMs - GAP_TOLERANCE_MS) {
+      problems.push({ severity: 'warning', key, message: `starts ${Math.round(prev.endMs - n.startMs)} ms before the previous slice ends; the previous slice is cut where this one starts` });
+    }
+    prev = { startMs: n.startMs, endMs };
     slices.push({
       key,
       container: n.container,
@@ -124,15 +140,71 @@ export function mergeByUtc(lists: Slice[][]): Slice[] {
   return out;
 }
 
-export function buildInventory(classified: Classified, texts: Map<string, PlaylistText>): Inventory {
+/** A rebuilt slice with no measured length lasts until the next slice when that is at most this far. */
+export const MAX_GUESSED_SLICE_MS = 20_000;
+
+/**
+ * Slices in storage that no playlist lists, for a track whose playlist is missing or was cut off
+ * (no #EXT-X-ENDLIST: the recorder stopped before listing them), placed by the UTC in their names.
+ * Each lasts its measured length when `durations` has it, else up to the next slice if that is close;
+ * the others are returned in `unmeasured` for the caller to probe.
+ */
+function rebuildFromNames(
+  orphans: SliceName[],
+  inherit: Pick<Slice, 'rotation' | 'codedSize'>,
+  durations: Map<string, number>,
+  problems: Problem[],
+  unmeasured: string[],
+): Slice[] {
+  const sorted = [...orphans].sort((a, b) => a.startMs - b.startMs);
+  const out: Slice[] = [];
+  sorted.forEach((n, i) => {
+    const next = sorted[i + 1];
+    const guess = next && next.startMs - n.startMs <= MAX_GUESSED_SLICE_MS ? next.startMs - n.startMs : undefined;
+    const durationMs = durations.get(n.key) ?? guess;
+    if (durationMs === undefined || !(durationMs > 0)) {
+      unmeasured.push(n.key);
+      return;
+    }
+    out.push({
+      key: n.key,
+      container: n.container,
+      startMs: n.startMs,
+      durationMs,
+      discontinuity: i === 0,
+      ...inherit,
+      backup: n.backup !== null,
+      present: true,
+    });
+  });
+  if (out.length > 0) {
+    problems.push({
+      severity: 'warning',
+      message: `${out.length} ${sorted[0]!.media} slice(s) not in any playlist were placed by the UTC in their names (the playlist is missing or was cut off)`,
+    });
+  }
+  return out;
+}
+
+/**
+ * Builds the inventory. `durations` holds measured lengths (ms) of slices that must be placed without a
+ * playlist entry; the inventory's `unmeasured` lists those still needed (probe them and call again).
+ */
+export function buildInventory(classified: Classified, texts: Map<string, PlaylistText>, durations = new Map<string, number>()): Inventory {
   const problems: Problem[] = [];
   const present = new Set(classified.slices.map((s) => s.key));
   const listed = new Set<string>();
+  const unmeasured: string[] = [];
 
   const byTrack = new Map<string, PlaylistName[]>();
   for (const p of classified.playlists) {
     const k = trackKey(p);
     byTrack.set(k, [...(byTrack.get(k) ?? []), p]);
+  }
+  const slicesByTrack = new Map<string, SliceName[]>();
+  for (const sl of classified.slices) {
+    const k = trackKey(sl);
+    slicesByTrack.set(k, [...(slicesByTrack.get(k) ?? []), sl]);
   }
   // Slices whose track has no playlist at all still make the UID known, so it can be reported.
   const uidsSeen = new Map<string, { sid: string; cname: string; dir: string; uid: string }>();
@@ -151,23 +223,40 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
     }
     const rec: UidRecording = { uid: info.uid, audio: null, video: null, problems: [], failed: null };
     for (const media of ['audio', 'video'] as const) {
-      const names = byTrack.get(trackKey({ ...info, media })) ?? [];
-      const track = buildTrack(media, info.uid, names, texts, present, rec);
-      for (const s of track?.slices ?? []) listed.add(s.key);
-      for (const key of [track?.playlistKey, ...(track?.otherPlaylists ?? [])]) if (key) listed.add(key);
-      if (track && track.slices.length > 0) rec[media] = track;
-      else if (names.length === 0 && classified.slices.some((s) => s.uid === info.uid && s.sid === info.sid && s.cname === info.cname && s.media === media)) {
-        rec.problems.push({ severity: 'error', message: `uid ${info.uid}: ${media} slices found but no ${media} playlist; the ${media} track is left out` });
+      const tk = trackKey({ ...info, media });
+      const names = byTrack.get(tk) ?? [];
+      const built = buildTrack(media, info.uid, names, texts, present, rec);
+      if (rec.failed) break;
+      let track = built?.track ?? null;
+      if (!built || !built.complete) {
+        const listedHere = new Set(track?.slices.map((x) => x.key));
+        const orphans = (slicesByTrack.get(tk) ?? []).filter((x) => !listedHere.has(x.key));
+        const last = track?.slices.at(-1);
+        const inherit = { rotation: last?.rotation ?? 0, codedSize: last?.codedSize ?? null };
+        const rebuilt = orphans.length > 0 ? rebuildFromNames(orphans, inherit, durations, rec.problems, unmeasured) : [];
+        if (rebuilt.length > 0) {
+          track = {
+            media,
+            playlistKey: track?.playlistKey ?? null,
+            otherPlaylists: track?.otherPlaylists ?? [],
+            slices: mergeByUtc([track?.slices ?? [], rebuilt]),
+            events: track?.events ?? [],
+          };
+        }
       }
+      for (const x of track?.slices ?? []) listed.add(x.key);
+      if (track && track.slices.length > 0) rec[media] = track;
     }
-    if (!rec.failed && !rec.audio && !rec.video) rec.failed = rec.failed ?? `uid ${info.uid}: no usable audio or video track`;
+    if (!rec.failed && !rec.audio && !rec.video) rec.failed = `uid ${info.uid}: no usable audio or video track`;
     session.uids.push(rec);
   }
 
-  for (const s of classified.slices) {
-    if (!listed.has(s.key)) problems.push({ severity: 'warning', key: s.key, message: 'slice is not listed in any playlist; ignored' });
+  for (const x of classified.slices) {
+    if (!listed.has(x.key) && !unmeasured.includes(x.key)) {
+      problems.push({ severity: 'warning', key: x.key, message: 'slice is not listed in its playlist (which is complete); ignored' });
+    }
   }
-  return { sessions: [...sessions.values()], ignored: classified.ignored, problems };
+  return { sessions: [...sessions.values()], ignored: classified.ignored, problems, unmeasured };
 }
 
 function buildTrack(
@@ -177,7 +266,7 @@ function buildTrack(
   texts: Map<string, PlaylistText>,
   present: Set<string>,
   rec: UidRecording,
-): Track | null {
+): { track: Track; complete: boolean } | null {
   if (names.length === 0) return null;
   const byRecorder = new Map<number, Candidate[]>();
   const broken: string[] = [];
@@ -218,11 +307,14 @@ function buildTrack(
   }
   const main = chosen.find((c) => c.name.backup === null) ?? chosen[0]!;
   return {
-    media,
-    playlistKey: main.name.key,
-    otherPlaylists: [...others, ...chosen.filter((c) => c !== main).map((c) => c.name.key)],
-    slices,
-    events,
+    track: {
+      media,
+      playlistKey: main.name.key,
+      otherPlaylists: [...others, ...chosen.filter((c) => c !== main).map((c) => c.name.key)],
+      slices,
+      events,
+    },
+    complete: chosen.some((c) => c.parsed.endList),
   };
 }
 

@@ -1,6 +1,6 @@
 // Inventory (+ facts probed from the media) -> merge plan: per output, the time origin, where each
 // slice lands in output time, the gaps, the target size and rate, and whether to copy or transcode.
-import { mergeByUtc } from './inventory.js';
+import { GAP_TOLERANCE_MS, mergeByUtc } from './inventory.js';
 import { formatUtc17 } from './names.js';
 import type {
   AudioFacts,
@@ -20,8 +20,7 @@ import type {
 } from './types.js';
 import type { PlanOptions } from '../options.js';
 
-/** Slices further apart than this leave a gap; closer ones are one continuous stream (recorder jitter). */
-export const GAP_TOLERANCE_MS = 250;
+export { GAP_TOLERANCE_MS };
 export const DEFAULT_FPS = 15;
 export const DEFAULT_SPLIT_GAP_S = 15;
 

@@ -106,6 +106,8 @@ export interface Inventory {
   /** Keys that are not part of a recording, with why. */
   ignored: { key: string; reason: string }[];
   problems: Problem[];
+  /** Slices to place without a playlist entry whose length must be measured (see buildInventory). */
+  unmeasured: string[];
 }
 
 /** Facts measured from the media (ffprobe) for the first slice of each run; keyed by slice key. */

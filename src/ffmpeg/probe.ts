@@ -59,3 +59,29 @@ export async function probeFile(file: string, signal?: AbortSignal): Promise<Med
   if (!facts.audio && !facts.video) throw new Error(`${file}: no audio or video stream found`);
   return facts;
 }
+
+/** A slice's own length in ms (container duration; WebM slices count from their first timestamp). */
+export async function probeDurationMs(file: string, signal?: AbortSignal): Promise<number> {
+  const { stdout } = await runFfprobe(['-v', 'error', '-show_entries', 'format=duration,start_time', '-of', 'json', file], { signal });
+  const format = (JSON.parse(stdout) as { format?: { duration?: string; start_time?: string } }).format ?? {};
+  const duration = Number(format.duration);
+  const start = Number(format.start_time);
+  // Matroska/WebM reports the end timestamp as the duration when timestamps do not start at 0.
+  const length = file.endsWith('.webm') && Number.isFinite(start) && start > 0 && duration > start ? duration - start : duration;
+  if (!(length > 0)) throw new Error(`${file}: no duration`);
+  return length * 1000;
+}
+
+export interface OutputCheck {
+  durationMs: number;
+  hasVideo: boolean;
+  hasAudio: boolean;
+}
+
+/** Reads back a written file: it must open, and say how long it is and which streams it has. */
+export async function probeOutput(file: string, signal?: AbortSignal): Promise<OutputCheck> {
+  const { stdout } = await runFfprobe(['-v', 'error', '-show_entries', 'format=duration:stream=codec_type', '-of', 'json', file], { signal });
+  const data = JSON.parse(stdout) as { format?: { duration?: string }; streams?: { codec_type?: string }[] };
+  const types = new Set((data.streams ?? []).map((s) => s.codec_type));
+  return { durationMs: Number(data.format?.duration) * 1000, hasVideo: types.has('video'), hasAudio: types.has('audio') };
+}

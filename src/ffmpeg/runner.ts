@@ -7,6 +7,8 @@ import path from 'node:path';
 export type Tool = 'ffmpeg' | 'ffprobe';
 
 const STDERR_LIMIT = 64 * 1024;
+/** Failures ffmpeg reports and then still exits 0 for (seen with a full disk on ffmpeg 5.1). */
+const FATAL_DESPITE_EXIT_0 = /^(Error writing trailer of|Error closing file) .*$/m;
 const KILL_GRACE_MS = 3000;
 
 export const INSTALL_HINT =
@@ -29,7 +31,7 @@ export class FfmpegError extends Error {
     readonly stderrTail: string,
     readonly aborted = false,
   ) {
-    const how = aborted ? 'was cancelled' : exitCode !== null ? `exited with code ${exitCode}` : `was killed by ${signal}`;
+    const how = aborted ? 'was cancelled' : exitCode === 0 ? 'reported a failure' : exitCode !== null ? `exited with code ${exitCode}` : `was killed by ${signal}`;
     const last = stderrTail.trim().split('\n').slice(-3).join(' | ');
     super(`${path.basename(command[0] ?? 'ffmpeg')} ${how}${last && !aborted ? `: ${last}` : ''}`);
     this.name = 'FfmpegError';
@@ -177,8 +179,9 @@ export function runTool(tool: Tool, args: string[], options: RunOptions = {}): P
     child.on('close', (code, signal) => {
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
-      if (code === 0 && !aborted) resolve({ stdout: stdoutChunks.join(''), stderr: stderr.toString() });
-      else reject(new FfmpegError(command, code, signal, stderr.toString(), aborted));
+      const said = stderr.toString();
+      if (code === 0 && !aborted && !(tool === 'ffmpeg' && FATAL_DESPITE_EXIT_0.test(said))) resolve({ stdout: stdoutChunks.join(''), stderr: said });
+      else reject(new FfmpegError(command, code, signal, said, aborted));
     });
   });
 }

@@ -8,6 +8,9 @@ import { type AdtsConfig, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, t
 
 export class AudioCopyError extends Error {}
 
+/** A slice whose real length differs from its #EXTINF by more than this is reported. */
+export const EXTINF_TOLERANCE_MS = 1000;
+
 export interface PlacedAudio {
   config: AdtsConfig;
   frames: number;
@@ -45,24 +48,32 @@ export async function writePlacedAdts(
       const file = paths.get(slice.key);
       if (!file) throw new AudioCopyError(`${slice.key}: no local file`);
       let parsed;
+      let frameConfig: AdtsConfig;
       try {
         parsed = await readSliceFrames(file);
+        if (!parsed.config || parsed.frames.length === 0) throw new Error('no AAC frames');
+        frameConfig = parsed.config;
       } catch (error) {
-        throw new AudioCopyError(`${slice.key}: ${(error as Error).message}`);
+        // An unreadable slice costs only its own time: silence fills it up to the next slice.
+        warnings.push(`${slice.key}: ${(error as Error).message}; its time is silent`);
+        continue;
       }
-      if (!parsed.config || parsed.frames.length === 0) throw new AudioCopyError(`${slice.key}: no AAC frames`);
       if (!config) {
-        config = parsed.config;
+        config = frameConfig;
         if (config.objectType !== 2) throw new AudioCopyError(`${slice.key}: AAC object type ${config.objectType} is not AAC-LC`);
         if (SAMPLE_RATES[config.sampleRateIndex] === undefined) throw new AudioCopyError(`${slice.key}: bad sample rate index`);
         silent = await silence(config);
-      } else if (!sameConfig(config, parsed.config)) {
+      } else if (!sameConfig(config, frameConfig)) {
         throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
       }
       if (parsed.frames.some((f) => samplesInFrame(f) !== 1024)) throw new AudioCopyError(`${slice.key}: multi-block ADTS frames`);
       if (parsed.junkBytes > 0) warnings.push(`${slice.key}: ${parsed.junkBytes} bytes of audio did not parse and were skipped`);
 
       const frameMs = (1024 / SAMPLE_RATES[config.sampleRateIndex]!) * 1000;
+      const realMs = parsed.frames.length * frameMs;
+      if (Math.abs(realMs - slice.durationMs) > EXTINF_TOLERANCE_MS) {
+        warnings.push(`${slice.key}: holds ${(realMs / 1000).toFixed(3)}s of audio but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; placed by its UTC, running until the next slice`);
+      }
       const target = Math.round(slice.offsetMs / frameMs);
       const next = ordered[i + 1];
       while (written < target) {
@@ -79,6 +90,6 @@ export async function writePlacedAdts(
     out.end();
     await once(out, 'close');
   }
-  if (!config) throw new AudioCopyError('no audio slices');
+  if (!config) throw new AudioCopyError('no audio slice could be read');
   return { config, frames: written, sampleRate: SAMPLE_RATES[config.sampleRateIndex]!, warnings };
 }

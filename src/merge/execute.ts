@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import type { MergePath, OutputPlan } from '../core/types.js';
+import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
@@ -27,6 +28,8 @@ export interface ExecuteContext {
 
 export interface ExecuteResult {
   file: string;
+  /** Measured from the written file. */
+  durationMs: number;
   videoPath: MergePath | null;
   audioPath: MergePath | null;
   warnings: string[];
@@ -52,6 +55,23 @@ export function outputPath(outDir: string, fileName: string): string {
   const file = path.resolve(root, fileName);
   if (!file.startsWith(root + path.sep)) throw new Error(`output name "${fileName}" would be written outside ${root}`);
   return file;
+}
+
+/**
+ * An output is renamed into place only when it reads back with the streams it should have. (A full disk
+ * can leave a file without its index even when ffmpeg exits 0.) Returns its real length.
+ */
+async function verifyOutput(file: string, plan: OutputPlan, signal?: AbortSignal): Promise<number> {
+  let check;
+  try {
+    check = await probeOutput(file, signal);
+  } catch (error) {
+    throw new Error(`the written file cannot be read back (${(error as Error).message.split('\n').at(-1)}); it was removed`);
+  }
+  const missing = [plan.video && !check.hasVideo && 'video', plan.audio && !check.hasAudio && 'audio'].filter(Boolean);
+  if (missing.length > 0) throw new Error(`the written file has no ${missing.join(' or ')} stream; it was removed`);
+  if (!(check.durationMs > 0)) throw new Error('the written file is empty; it was removed');
+  return check.durationMs;
 }
 
 export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Promise<ExecuteResult> {
@@ -106,8 +126,9 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
 
     const args = mergeArgs(plan, inputs, partial, { preset: ctx.preset, threads: ctx.threads });
     await runFfmpeg(args, { signal: ctx.signal, onProgress: ctx.onProgress });
+    const durationMs = await verifyOutput(partial, plan, ctx.signal);
     await rename(partial, finalFile);
-    return { file: finalFile, videoPath: video?.path ?? null, audioPath, warnings };
+    return { file: finalFile, durationMs, videoPath: video?.path ?? null, audioPath, warnings };
   } finally {
     await rm(partial, { force: true });
     await rm(workDir, { recursive: true, force: true });

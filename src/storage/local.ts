@@ -27,7 +27,7 @@ export class LocalFolderSource implements RecordingSource {
       if (!entry.isFile()) continue;
       const abs = path.join(entry.parentPath, entry.name);
       const key = path.relative(this.root, abs).split(path.sep).join('/');
-      out.push({ key, size: 0 });
+      out.push({ key, size: (await stat(abs)).size });
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return out;
