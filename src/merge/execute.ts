@@ -66,7 +66,7 @@ async function verifyOutput(file: string, plan: OutputPlan, signal?: AbortSignal
   try {
     check = await probeOutput(file, signal);
   } catch (error) {
-    throw new Error(`the written file cannot be read back (${(error as Error).message.split('\n').at(-1)}); it was removed`);
+    throw new Error(`the written file cannot be read back (${(error as Error).message.split('\n').at(-1)}); it was removed`, { cause: error });
   }
   const missing = [plan.video && !check.hasVideo && 'video', plan.audio && !check.hasAudio && 'audio'].filter(Boolean);
   if (missing.length > 0) throw new Error(`the written file has no ${missing.join(' or ')} stream; it was removed`);
