@@ -293,7 +293,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
             report({ ...base, phase: 'merge', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
         });
         let uploaded: string | undefined;
-        if (options.upload) uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, signal });
+        if (options.upload) uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, overwrite: options.force, signal });
         report({ ...base, phase: 'done', fraction: 1, positionMs: current.durationMs });
         return resultOf(current, {
           file: done.file,

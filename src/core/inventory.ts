@@ -57,6 +57,9 @@ function pickFullest(candidates: Candidate[]): Candidate | null {
   return best;
 }
 
+/** Slice URIs are file names relative to the playlist. */
+const entryKey = (cand: Candidate, uri: string) => cand.name.dir + uri.replace(/^\.\//, '');
+
 function slicesFromPlaylist(
   cand: Candidate,
   media: MediaKind,
@@ -78,8 +81,7 @@ function slicesFromPlaylist(
       codedSize = { width: last.width, height: last.height };
     }
     events.push(...entry.events);
-    // Slice URIs are file names relative to the playlist.
-    const key = cand.name.dir + entry.uri.replace(/^\.\//, '');
+    const key = entryKey(cand, entry.uri);
     const parsed = parseRecordingName(key);
     if (!parsed.ok || parsed.name.type !== 'slice') {
       problems.push({ severity: 'error', key: cand.name.key, message: `entry "${entry.uri}" is not a slice name (${parsed.ok ? 'a playlist' : parsed.reason}); left out` });
@@ -245,6 +247,7 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
         }
       }
       for (const x of track?.slices ?? []) listed.add(x.key);
+      for (const key of built?.mentioned ?? []) listed.add(key);
       if (track && track.slices.length > 0) rec[media] = track;
     }
     if (!rec.failed && !rec.audio && !rec.video) rec.failed = `uid ${info.uid}: no usable audio or video track`;
@@ -266,7 +269,7 @@ function buildTrack(
   texts: Map<string, PlaylistText>,
   present: Set<string>,
   rec: UidRecording,
-): { track: Track; complete: boolean } | null {
+): { track: Track; complete: boolean; mentioned: string[] } | null {
   if (names.length === 0) return null;
   const byRecorder = new Map<number, Candidate[]>();
   const broken: string[] = [];
@@ -315,6 +318,8 @@ function buildTrack(
       events,
     },
     complete: chosen.some((c) => c.parsed.endList),
+    // Every slice a playlist names counts as listed, also those dropped as duplicates or for bad data.
+    mentioned: [...byRecorder.values()].flat().flatMap((c) => c.parsed.entries.map((e) => entryKey(c, e.uri))),
   };
 }
 

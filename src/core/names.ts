@@ -15,10 +15,13 @@ export function parseUtc17(text: string): number | null {
   const n = (a: number, b: number) => Number(text.slice(a, b));
   const [y, mo, d, h, mi, s, ms] = [n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14), n(14, 17)];
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return null;
-  const t = Date.UTC(y, mo - 1, d, h, mi, s, ms);
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi, s, ms);
   // Reject 31 February and the like: the date must survive the round trip.
-  if (new Date(t).getUTCDate() !== d) return null;
-  return t;
+  if (date.getUTCDate() !== d) return null;
+  return date.getTime();
 }
 
 export function formatUtc17(ms: number): string {

@@ -121,8 +121,12 @@ export function parsePlaylist(text: string): ParsedPlaylist {
       return events;
     },
   });
+  // m3u8-parser warns about the raw EXTINF stand-in, the AGORA tags and durations checked here: noise.
+  const ownNoise = /RECMERGE-RAW-EXTINF|EXT-X-AGORA|#EXT-X-ALLOW-CACHE|defaulting segment duration/;
   const warnings: string[] = [];
-  parser.on('warn', (w: { message: string }) => warnings.push(w.message));
+  parser.on('warn', (w: { message: string }) => {
+    if (!ownNoise.test(w.message)) warnings.push(w.message);
+  });
   parser.push(body);
   parser.end();
 
@@ -154,8 +158,5 @@ export function parsePlaylist(text: string): ParsedPlaylist {
       events: goodEvents,
     });
   }
-  // m3u8-parser warns about the raw EXTINF stand-in and unknown tags; those are ours, not the file's.
-  // Durations are validated above, so its 'defaulting segment duration' notes are noise too.
-  const ownNoise = /RECMERGE-RAW-EXTINF|EXT-X-AGORA|#EXT-X-ALLOW-CACHE|defaulting segment duration/;
-  return { entries, endList: manifest.endList === true, warnings: warnings.filter((w) => !ownNoise.test(w)) };
+  return { entries, endList: manifest.endList === true, warnings };
 }

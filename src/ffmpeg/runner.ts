@@ -99,11 +99,16 @@ class TailBuffer {
   push(text: string): void {
     this.chunks.push(text);
     this.size += text.length;
-    while (this.size > this.limit && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+    // Drop whole chunks only while what remains still fills the limit; then trim the oldest one.
+    while (this.chunks.length > 1 && this.size - this.chunks[0]!.length >= this.limit) this.size -= this.chunks.shift()!.length;
+    if (this.size > this.limit) {
+      const first = this.chunks[0]!;
+      this.chunks[0] = first.slice(this.size - this.limit);
+      this.size = this.limit;
+    }
   }
   toString(): string {
-    const all = this.chunks.join('');
-    return all.length > this.limit ? all.slice(all.length - this.limit) : all;
+    return this.chunks.join('');
   }
 }
 
@@ -124,7 +129,12 @@ function parseProgressBlock(fields: Map<string, string>): FfmpegProgress {
  * stdout is parsed as progress; otherwise stdout is collected (ffprobe output, bounded by the caller).
  */
 export function runTool(tool: Tool, args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const bin = resolveTool(tool, options.env);
+  let bin: string;
+  try {
+    bin = resolveTool(tool, options.env);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const wantsProgress = tool === 'ffmpeg' && options.onProgress !== undefined;
   const fullArgs = tool === 'ffmpeg' ? ['-hide_banner', '-nostdin', ...(wantsProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...args] : args;
   const command = [bin, ...fullArgs];

@@ -110,10 +110,13 @@ export function splitAdts(data: Buffer): AdtsFrames {
       continue;
     }
     const length = ((data[i + 3]! & 0x03) << 11) | (data[i + 4]! << 3) | (data[i + 5]! >> 5);
-    if (length < 7 || i + length > data.length) {
-      junkBytes += data.length - i;
-      break;
+    if (length < 7) {
+      // A false sync word: skip it and keep looking.
+      i++;
+      junkBytes++;
+      continue;
     }
+    if (i + length > data.length) break; // a truncated last frame: counted as junk below
     const frameConfig: AdtsConfig = {
       objectType: (data[i + 2]! >> 6) + 1,
       sampleRateIndex: (data[i + 2]! >> 2) & 0x0f,
