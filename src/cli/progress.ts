@@ -1,20 +1,15 @@
 // Progress on the terminal: one bar per running output on a TTY, plain lines otherwise.
 import cliProgress from 'cli-progress';
 import type { MergeProgress } from '../options.js';
+import { formatTransfer } from '../storage/transfer-progress.js';
 
 export interface ProgressView {
   update(progress: MergeProgress): void;
   stop(): void;
 }
 
-const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-
 function detail(p: MergeProgress): string {
-  if (p.phase === 'download' && p.transfer) {
-    const t = p.transfer;
-    const eta = t.etaSeconds === null ? '' : `, ETA ${Math.ceil(t.etaSeconds)}s`;
-    return `download ${t.files}/${t.totalFiles} files, ${mb(t.bytes)}/${mb(t.totalBytes)} at ${mb(t.rate)}/s${eta}`;
-  }
+  if (p.phase === 'download' && p.transfer) return `download ${formatTransfer(p.transfer)}`;
   if (p.phase === 'merge') return `merge ${(p.positionMs / 1000).toFixed(1)}s/${(p.durationMs / 1000).toFixed(1)}s${p.speed ? ` at ${p.speed.toFixed(0)}x` : ''}`;
   return p.phase;
 }
