@@ -134,6 +134,28 @@ describe('notification server', () => {
   });
 });
 
+describe('notification server templates', () => {
+  it('refuses at startup templates that cannot make a valid job', async () => {
+    const base = { redis: 'redis://127.0.0.1:1', port: 0, secret: SECRET, log: () => undefined };
+    await expect(startNotificationServer({ ...base, sourceTemplate: 's3://b/{sid}' })).rejects.toThrow(/invalid bucket name "b"/);
+    await expect(startNotificationServer({ ...base, sourceTemplate: '/rec/{session}' })).rejects.toThrow(/unknown placeholder \{session\}/);
+  });
+
+  it('answers 400 when a notification makes an invalid location', async () => {
+    const redis = await startRedis();
+    const server = await startNotificationServer({ redis: redis.url, port: 0, host: '127.0.0.1', secret: SECRET, sourceTemplate: 's3://{cname}/{sid}', log: () => undefined });
+    try {
+      const body = notice('n-bucket').replace('"math_101"', '"A"');
+      const res = await post(server.url, body);
+      expect(res.status).toBe(400);
+      expect(String(res.body.error)).toMatch(/invalid bucket name "A"/);
+    } finally {
+      await server.close();
+      await redis.stop();
+    }
+  });
+});
+
 describe('notification server without Redis', () => {
   it('answers /healthz and notifications with 503 so the service retries', async () => {
     const redis = await startRedis();

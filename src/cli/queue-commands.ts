@@ -3,8 +3,8 @@ import { Option, type Command } from 'commander';
 import { Redis } from 'ioredis';
 import { enqueueMerge } from '../queue/enqueue.js';
 import { JobDataError, parseJobData, type MergeJobOptions } from '../queue/job.js';
-import { checkTemplate, NotificationError } from '../queue/notification.js';
-import { startNotificationServer } from '../queue/server.js';
+import { NotificationError } from '../queue/notification.js';
+import { checkTemplates, startNotificationServer } from '../queue/server.js';
 import { startWorker } from '../queue/worker.js';
 import { addPlanOptions, planOptionsFrom, type PlanFlags } from './merge-options.js';
 
@@ -49,6 +49,12 @@ export function mergeJobOptionsFrom(flags: MergeFlags): MergeJobOptions {
 function positiveInt(flag: string, value: string | undefined): number | undefined {
   const n = number(flag, value);
   if (n !== undefined && (!Number.isInteger(n) || n <= 0)) throw new JobDataError(`${flag}: expected a positive integer, got ${value}`);
+  return n;
+}
+
+function seconds(flag: string, value: string | undefined): number {
+  const n = number(flag, value) ?? 0;
+  if (n < 0) throw new JobDataError(`${flag}: expected 0 or more seconds, got ${value}`);
   return n;
 }
 
@@ -113,7 +119,7 @@ export function registerQueueCommands(program: Command): void {
         const options = {
           concurrency: positiveInt('--concurrency', flags.concurrency),
           mergeConcurrency: positiveInt('--merge-concurrency', flags.mergeConcurrency),
-          graceMs: positiveInt('--grace', flags.grace)! * 1000,
+          graceMs: seconds('--grace', flags.grace) * 1000,
           lockDurationMs: positiveInt('--lock-duration', flags.lockDuration),
           stalledIntervalMs: positiveInt('--stalled-interval', flags.stalledInterval),
         };
@@ -159,8 +165,7 @@ export function registerQueueCommands(program: Command): void {
       const port = number('--port', flags.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new JobDataError(`--port: not a port: ${flags.port}`);
       const mergeOptions = mergeJobOptionsFrom(flags);
-      checkTemplate(flags.source);
-      if (flags.output) checkTemplate(flags.output);
+      checkTemplates({ sourceTemplate: flags.source, outputTemplate: flags.output, mergeOptions });
       await checkRedis(flags.redis);
       const server = await startNotificationServer({
         redis: flags.redis,

@@ -5,13 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { enqueueMerge } from './enqueue.js';
-import { connectionFor, QUEUE_NAME, type MergeJobOptions, type RedisSpec } from './job.js';
+import { connectionFor, JobDataError, parseJobData, QUEUE_NAME, type MergeJobOptions, type RedisSpec } from './job.js';
 import {
   checkTemplate,
   isUploadedEvent,
   jobFromNotification,
   NotificationError,
   parseNotification,
+  UPLOADED_EVENT,
+  type NotificationMapping,
   SIGNATURE_HEADER,
   SIGNATURE_V2_HEADER,
   verifySignature,
@@ -97,10 +99,17 @@ function redisClient(redis: RedisSpec): Redis {
   return typeof redis === 'string' ? new Redis(redis, common) : new Redis({ ...(redis as RedisOptions), ...common });
 }
 
+/** Fails at startup, not on the first notification, when the templates cannot make a valid job. */
+export function checkTemplates(mapping: NotificationMapping): void {
+  checkTemplate(mapping.sourceTemplate);
+  if (mapping.outputTemplate) checkTemplate(mapping.outputTemplate);
+  const sample = { noticeId: 'sample', eventType: UPLOADED_EVENT, payload: { cname: 'channel', sid: '0'.repeat(32), uid: '0', sendts: 0 } };
+  parseJobData(jobFromNotification(sample, mapping));
+}
+
 export async function startNotificationServer(options: NotificationServerOptions): Promise<NotificationServer> {
   if (!options.secret) throw new NotificationError('a notification secret is required');
-  checkTemplate(options.sourceTemplate);
-  if (options.outputTemplate) checkTemplate(options.outputTemplate);
+  checkTemplates(options);
   const log = options.log ?? ((line: string) => console.error(line));
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const ttl = options.dedupeTtlSeconds ?? 7 * 24 * 3600;
@@ -129,7 +138,7 @@ export async function startNotificationServer(options: NotificationServerOptions
     const notice = parseNotification(raw);
     if (!isUploadedEvent(notice)) return [200, { ok: true, ignored: `eventType ${notice.eventType}` }];
 
-    const job = jobFromNotification(notice, options);
+    const job = parseJobData(jobFromNotification(notice, options));
     const sid = job.origin!.sid!;
     const noticeKey = `notice:${notice.noticeId}`;
     const sidKey = `sid:${sid}`;
@@ -166,7 +175,7 @@ export async function startNotificationServer(options: NotificationServerOptions
     handle
       .then(([status, body]) => send(res, status, body))
       .catch((error: unknown) => {
-        const status = error instanceof HttpError ? error.status : error instanceof NotificationError ? 400 : 503;
+        const status = error instanceof HttpError ? error.status : error instanceof NotificationError || error instanceof JobDataError ? 400 : 503;
         const message = (error as Error).message;
         if (status !== 401) log(`notification rejected (${status}): ${message}`);
         else log(`notification rejected (401): bad signature from ${req.socket.remoteAddress}`);
