@@ -149,65 +149,67 @@ export function keysToProbe(inventory: Inventory, options: PlanOptions = {}): st
   return [...new Set(keys)];
 }
 
+/**
+ * Splits placed slices into runs (as index lists): a slice joins the current run when it follows it
+ * without a gap and `sameStream(i)` says nothing else changed from the slice before it.
+ */
+function splitRuns(placed: PlacedSlice[], sameStream: (i: number) => boolean): number[][] {
+  const runs: number[][] = [];
+  let endMs = -Infinity;
+  placed.forEach((p, i) => {
+    const run = runs.at(-1);
+    if (run && p.offsetMs <= endMs + GAP_TOLERANCE_MS && sameStream(i)) run.push(i);
+    else runs.push([i]);
+    endMs = p.offsetMs + p.slotMs;
+  });
+  return runs;
+}
+
+/** The slices of a run and the output time it spans. */
+function span(placed: PlacedSlice[], run: number[]) {
+  const slices = run.map((i) => placed[i]!);
+  const last = slices.at(-1)!;
+  return { slices, offsetMs: slices[0]!.offsetMs, endMs: last.offsetMs + last.slotMs };
+}
+
 const sameVideo = (a: VideoFacts | undefined, b: VideoFacts | undefined) =>
   a?.codec === b?.codec && a?.width === b?.width && a?.height === b?.height;
 
 function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>): VideoRun[] {
   const ordered = placed.map((p) => slices.get(p.key)!);
   const f = factsFor(ordered, facts);
-  const runs: VideoRun[] = [];
-  placed.forEach((p, i) => {
-    const s = ordered[i]!;
-    const vf = f[i]?.video;
-    const run = runs.at(-1);
-    const prevFacts = i > 0 ? f[i - 1]?.video : undefined;
-    const contiguous = run !== undefined && p.offsetMs <= run.endMs + GAP_TOLERANCE_MS;
-    if (run && contiguous && run.container === s.container && run.rotation === s.rotation && sameVideo(vf, prevFacts)) {
-      run.slices.push(p);
-      run.endMs = p.offsetMs + p.slotMs;
-      return;
-    }
-    runs.push({
-      slices: [p],
+  const same = (i: number) =>
+    ordered[i]!.container === ordered[i - 1]!.container && ordered[i]!.rotation === ordered[i - 1]!.rotation && sameVideo(f[i]?.video, f[i - 1]?.video);
+  return splitRuns(placed, same).map((run) => {
+    const s = ordered[run[0]!]!;
+    const vf = f[run[0]!]?.video;
+    return {
+      ...span(placed, run),
       container: s.container,
       rotation: s.rotation,
       width: vf?.width ?? s.codedSize?.width ?? 0,
       height: vf?.height ?? s.codedSize?.height ?? 0,
       codec: vf?.codec ?? (s.container === 'webm' ? 'vp8' : 'h264'),
       fps: vf?.fps ?? null,
-      offsetMs: p.offsetMs,
-      endMs: p.offsetMs + p.slotMs,
-    });
+    };
   });
-  return runs;
 }
 
 const sameAudio = (a: AudioFacts | undefined, b: AudioFacts | undefined) =>
   a?.codec === b?.codec && a?.sampleRate === b?.sampleRate && a?.channels === b?.channels && a?.profile === b?.profile;
 
 function audioRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>): AudioRun[] {
-  const ordered = placed.map((p) => slices.get(p.key)!);
-  const f = factsFor(ordered, facts);
-  const runs: AudioRun[] = [];
-  placed.forEach((p, i) => {
-    const af = f[i]?.audio;
-    const run = runs.at(-1);
-    if (run && p.offsetMs <= run.endMs + GAP_TOLERANCE_MS && sameAudio(af, i > 0 ? f[i - 1]?.audio : undefined)) {
-      run.slices.push(p);
-      run.endMs = p.offsetMs + p.slotMs;
-      return;
-    }
-    runs.push({
-      slices: [p],
-      offsetMs: p.offsetMs,
-      endMs: p.offsetMs + p.slotMs,
+  const f = factsFor(placed.map((p) => slices.get(p.key)!), facts);
+  return splitRuns(placed, (i) => sameAudio(f[i]?.audio, f[i - 1]?.audio)).map((run) => {
+    const af = f[run[0]!]?.audio;
+    return {
+      ...span(placed, run),
       codec: af?.codec ?? 'aac',
       sampleRate: af?.sampleRate ?? 48000,
       channels: af?.channels ?? 0,
       profile: af?.profile ?? null,
-    });
+    };
   });
-  return runs;
 }
 
 /** Output-time intervals inside [0, duration) that no run covers. */
