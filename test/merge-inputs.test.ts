@@ -171,6 +171,14 @@ describe('modes, names and trimming', () => {
     await expectMarkers(r.file!, [4.5 - 3, 23.5 - 3], 15);
   });
 
+  it('--duration alone cuts the end on the copy path, keeping sync', async () => {
+    const s = await mergeRecordings({ source: root, outDir: `${root}-end`, duration: 5 });
+    const r = ok(s.results[0]);
+    expect(r.videoPath).toBe('copy');
+    expect((await probe(r.file!)).durationS).toBeCloseTo(5, 0);
+    await expectMarkers(r.file!, [1.5, 4.5], 15);
+  });
+
   it('--uid keeps only the named users, and an existing output is left alone unless --force', async () => {
     const outDir = `${root}-uid`;
     const first = await mergeRecordings({ source: root, outDir, uids: ['4'] });

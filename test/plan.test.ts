@@ -296,9 +296,17 @@ describe('planMerge: trim', () => {
     expect(o.trim).toEqual(trim);
     expect(o.durationMs).toBe(trim.durationMs);
     expect(o.inputs).toHaveLength(inputs);
-    expect(o.video!.path).toBe('transcode');
-    expect(o.video!.reasons).toContain('trimming needs a frame-exact cut');
-    expect(o.audio!.path).toBe('transcode');
+    // Cutting the start needs decoding; cutting only the end keeps the copy path.
+    const cutsStart = trim.fromMs > 0;
+    expect(o.video!.path).toBe(cutsStart ? 'transcode' : 'copy');
+    expect(o.video!.reasons.includes('trimming needs a frame-exact cut')).toBe(cutsStart);
+    expect(o.audio!.path).toBe(cutsStart ? 'transcode' : 'copy');
+  });
+
+  it('--from 0 with a duration past the end is no trim at all', () => {
+    const o = only([user], { from: 0, duration: 600 });
+    expect(o.trim).toBeNull();
+    expect(o.video!.path).toBe('copy');
   });
 
   it.each([15, 100])('--from %i (past the end) is a failure for the UID', (from) => {

@@ -161,7 +161,8 @@ function rebuildFromNames(
   const sorted = [...orphans].sort((a, b) => a.startMs - b.startMs);
   const out: Slice[] = [];
   sorted.forEach((n, i) => {
-    const next = sorted[i + 1];
+    // The next distinct slice: a backup recorder's copy of this one starts within the duplicate tolerance.
+    const next = sorted.slice(i + 1).find((m) => m.startMs - n.startMs > DUPLICATE_TOLERANCE_MS);
     const guess = next && next.startMs - n.startMs <= MAX_GUESSED_SLICE_MS ? next.startMs - n.startMs : undefined;
     const durationMs = durations.get(n.key) ?? guess;
     if (durationMs === undefined || !(durationMs > 0)) {
@@ -228,7 +229,11 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
       const tk = trackKey({ ...info, media });
       const names = byTrack.get(tk) ?? [];
       const built = buildTrack(media, info.uid, names, texts, present, rec);
-      if (rec.failed) break;
+      if (rec.failed) {
+        // Its slices are listed, only their playlist is unusable: not orphans.
+        for (const x of classified.slices) if (x.uid === info.uid && x.sid === info.sid && x.cname === info.cname) listed.add(x.key);
+        break;
+      }
       let track = built?.track ?? null;
       if (!built || !built.complete) {
         const listedHere = new Set(track?.slices.map((x) => x.key));

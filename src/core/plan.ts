@@ -254,6 +254,8 @@ function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimm
   if (runs.some((r) => r.width === 0 || r.height === 0)) reasons.push('the picture size is unknown');
 
   const path = reasons.length === 0 ? 'copy' : 'transcode';
+  // Copied video keeps its own size (odd sizes included).
+  if (path === 'copy') ({ width, height } = runs[0]!);
   const sourceFps = Math.max(0, ...runs.map((r) => r.fps ?? 0));
   const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
   return { runs, width, height, fps, path, reasons, gaps };
@@ -287,7 +289,6 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
   if (audio.length === 0 && video.length === 0) {
     return mode === 'audio' ? 'no audio to merge' : mode === 'video' ? 'no video to merge' : 'no slice could be read';
   }
-  const kind: OutputPlan['kind'] = audio.length > 0 && video.length > 0 ? 'av' : audio.length > 0 ? 'audio' : 'video';
   const all = [...audio, ...video];
   const originMs = Math.min(...all.map((s) => s.startMs));
   const endMs = Math.max(...all.map(endOf));
@@ -304,10 +305,10 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
   let trim: OutputPlan['trim'] = null;
   let placedAudio = placeSlices(audio, originMs, cuts);
   let placedVideo = placeSlices(video, originMs, cuts);
-  if (options.from !== undefined || options.duration !== undefined) {
-    const fromMs = Math.max(0, (options.from ?? 0) * 1000);
+  const fromMs = Math.max(0, (options.from ?? 0) * 1000);
+  const windowMs = Math.min(durationMs - fromMs, options.duration !== undefined ? options.duration * 1000 : Infinity);
+  if (fromMs > 0 || windowMs < durationMs) {
     if (fromMs >= durationMs) return `--from ${options.from}s is past the end (${(durationMs / 1000).toFixed(3)}s)`;
-    const windowMs = Math.min(durationMs - fromMs, options.duration !== undefined ? options.duration * 1000 : Infinity);
     trim = { fromMs, durationMs: windowMs };
     const inside = (p: PlacedSlice) => p.offsetMs < fromMs + windowMs && p.offsetMs + p.slotMs > fromMs;
     placedAudio = placedAudio.filter(inside);
@@ -315,14 +316,17 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
     durationMs = windowMs;
   }
   const bySlice = new Map(all.map((s) => [s.key, s]));
-  const trimmed = trim !== null;
+  // Cutting the start needs frame-exact decoding; cutting only the end does not.
+  const cutsStart = trim !== null && trim.fromMs > 0;
   // Plans are in untrimmed output time; the executor cuts [from, from + duration] at the end.
   const fullDuration = trim ? trim.fromMs + trim.durationMs : durationMs;
   const vRuns = videoRuns(placedVideo, bySlice, facts);
   const aRuns = audioRuns(placedAudio, bySlice, facts);
-  const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, trimmed, options) : null;
-  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, trimmed, options) : null;
+  const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, cutsStart, options) : null;
+  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options) : null;
   if (!videoPlan && !audioPlan) return 'nothing inside the trim window';
+  // What the output holds decides its kind (a trim window may hold one track only).
+  const kind: OutputPlan['kind'] = videoPlan && audioPlan ? 'av' : audioPlan ? 'audio' : 'video';
 
   const segmentStart = segment ? originMs : null;
   const idBase = `${unit.sid ?? unit.cname}/${unit.uid}`;

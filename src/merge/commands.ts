@@ -54,14 +54,14 @@ export function videoGraph(video: VideoPlan, firstInput: number, durationMs: num
   const fps = video.fps!;
   const { width: w, height: h } = video;
   const total = Math.max(1, frameAt(durationMs, fps));
-  const parts: string[] = [];
-  video.runs.forEach((run, k) => {
-    const start = k === 0 ? 0 : frameAt(run.offsetMs, fps);
-    const next = video.runs[k + 1];
-    const end = next ? frameAt(next.offsetMs, fps) : total;
-    const frames = Math.max(1, end - start);
-    const lead = k === 0 ? frameAt(run.offsetMs, fps) : 0;
-    const hold = gapMode === 'black' ? 'stop_mode=add:color=black' : 'stop_mode=clone';
+  const starts = video.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, frameAt(run.offsetMs, fps))));
+  // A run shorter than half an output frame gets no frame of its own; the others keep their exact starts.
+  const segments = video.runs
+    .map((run, k) => ({ run, k, frames: (starts[k + 1] ?? total) - starts[k]! }))
+    .filter((x) => x.frames > 0);
+  const hold = gapMode === 'black' ? 'stop_mode=add:color=black' : 'stop_mode=clone';
+  const parts = segments.map(({ run, k, frames }, n) => {
+    const lead = n === 0 ? Math.min(frames, frameAt(run.offsetMs, fps)) : 0;
     const chain = [
       ...uprightFilter(run.rotation),
       `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
@@ -74,11 +74,10 @@ export function videoGraph(video: VideoPlan, firstInput: number, durationMs: num
       `trim=end_frame=${frames}`,
       'setpts=N/FRAME_RATE/TB',
     ];
-    parts.push(`[${firstInput + k}:v:0]${chain.join(',')}[v${k}]`);
+    return `[${firstInput + k}:v:0]${chain.join(',')}[v${n}]`;
   });
-  const n = video.runs.length;
-  if (n === 1) return parts[0]!.replace(/\[v0\]$/, '[vout]');
-  parts.push(`${video.runs.map((_, k) => `[v${k}]`).join('')}concat=n=${n}:v=1:a=0[vout]`);
+  if (parts.length === 1) return parts[0]!.replace(/\[v0\]$/, '[vout]');
+  parts.push(`${segments.map((_, n) => `[v${n}]`).join('')}concat=n=${segments.length}:v=1:a=0[vout]`);
   return parts.join(';');
 }
 
@@ -152,7 +151,10 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
 
   if (graph.length > 0) args.push('-filter_complex', graph.join(';'));
   args.push(...maps, ...codecs);
-  if (plan.trim) args.push('-ss', sec(plan.trim.fromMs), '-t', sec(plan.trim.durationMs));
+  if (plan.trim) {
+    if (plan.trim.fromMs > 0) args.push('-ss', sec(plan.trim.fromMs));
+    args.push('-t', sec(plan.trim.durationMs));
+  }
   args.push(
     '-map_metadata', '-1',
     '-metadata', `creation_time=${new Date(plan.originMs + (plan.trim?.fromMs ?? 0)).toISOString()}`,

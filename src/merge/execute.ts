@@ -37,16 +37,22 @@ export interface ExecuteResult {
 
 const LAYOUTS = ['', 'mono', 'stereo', '3.0', '4.0', '5.0', '5.1', '7.1'];
 
-async function encodeSilentFrame(config: AdtsConfig, workDir: string): Promise<Buffer> {
-  const file = path.join(workDir, `silence-${config.sampleRateIndex}-${config.channelConfig}.aac`);
-  const layout = LAYOUTS[config.channelConfig] ?? 'stereo';
-  await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `anullsrc=r=${SAMPLE_RATES[config.sampleRateIndex]}:cl=${layout}`,
-    '-t', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', file]);
-  const { frames } = splitAdts(await readFile(file));
-  // Past the encoder's start-up frames every frame of digital silence is the same; take one.
-  const frame = frames[Math.floor(frames.length / 2)];
-  if (!frame) throw new Error('ffmpeg produced no silent AAC frame');
-  return frame;
+/** One AAC frame of digital silence in this configuration (in its own folder: it outlives any one output). */
+async function encodeSilentFrame(config: AdtsConfig, signal?: AbortSignal): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'recmerge-silence-'));
+  try {
+    const file = path.join(dir, 'silence.aac');
+    const layout = LAYOUTS[config.channelConfig] ?? 'stereo';
+    await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `anullsrc=r=${SAMPLE_RATES[config.sampleRateIndex]}:cl=${layout}`,
+      '-t', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', file], { signal });
+    const { frames } = splitAdts(await readFile(file));
+    // Past the encoder's start-up frames every frame of digital silence is the same; take one.
+    const frame = frames[Math.floor(frames.length / 2)];
+    if (!frame) throw new Error('ffmpeg produced no silent AAC frame');
+    return frame;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Resolves a plan's file name inside the output folder, refusing anything that would leave it. */
@@ -103,8 +109,10 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
             const key = `${config.objectType}/${config.sampleRateIndex}/${config.channelConfig}`;
             let frame = ctx.silence.get(key);
             if (!frame) {
-              frame = encodeSilentFrame(config, workDir);
+              frame = encodeSilentFrame(config, ctx.signal);
               ctx.silence.set(key, frame);
+              // A failure is not kept: the next output tries again.
+              frame.catch(() => ctx.silence.delete(key));
             }
             return frame;
           }, ctx.signal);
