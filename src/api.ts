@@ -1,5 +1,5 @@
 // The library entry points. The CLI, the queue worker and users' own code all come through here.
-import { readdir, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -10,7 +10,8 @@ import { probeDurationMs, probeFile } from './ffmpeg/probe.js';
 import { resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
 import { checkSliceFile } from './media/slice-check.js';
-import { executeOutput, outputPath, PARTIAL_MARKER } from './merge/execute.js';
+import { executeOutput, outputPath } from './merge/execute.js';
+import { removeLeftovers } from './merge/leftovers.js';
 import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
 import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
@@ -174,28 +175,6 @@ export async function planRecordings(request: PlanRequest): Promise<MergePlan & 
   }
 }
 
-/** Removes temporary outputs left by runs that are no longer alive (a crash, a kill -9). */
-async function removeStalePartials(outDir: string): Promise<void> {
-  let entries;
-  try {
-    entries = await readdir(outDir, { recursive: true, withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    if (!e.isFile() || !e.name.startsWith(PARTIAL_MARKER)) continue;
-    const pid = Number(e.name.slice(PARTIAL_MARKER.length).split('-')[0]);
-    let alive: boolean;
-    try {
-      process.kill(pid, 0);
-      alive = pid !== process.pid;
-    } catch (error) {
-      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    if (!alive) await rm(path.join(e.parentPath, e.name), { force: true });
-  }
-}
-
 /** Moves slices whose file is not the container its name says from `paths` to `missing`. */
 async function rejectBadSlices(paths: Map<string, string>, missing: Map<string, string>, plan: OutputPlan, inventory: Inventory): Promise<void> {
   const containers = new Map<string, SliceContainer>();
@@ -250,7 +229,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
   const report = (p: MergeProgress) => options.onProgress?.(p);
   const src = await open(options.source, { ...options, outDir });
   try {
-    await removeStalePartials(outDir);
+    await removeLeftovers(outDir);
     const read = await measureUnlisted(src, await readInventory(src, signal), signal);
     const probed = await probeFacts(src, read, options, signal);
     const plan = planMerge(probed.inventory, probed.facts, options);

@@ -2,13 +2,14 @@
 // everything that can be saved.
 import { execFile, spawn } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
 import type { MergeSummary } from '../src/options.js';
-import { PARTIAL_MARKER } from '../src/merge/execute.js';
+import { PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
 import { probe } from './support/measure.js';
 import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
@@ -207,10 +208,13 @@ describe('interruptions', () => {
     const live = path.join(out, `${PARTIAL_MARKER}${process.ppid}-cafebabe-y.mp4`);
     await writeFile(dead, 'half');
     await writeFile(live, 'half');
+    const deadWork = path.join(os.tmpdir(), `${WORK_PREFIX}999999-abc123`);
+    await mkdir(deadWork, { recursive: true });
     await mergeRecordings({ source: base, outDir: out, uids: ['2'] });
     const names = await readdir(out);
     expect(names).not.toContain(path.basename(dead));
     expect(names).toContain(path.basename(live));
+    expect(await readdir(deadWork).then(() => 'still there', () => 'removed')).toBe('removed');
   });
 
   it('two runs on the same output folder at once both end with complete, valid files', async () => {

@@ -51,7 +51,7 @@ describe('recmerge CLI', () => {
       cname: 'cli_room',
       users: [{ uid: '10', audio: [{ startMs: T0, durationMs: 2000 }] }, { uid: '20', audio: [{ startMs: T0, durationMs: 2000 }] }],
     });
-    await writeFile(path.join(broken, playlistName({ sid: SID, cname: 'cli_room' }, '20', 'audio')), '#EXTM3U\n#EXTINF:abc\nx.ts\n');
+    await writeFile(path.join(broken, playlistName({ sid: SID, cname: 'cli_room' }, '20', 'audio')), 'garbage instead of a playlist');
     const { code, stdout } = await recmerge(['merge', broken, '-o', `${broken}-out`, '--quiet']);
     expect(code).toBe(1);
     expect(stdout).toMatch(/✓ .*__uid_s_10__uid_e_audio\.m4a/);

@@ -2,7 +2,6 @@
 // ffmpeg into a temporary name beside the final file, and renames it when complete.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { MergePath, OutputPlan } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
@@ -10,9 +9,7 @@ import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
 import { concatList, mergeArgs, type MergeInputs } from './commands.js';
-
-/** Temporary outputs carry this marker so a later run can recognise and remove leftovers. */
-export const PARTIAL_MARKER = '.recmerge-partial-';
+import { partialName, workPrefix } from './leftovers.js';
 
 export interface ExecuteContext {
   outDir: string;
@@ -39,7 +36,7 @@ const LAYOUTS = ['', 'mono', 'stereo', '3.0', '4.0', '5.0', '5.1', '7.1'];
 
 /** One AAC frame of digital silence in this configuration (in its own folder: it outlives any one output). */
 async function encodeSilentFrame(config: AdtsConfig, signal?: AbortSignal): Promise<Buffer> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'recmerge-silence-'));
+  const dir = await mkdtemp(workPrefix());
   try {
     const file = path.join(dir, 'silence.aac');
     const layout = LAYOUTS[config.channelConfig] ?? 'stereo';
@@ -83,8 +80,8 @@ async function verifyOutput(file: string, plan: OutputPlan, signal?: AbortSignal
 export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Promise<ExecuteResult> {
   const finalFile = outputPath(ctx.outDir, plan.fileName);
   await mkdir(path.dirname(finalFile), { recursive: true });
-  const workDir = await mkdtemp(path.join(os.tmpdir(), 'recmerge-'));
-  const partial = path.join(path.dirname(finalFile), `${PARTIAL_MARKER}${process.pid}-${randomBytes(4).toString('hex')}-${path.basename(finalFile)}`);
+  const workDir = await mkdtemp(workPrefix());
+  const partial = partialName(finalFile, randomBytes(4).toString('hex'));
   const warnings: string[] = [];
   try {
     const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioList: null, audioDelayMs: 0 };

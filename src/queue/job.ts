@@ -4,33 +4,20 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
-import type { MergeOptions } from '../options.js';
+import type { MergeOptions, PlanOptions } from '../options.js';
 import { formatS3Url, parseS3Url } from '../storage/s3-url.js';
 
 export const QUEUE_NAME = 'recmerge-merge';
 export const JOB_NAME = 'merge';
 
 /** Merge options that can travel in a job (no callbacks, no clients). */
-export interface MergeJobOptions {
-  mode?: MergeMode;
-  gaps?: GapMode;
-  size?: { width: number; height: number };
-  fps?: number;
-  uids?: string[];
-  from?: number;
-  duration?: number;
-  joinSessions?: boolean;
-  splitGap?: number;
-  names?: NameStyle;
-  transcode?: boolean;
-  preset?: string;
+export interface MergeJobOptions
+  extends PlanOptions,
+    Pick<MergeOptions, 'preset' | 'endpoint' | 'region' | 'forcePathStyle'> {
   /** Outputs merged in parallel inside one job. */
   concurrency?: number;
   /** Redo outputs that already exist (the job gets a fresh id, see jobIdFor). */
   force?: boolean;
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
 }
 
 /** Where a job came from, kept for operators; `sid` also feeds the job id. */
