@@ -3,28 +3,23 @@ import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
-import { keysToProbe, planMerge } from './core/plan.js';
-import type { Inventory, MediaFacts, MergePlan, OutputPlan, SliceContainer } from './core/types.js';
-import { probeDurationMs, probeFile } from './ffmpeg/probe.js';
+import { markMissing } from './core/inventory.js';
+import { planMerge } from './core/plan.js';
+import type { Inventory, MergePlan, OutputPlan } from './core/types.js';
 import { resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
-import { checkSliceFile } from './media/slice-check.js';
 import { executeOutput, outputPath } from './merge/execute.js';
 import { removeLeftovers } from './merge/leftovers.js';
 import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
 import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
 import { uploadFile } from './storage/upload.js';
+import { measureUnlisted, probeFacts, readInventory, rejectBadSlices } from './recording-reader.js';
 
 /** Bad options: the caller's mistake, not the recording's (the CLI exits 2). */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
-
-const PLAYLIST_READS = 8;
-const PROBES = 4;
-const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024;
 
 function validate(options: PlanOptions): void {
   const positive = (v: number | undefined, what: string, max = Infinity) => {
@@ -37,62 +32,6 @@ function validate(options: PlanOptions): void {
   if (options.size && !(options.size.width >= 2 && options.size.height >= 2 && options.size.width <= 8192 && options.size.height <= 8192)) {
     throw new UsageError(`size must be between 2x2 and 8192x8192 (got ${options.size.width}x${options.size.height})`);
   }
-}
-
-interface ReadInventory {
-  inventory: Inventory;
-  rebuild: (durations: Map<string, number>) => Inventory;
-}
-
-async function readInventory(source: RecordingSource, signal?: AbortSignal): Promise<ReadInventory> {
-  const objects = await source.list(signal);
-  const classified = classifyKeys(objects.map((o) => o.key));
-  const sizes = new Map(objects.map((o) => [o.key, o.size]));
-  const limit = pLimit(PLAYLIST_READS);
-  const texts = new Map<string, PlaylistText>();
-  await Promise.all(
-    classified.playlists.map((p) =>
-      limit(async () => {
-        const size = sizes.get(p.key) ?? 0;
-        if (size > MAX_PLAYLIST_BYTES) {
-          texts.set(p.key, new Error(`playlist is too large (${size} bytes)`));
-          return;
-        }
-        try {
-          texts.set(p.key, await source.readText(p.key, signal));
-        } catch (error) {
-          signal?.throwIfAborted();
-          texts.set(p.key, error instanceof Error ? error : new Error(String(error)));
-        }
-      }),
-    ),
-  );
-  return { inventory: buildInventory(classified, texts), rebuild: (durations) => buildInventory(classified, texts, durations) };
-}
-
-/** Measures the slices that must be placed without a playlist entry, and places them. */
-async function measureUnlisted(source: RecordingSource, read: ReadInventory, signal?: AbortSignal): Promise<Inventory> {
-  const keys = read.inventory.unmeasured;
-  if (keys.length === 0) return read.inventory;
-  const { paths } = await source.materialize(keys, { signal });
-  const durations = new Map<string, number>();
-  const limit = pLimit(PROBES);
-  await Promise.all(
-    [...paths].map(([key, file]) =>
-      limit(async () => {
-        try {
-          durations.set(key, await probeDurationMs(file, signal));
-        } catch {
-          signal?.throwIfAborted();
-        }
-      }),
-    ),
-  );
-  const inventory = read.rebuild(durations);
-  for (const key of inventory.unmeasured) {
-    inventory.problems.push({ severity: 'error', key, message: 'not in any playlist and its length cannot be measured; left out' });
-  }
-  return inventory;
 }
 
 async function open(spec: SourceSpec, options: StorageOptions & { outDir?: string }): Promise<RecordingSource> {
@@ -121,40 +60,6 @@ export async function inspectRecordings(source: SourceSpec, options: InspectOpti
   }
 }
 
-/** Probes the slices the plan depends on; unreadable ones become absent (their time a gap). */
-async function probeFacts(
-  source: RecordingSource,
-  inventory: Inventory,
-  options: PlanOptions,
-  signal?: AbortSignal,
-): Promise<{ inventory: Inventory; facts: Map<string, MediaFacts> }> {
-  const facts = new Map<string, MediaFacts>();
-  const bad = new Map<string, string>();
-  let current = inventory;
-  // A slice that cannot be probed is dropped, and the slice after it may then start a new run: repeat.
-  for (let round = 0; round < 5; round++) {
-    const keys = keysToProbe(current, options).filter((k) => !facts.has(k) && !bad.has(k));
-    if (keys.length === 0) break;
-    const { paths, missing } = await source.materialize(keys, { signal });
-    for (const [key, reason] of missing) bad.set(key, reason);
-    const limit = pLimit(PROBES);
-    await Promise.all(
-      [...paths].map(([key, file]) =>
-        limit(async () => {
-          try {
-            facts.set(key, await probeFile(file, signal));
-          } catch (error) {
-            signal?.throwIfAborted();
-            bad.set(key, `cannot be read (${(error as Error).message.split('\n')[0]})`);
-          }
-        }),
-      ),
-    );
-    current = markMissing(inventory, bad);
-  }
-  return { inventory: current, facts };
-}
-
 export interface PlanRequest extends PlanOptions, StorageOptions {
   source: SourceSpec;
   outDir?: string;
@@ -172,24 +77,6 @@ export async function planRecordings(request: PlanRequest): Promise<MergePlan & 
     return { ...planMerge(inventory, facts, request), inventory };
   } finally {
     await src.dispose();
-  }
-}
-
-/** Moves slices whose file is not the container its name says from `paths` to `missing`. */
-async function rejectBadSlices(paths: Map<string, string>, missing: Map<string, string>, plan: OutputPlan, inventory: Inventory): Promise<void> {
-  const containers = new Map<string, SliceContainer>();
-  for (const rec of inventory.sessions.flatMap((s) => s.uids)) {
-    for (const slice of [...(rec.audio?.slices ?? []), ...(rec.video?.slices ?? [])]) containers.set(slice.key, slice.container);
-  }
-  for (const key of plan.inputs) {
-    const file = paths.get(key);
-    const container = containers.get(key);
-    if (!file || !container) continue;
-    const problem = await checkSliceFile(file, container);
-    if (problem) {
-      paths.delete(key);
-      missing.set(key, problem);
-    }
   }
 }
 

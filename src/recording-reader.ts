@@ -1,0 +1,122 @@
+// Reading a recording from its source: key names and playlists into an inventory, then the few media
+// facts the plan needs (probing), and checks of the slices before they go into ffmpeg.
+import pLimit from 'p-limit';
+import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
+import { keysToProbe } from './core/plan.js';
+import type { Inventory, MediaFacts, OutputPlan, SliceContainer } from './core/types.js';
+import { probeDurationMs, probeFile } from './ffmpeg/probe.js';
+import { checkSliceFile } from './media/slice-check.js';
+import type { PlanOptions } from './options.js';
+import type { RecordingSource } from './storage/source.js';
+
+const PLAYLIST_READS = 8;
+const PROBES = 4;
+const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024;
+
+export interface ReadInventory {
+  inventory: Inventory;
+  rebuild: (durations: Map<string, number>) => Inventory;
+}
+
+export async function readInventory(source: RecordingSource, signal?: AbortSignal): Promise<ReadInventory> {
+  const objects = await source.list(signal);
+  const classified = classifyKeys(objects.map((o) => o.key));
+  const sizes = new Map(objects.map((o) => [o.key, o.size]));
+  const limit = pLimit(PLAYLIST_READS);
+  const texts = new Map<string, PlaylistText>();
+  await Promise.all(
+    classified.playlists.map((p) =>
+      limit(async () => {
+        const size = sizes.get(p.key) ?? 0;
+        if (size > MAX_PLAYLIST_BYTES) {
+          texts.set(p.key, new Error(`playlist is too large (${size} bytes)`));
+          return;
+        }
+        try {
+          texts.set(p.key, await source.readText(p.key, signal));
+        } catch (error) {
+          signal?.throwIfAborted();
+          texts.set(p.key, error instanceof Error ? error : new Error(String(error)));
+        }
+      }),
+    ),
+  );
+  return { inventory: buildInventory(classified, texts), rebuild: (durations) => buildInventory(classified, texts, durations) };
+}
+
+/** Measures the slices that must be placed without a playlist entry, and places them. */
+export async function measureUnlisted(source: RecordingSource, read: ReadInventory, signal?: AbortSignal): Promise<Inventory> {
+  const keys = read.inventory.unmeasured;
+  if (keys.length === 0) return read.inventory;
+  const { paths } = await source.materialize(keys, { signal });
+  const durations = new Map<string, number>();
+  const limit = pLimit(PROBES);
+  await Promise.all(
+    [...paths].map(([key, file]) =>
+      limit(async () => {
+        try {
+          durations.set(key, await probeDurationMs(file, signal));
+        } catch {
+          signal?.throwIfAborted();
+        }
+      }),
+    ),
+  );
+  const inventory = read.rebuild(durations);
+  for (const key of inventory.unmeasured) {
+    inventory.problems.push({ severity: 'error', key, message: 'not in any playlist and its length cannot be measured; left out' });
+  }
+  return inventory;
+}
+
+/** Probes the slices the plan depends on; unreadable ones become absent (their time a gap). */
+export async function probeFacts(
+  source: RecordingSource,
+  inventory: Inventory,
+  options: PlanOptions,
+  signal?: AbortSignal,
+): Promise<{ inventory: Inventory; facts: Map<string, MediaFacts> }> {
+  const facts = new Map<string, MediaFacts>();
+  const bad = new Map<string, string>();
+  let current = inventory;
+  // A slice that cannot be probed is dropped, and the slice after it may then start a new run: repeat.
+  for (let round = 0; round < 5; round++) {
+    const keys = keysToProbe(current, options).filter((k) => !facts.has(k) && !bad.has(k));
+    if (keys.length === 0) break;
+    const { paths, missing } = await source.materialize(keys, { signal });
+    for (const [key, reason] of missing) bad.set(key, reason);
+    const limit = pLimit(PROBES);
+    await Promise.all(
+      [...paths].map(([key, file]) =>
+        limit(async () => {
+          try {
+            facts.set(key, await probeFile(file, signal));
+          } catch (error) {
+            signal?.throwIfAborted();
+            bad.set(key, `cannot be read (${(error as Error).message.split('\n')[0]})`);
+          }
+        }),
+      ),
+    );
+    current = markMissing(inventory, bad);
+  }
+  return { inventory: current, facts };
+}
+
+/** Moves slices whose file is not the container its name says from `paths` to `missing`. */
+export async function rejectBadSlices(paths: Map<string, string>, missing: Map<string, string>, plan: OutputPlan, inventory: Inventory): Promise<void> {
+  const containers = new Map<string, SliceContainer>();
+  for (const rec of inventory.sessions.flatMap((s) => s.uids)) {
+    for (const slice of [...(rec.audio?.slices ?? []), ...(rec.video?.slices ?? [])]) containers.set(slice.key, slice.container);
+  }
+  for (const key of plan.inputs) {
+    const file = paths.get(key);
+    const container = containers.get(key);
+    if (!file || !container) continue;
+    const problem = await checkSliceFile(file, container);
+    if (problem) {
+      paths.delete(key);
+      missing.set(key, problem);
+    }
+  }
+}
