@@ -421,6 +421,13 @@ describe('keysToProbe', () => {
     ]);
   });
 
+  it('probes only the track the mode merges', () => {
+    const { inv } = setup({ audio: [[0, 5000]], video: [[0, 5000]] });
+    const media = (mode: 'audio' | 'video') => keysToProbe(inv, { mode }).map((k) => /__uid_e_(audio|video)_/.exec(k)![1]);
+    expect(media('audio')).toEqual(['audio']);
+    expect(media('video')).toEqual(['video']);
+  });
+
   it('skips slices that are not in storage and UIDs that are not wanted', () => {
     const { inv } = setup({ uid: '1', audio: [[0, 5000, { present: false }], [5000, 5000]] }, { uid: '2', audio: [[0, 5000]] });
     expect(keysToProbe(inv, { uids: ['1'] })).toEqual([keyOf(SID, '1', 'audio', 5000)]);

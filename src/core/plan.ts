@@ -136,8 +136,9 @@ function factsFor(slices: Slice[], facts: Map<string, MediaFacts>): (MediaFacts 
 export function keysToProbe(inventory: Inventory, options: PlanOptions = {}): string[] {
   const keys: string[] = [];
   const { units } = unitsOf(inventory, options);
+  const tracks = (u: Unit) => (options.mode === 'audio' ? [u.audio] : options.mode === 'video' ? [u.video] : [u.audio, u.video]);
   for (const u of units) {
-    for (const slices of [u.audio, u.video]) {
+    for (const slices of tracks(u)) {
       slices.forEach((s, i) => {
         const prev = slices[i - 1];
         if (!prev || s.discontinuity || s.container !== prev.container || s.rotation !== prev.rotation || s.startMs > endOf(prev) + GAP_TOLERANCE_MS) {
