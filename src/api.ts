@@ -122,8 +122,13 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
     const plan = planMerge(probed.inventory, probed.facts, options);
     const silence = new Map<string, Promise<Buffer>>();
     const concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
-    const threads = concurrency > 1 ? Math.max(1, Math.floor(os.availableParallelism() / concurrency)) : undefined;
     const limit = pLimit(concurrency);
+    // Encoder threads are shared by the outputs running at once; the last ones of a batch get every core.
+    let unfinished = plan.outputs.length;
+    const encoderThreads = () => {
+      const running = Math.min(concurrency, unfinished);
+      return running > 1 ? Math.max(1, Math.floor(os.availableParallelism() / running)) : undefined;
+    };
 
     const mergeOne = async (planned: OutputPlan): Promise<OutputResult> => {
       const started = Date.now();
@@ -152,7 +157,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           outDir,
           paths,
           preset: options.preset ?? DEFAULT_PRESET,
-          threads,
+          threads: encoderThreads(),
           signal,
           silence,
           onProgress: (p) =>
@@ -177,7 +182,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
       }
     };
 
-    const results = await Promise.all(plan.outputs.map((o) => limit(() => mergeOne(o))));
+    const results = await Promise.all(plan.outputs.map((o) => limit(() => mergeOne(o).finally(() => unfinished--))));
     signal?.throwIfAborted();
     const failed: OutputResult[] = plan.failures.map((f) => ({
       id: `${f.sid}/${f.uid}`,

@@ -76,14 +76,15 @@ export async function writePlacedAdts(
       }
       const target = Math.round(slice.offsetMs / frameMs);
       const next = ordered[i + 1];
-      while (written < target) {
-        await write(silent!);
-        written++;
+      if (written < target) {
+        await write(Buffer.concat(new Array<Buffer>(target - written).fill(silent!)));
+        written = target;
       }
       const skip = written - target;
       const limit = next ? Math.max(0, Math.round(next.offsetMs / frameMs) - written) : Infinity;
       const frames = parsed.frames.slice(skip, skip + limit);
-      for (const f of frames) await write(f);
+      // One write per slice: a UID-hour is some 170,000 frames.
+      await write(Buffer.concat(frames));
       written += frames.length;
     }
   } finally {
