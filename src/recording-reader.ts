@@ -44,24 +44,32 @@ export async function readInventory(source: RecordingSource, signal?: AbortSigna
   return { inventory: buildInventory(classified, texts), rebuild: (durations) => buildInventory(classified, texts, durations) };
 }
 
+/** Runs `probe` on every file, a few at a time: key -> what it found, or why it could not. */
+async function probeEach<T>(paths: Map<string, string>, probe: (file: string, signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<Map<string, T | Error>> {
+  const limit = pLimit(PROBES);
+  const found = new Map<string, T | Error>();
+  await Promise.all(
+    [...paths].map(([key, file]) =>
+      limit(async () => {
+        try {
+          found.set(key, await probe(file, signal));
+        } catch (error) {
+          signal?.throwIfAborted();
+          found.set(key, error instanceof Error ? error : new Error(String(error)));
+        }
+      }),
+    ),
+  );
+  return found;
+}
+
 /** Measures the slices that must be placed without a playlist entry, and places them. */
 export async function measureUnlisted(source: RecordingSource, read: ReadInventory, signal?: AbortSignal): Promise<Inventory> {
   const keys = read.inventory.unmeasured;
   if (keys.length === 0) return read.inventory;
   const { paths } = await source.materialize(keys, { signal });
   const durations = new Map<string, number>();
-  const limit = pLimit(PROBES);
-  await Promise.all(
-    [...paths].map(([key, file]) =>
-      limit(async () => {
-        try {
-          durations.set(key, await probeDurationMs(file, signal));
-        } catch {
-          signal?.throwIfAborted();
-        }
-      }),
-    ),
-  );
+  for (const [key, ms] of await probeEach(paths, probeDurationMs, signal)) if (typeof ms === 'number') durations.set(key, ms);
   const inventory = read.rebuild(durations);
   for (const key of inventory.unmeasured) {
     inventory.problems.push({ severity: 'error', key, message: 'not in any playlist and its length cannot be measured; left out' });
@@ -85,19 +93,10 @@ export async function probeFacts(
     if (keys.length === 0) break;
     const { paths, missing } = await source.materialize(keys, { signal });
     for (const [key, reason] of missing) bad.set(key, reason);
-    const limit = pLimit(PROBES);
-    await Promise.all(
-      [...paths].map(([key, file]) =>
-        limit(async () => {
-          try {
-            facts.set(key, await probeFile(file, signal));
-          } catch (error) {
-            signal?.throwIfAborted();
-            bad.set(key, `cannot be read (${(error as Error).message.split('\n')[0]})`);
-          }
-        }),
-      ),
-    );
+    for (const [key, found] of await probeEach(paths, probeFile, signal)) {
+      if (found instanceof Error) bad.set(key, `cannot be read (${found.message.split('\n')[0]})`);
+      else facts.set(key, found);
+    }
     current = markMissing(inventory, bad);
   }
   return { inventory: current, facts };
