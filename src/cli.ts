@@ -1,5 +1,6 @@
 // The command line: a thin layer over the library. Exit codes: 0 all written, 1 some failed, 2 usage.
 import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { inspectRecordings, mergeRecordings, planRecordings, UsageError } from './api.js';
@@ -44,12 +45,16 @@ function interruptSignal(): { signal: AbortSignal; release: () => void } {
   };
 }
 
+function packageVersion(): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+}
+
 const print = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 
 export function buildProgram(): Command {
   const program = new Command('recmerge')
     .description('Merge individual-mode cloud recordings (per-UID M3U8 + TS/WebM slices) into one wall-clock-synced MP4 per user.')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError()
     .exitOverride();
 

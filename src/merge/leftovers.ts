@@ -3,6 +3,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { folderOf } from '../storage/local.js';
 
 /** Temporary outputs, beside their final name. */
 export const PARTIAL_MARKER = '.recmerge-partial-';
@@ -32,7 +33,7 @@ export async function removeLeftovers(outDir: string): Promise<void> {
   const outputs = await readdir(outDir, { recursive: true, withFileTypes: true }).catch(() => []);
   for (const e of outputs) {
     if (e.isFile() && e.name.startsWith(PARTIAL_MARKER) && !alive(ownerPid(e.name, PARTIAL_MARKER))) {
-      await rm(path.join(e.parentPath, e.name), { force: true });
+      await rm(path.join(folderOf(e), e.name), { force: true });
     }
   }
   const work = await readdir(os.tmpdir(), { withFileTypes: true }).catch(() => []);

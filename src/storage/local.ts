@@ -1,7 +1,11 @@
 // Local folder source: the downloaded-recording case. Nothing is ever written under the root.
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { FetchOptions, RecordingSource, StoredObject } from './source.js';
+
+/** The folder a recursive readdir entry is in (`parentPath` from Node 20.12; `path` before). */
+export const folderOf = (entry: Dirent) => entry.parentPath ?? (entry as Dirent & { path: string }).path;
 
 export class LocalFolderSource implements RecordingSource {
   readonly root: string;
@@ -25,7 +29,7 @@ export class LocalFolderSource implements RecordingSource {
     const out: StoredObject[] = [];
     for (const entry of entries) {
       if (!entry.isFile()) continue;
-      const abs = path.join(entry.parentPath, entry.name);
+      const abs = path.join(folderOf(entry), entry.name);
       const key = path.relative(this.root, abs).split(path.sep).join('/');
       out.push({ key, size: (await stat(abs)).size });
     }
