@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { audioGraph, concatList, concatQuote, mergeArgs, uprightFilter, videoGraph, type MergeInputs } from '../src/merge/commands.js';
 import { resolveTool } from '../src/ffmpeg/runner.js';
+import { outputPath } from '../src/merge/execute.js';
 import type { AudioPlan, GapMode, OutputPlan, PlacedSlice, Rotation, VideoPlan, VideoRun } from '../src/core/types.js';
 
 const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 0);
@@ -290,5 +291,22 @@ describe('mergeArgs', () => {
     const args = mergeArgs(plan, inputs({ adtsFile: `/tmp/it's a file.aac` }), `/out dir/"x".m4a`, enc);
     expect(args).toContain(`/tmp/it's a file.aac`);
     expect(args.at(-1)).toBe(`/out dir/"x".m4a`);
+  });
+});
+
+describe('outputPath', () => {
+  it.each([
+    ['sid_cname__uid_s_1__uid_e_av.mp4', true],
+    ['sid/1_0_merge_av.mp4', true],
+    ['..__uid_s_1__uid_e_av.mp4', true], // a cname of '..' is still one file name
+    ['../escape.mp4', false],
+    ['a/../../escape.mp4', false],
+    ['/etc/passwd', false],
+    ['', false],
+    ['.', false],
+  ])('%s stays inside the output folder: %s', (name, allowed) => {
+    const out = path.resolve('/tmp/recmerge-out');
+    if (allowed) expect(outputPath(out, name).startsWith(out + path.sep)).toBe(true);
+    else expect(() => outputPath(out, name)).toThrow(/outside/);
   });
 });
