@@ -67,6 +67,12 @@ describe('recmerge CLI', () => {
     expect(missing.stderr).toMatch(/nope: no such folder/);
   });
 
+  it('says so, and exits 1, when there is nothing to merge', async () => {
+    const { code, stdout } = await recmerge(['merge', root, '-o', `${root}-none`, '--uid', '999', '--quiet']);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/Nothing was merged: no recording \(or no requested UID\) was found/);
+  });
+
   it('inspect shows sessions, users, tracks and ignored files without merging', async () => {
     const { code, stdout } = await recmerge(['inspect', root]);
     expect(code).toBe(0);

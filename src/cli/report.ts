@@ -75,6 +75,10 @@ export function formatSummary(summary: MergeSummary): string {
   }
   for (const p of summary.problems) out.push(problem(p));
   if (summary.ignored.length > 0) out.push(`Ignored ${summary.ignored.length} non-recording file(s) (see \`recmerge inspect\`).`);
+  if (summary.results.length === 0) {
+    out.push('Nothing was merged: no recording (or no requested UID) was found in the source.');
+    return out.join('\n');
+  }
   const failed = summary.results.filter((r) => r.error).length;
   out.push(failed ? `${failed} of ${summary.results.length} output(s) failed.` : `${summary.results.length} output(s) ready.`);
   return out.join('\n');
