@@ -4,7 +4,7 @@ import pLimit from 'p-limit';
 import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
 import { keysToProbe } from './core/plan.js';
 import type { Inventory, MediaFacts, OutputPlan, SliceContainer } from './core/types.js';
-import { probeDurationMs, probeFile } from './ffmpeg/probe.js';
+import { probeSlice, type SliceProbe } from './ffmpeg/probe.js';
 import { checkSliceFile } from './media/slice-check.js';
 import type { PlanOptions } from './options.js';
 import type { RecordingSource } from './storage/source.js';
@@ -63,28 +63,41 @@ async function probeEach<T>(paths: Map<string, string>, probe: (file: string, si
   return found;
 }
 
-/** Measures the slices that must be placed without a playlist entry, and places them. */
-export async function measureUnlisted(source: RecordingSource, read: ReadInventory, signal?: AbortSignal): Promise<Inventory> {
+/**
+ * Measures the slices that must be placed without a playlist entry, and places them. Their probes
+ * (facts included) are returned so that probeFacts does not probe them again.
+ */
+export async function measureUnlisted(
+  source: RecordingSource,
+  read: ReadInventory,
+  signal?: AbortSignal,
+): Promise<{ inventory: Inventory; probed: Map<string, SliceProbe> }> {
+  const probed = new Map<string, SliceProbe>();
   const keys = read.inventory.unmeasured;
-  if (keys.length === 0) return read.inventory;
+  if (keys.length === 0) return { inventory: read.inventory, probed };
   const { paths } = await source.materialize(keys, { signal });
   const durations = new Map<string, number>();
-  for (const [key, ms] of await probeEach(paths, probeDurationMs, signal)) if (typeof ms === 'number') durations.set(key, ms);
+  for (const [key, found] of await probeEach(paths, probeSlice, signal)) {
+    if (found instanceof Error) continue;
+    probed.set(key, found);
+    if (found.durationMs !== null) durations.set(key, found.durationMs);
+  }
   const inventory = read.rebuild(durations);
   for (const key of inventory.unmeasured) {
     inventory.problems.push({ severity: 'error', key, message: 'not in any playlist and its length cannot be measured; left out' });
   }
-  return inventory;
+  return { inventory, probed };
 }
 
 /** Probes the slices the plan depends on; unreadable ones become absent (their time a gap). */
 export async function probeFacts(
   source: RecordingSource,
-  inventory: Inventory,
+  measured: { inventory: Inventory; probed: Map<string, SliceProbe> },
   options: PlanOptions,
   signal?: AbortSignal,
 ): Promise<{ inventory: Inventory; facts: Map<string, MediaFacts> }> {
-  const facts = new Map<string, MediaFacts>();
+  const { inventory } = measured;
+  const facts = new Map<string, MediaFacts>([...measured.probed].map(([key, p]) => [key, p.facts]));
   const bad = new Map<string, string>();
   let current = inventory;
   // A slice that cannot be probed is dropped, and the slice after it may then start a new run: repeat.
@@ -93,9 +106,9 @@ export async function probeFacts(
     if (keys.length === 0) break;
     const { paths, missing } = await source.materialize(keys, { signal });
     for (const [key, reason] of missing) bad.set(key, reason);
-    for (const [key, found] of await probeEach(paths, probeFile, signal)) {
+    for (const [key, found] of await probeEach(paths, probeSlice, signal)) {
       if (found instanceof Error) bad.set(key, `cannot be read (${found.message.split('\n')[0]})`);
-      else facts.set(key, found);
+      else facts.set(key, found.facts);
     }
     current = markMissing(inventory, bad);
   }

@@ -53,23 +53,27 @@ export function factsFromProbe(json: string): MediaFacts {
   return facts;
 }
 
-export async function probeFile(file: string, signal?: AbortSignal): Promise<MediaFacts> {
-  const { stdout } = await runFfprobe(['-v', 'error', '-show_streams', '-of', 'json', file], { signal });
-  const facts = factsFromProbe(stdout);
-  if (!facts.audio && !facts.video) throw new Error(`${file}: no audio or video stream found`);
-  return facts;
+/** What one ffprobe of a slice tells: its media facts and its own length (ms, null if unknown). */
+export interface SliceProbe {
+  facts: MediaFacts;
+  durationMs: number | null;
 }
 
-/** A slice's own length in ms (container duration; WebM slices count from their first timestamp). */
-export async function probeDurationMs(file: string, signal?: AbortSignal): Promise<number> {
-  const { stdout } = await runFfprobe(['-v', 'error', '-show_entries', 'format=duration,start_time', '-of', 'json', file], { signal });
-  const format = (JSON.parse(stdout) as { format?: { duration?: string; start_time?: string } }).format ?? {};
+/** The slice's own length from its container (WebM slices count from their first timestamp). */
+function lengthMs(file: string, format: { duration?: string; start_time?: string } = {}): number | null {
   const duration = Number(format.duration);
   const start = Number(format.start_time);
   // Matroska/WebM reports the end timestamp as the duration when timestamps do not start at 0.
   const length = file.endsWith('.webm') && Number.isFinite(start) && start > 0 && duration > start ? duration - start : duration;
-  if (!(length > 0)) throw new Error(`${file}: no duration`);
-  return length * 1000;
+  return length > 0 ? length * 1000 : null;
+}
+
+export async function probeSlice(file: string, signal?: AbortSignal): Promise<SliceProbe> {
+  const { stdout } = await runFfprobe(['-v', 'error', '-show_streams', '-show_entries', 'format=duration,start_time', '-of', 'json', file], { signal });
+  const facts = factsFromProbe(stdout);
+  if (!facts.audio && !facts.video) throw new Error(`${file}: no audio or video stream found`);
+  const format = (JSON.parse(stdout) as { format?: { duration?: string; start_time?: string } }).format;
+  return { facts, durationMs: lengthMs(file, format) };
 }
 
 export interface OutputCheck {
