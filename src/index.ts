@@ -6,3 +6,7 @@ export type { Inventory, MergePlan, OutputPlan, Problem, GapMode, MergeMode, Nam
 export { summarizeInventory, type InventorySummary } from './core/summary.js';
 export { FfmpegError, ToolNotFoundError } from './ffmpeg/runner.js';
 export type { RecordingSource, StoredObject, TransferProgress } from './storage/source.js';
+export { enqueueMerge, type EnqueueOptions, type EnqueueResult } from './queue/enqueue.js';
+export { startWorker, type WorkerOptions, type RunningWorker } from './queue/worker.js';
+export { startNotificationServer, type NotificationServerOptions, type NotificationServer } from './queue/server.js';
+export type { MergeJobData, MergeJobOptions } from './queue/job.js';
