@@ -14,7 +14,7 @@ import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptio
 import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
 import { uploadFile } from './storage/upload.js';
-import { measureUnlisted, probeFacts, readInventory, rejectBadSlices } from './recording-reader.js';
+import { containersOf, measureUnlisted, probeFacts, readInventory, rejectBadSlices } from './recording-reader.js';
 
 /** Bad options: the caller's mistake, not the recording's (the CLI exits 2). */
 export class UsageError extends Error {
@@ -120,6 +120,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
     const read = await measureUnlisted(src, await readInventory(src, signal), signal);
     const probed = await probeFacts(src, read, options, signal);
     const plan = planMerge(probed.inventory, probed.facts, options);
+    const containers = containersOf(probed.inventory);
     const silence = new Map<string, Promise<Buffer>>();
     const concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
     const limit = pLimit(concurrency);
@@ -145,7 +146,7 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           signal,
           onProgress: (transfer) => report({ ...base, phase: 'download', transfer }),
         });
-        await rejectBadSlices(paths, missing, planned, probed.inventory);
+        await rejectBadSlices(paths, missing, planned, containers);
         if (missing.size > 0) {
           // Slices that could not be had become gaps: plan this output again without them.
           const again = planMerge(markMissing(probed.inventory, missing), probed.facts, { ...options, uids: [planned.uid] });

@@ -115,12 +115,22 @@ export async function probeFacts(
   return { inventory: current, facts };
 }
 
-/** Moves slices whose file is not the container its name says from `paths` to `missing`. */
-export async function rejectBadSlices(paths: Map<string, string>, missing: Map<string, string>, plan: OutputPlan, inventory: Inventory): Promise<void> {
+/** Slice key -> container, for every slice of the inventory (built once per run). */
+export function containersOf(inventory: Inventory): Map<string, SliceContainer> {
   const containers = new Map<string, SliceContainer>();
   for (const rec of inventory.sessions.flatMap((s) => s.uids)) {
     for (const slice of [...(rec.audio?.slices ?? []), ...(rec.video?.slices ?? [])]) containers.set(slice.key, slice.container);
   }
+  return containers;
+}
+
+/** Moves slices whose file is not the container its name says from `paths` to `missing`. */
+export async function rejectBadSlices(
+  paths: Map<string, string>,
+  missing: Map<string, string>,
+  plan: OutputPlan,
+  containers: Map<string, SliceContainer>,
+): Promise<void> {
   for (const key of plan.inputs) {
     const file = paths.get(key);
     const container = containers.get(key);

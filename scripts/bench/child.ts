@@ -13,7 +13,7 @@ import { probeOutput } from '../../src/ffmpeg/probe.js';
 import { runFfmpeg } from '../../src/ffmpeg/runner.js';
 import { readSliceFrames, writePlacedAdts } from '../../src/media/audio-placer.js';
 import { concatList, DEFAULT_PRESET, mergeArgs } from '../../src/merge/commands.js';
-import { measureUnlisted, probeFacts, readInventory, rejectBadSlices } from '../../src/recording-reader.js';
+import { containersOf, measureUnlisted, probeFacts, readInventory, rejectBadSlices } from '../../src/recording-reader.js';
 import { openSource } from '../../src/storage/open.js';
 import type { BenchSlice } from './recordings.js';
 import { scriptMethod } from './script-method.js';
@@ -163,7 +163,7 @@ async function runProfile(task: Extract<ChildTask, { method: 'profile' }>): Prom
   for (const output of plan.outputs) {
     counts['slices read'] = (counts['slices read'] ?? 0) + output.inputs.length;
     const { paths, missing } = await timed('materialize (local: paths)', () => src.materialize(output.inputs));
-    await timed('check slice files', () => rejectBadSlices(paths, missing, output, probed.inventory));
+    await timed('check slice files', () => rejectBadSlices(paths, missing, output, containersOf(probed.inventory)));
     const workDir = path.join(task.outDir, `.work-${output.uid}`);
     await mkdir(workDir, { recursive: true });
     const videoList = path.join(workDir, 'video.ffconcat');
