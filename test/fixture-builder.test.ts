@@ -331,6 +331,8 @@ describe('determinism', () => {
         cname: CNAME,
         backup: 1,
         tagOrder: 'event-first',
+        jitterMs: 15,
+        extinf: 'recorder',
         users: [
           {
             uid: '7',
@@ -338,7 +340,8 @@ describe('determinism', () => {
             audio: [{ startMs: T0, durationMs: 1000 }],
             video: [
               { startMs: T0, durationMs: 1000, width: 64, height: 36, fps: 10 },
-              { startMs: T0 + 2000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'vp8' },
+              { startMs: T0 + 2000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'vp8', resizes: [{ atMs: T0 + 2500, width: 32, height: 18 }] },
+              { startMs: T0 + 4000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'hevc', bframes: 2, startsMidGop: 3, forceCutsMs: [450] },
             ],
           },
         ],

@@ -901,5 +901,7 @@ export async function writeRecording(root: string, rec: FixtureRecording): Promi
   const runs = await Promise.all(runJobs(rec).map((job) => limit(() => buildRun(rec, outDir, job))));
   const playlists = await writePlaylists(rec, outDir, runs);
   const slices = runs.flatMap((r) => r.slices).sort((a, b) => a.key.localeCompare(b.key));
+  const clash = slices.find((s, i) => i > 0 && s.key === slices[i - 1]!.key);
+  if (clash) throw new Error(`fixture: two slices named ${clash.key} (slices shorter than the name jitter?)`);
   return { root, playlists, slices, truth: markerTruth(rec, runs) };
 }
