@@ -420,6 +420,9 @@ describe('recorder-like recordings', () => {
         const slices = of(uid, media);
         for (const [i, slice] of slices.entries()) {
           expect(utcToMs(SLICE_NAME.exec(path.basename(slice.key))![5]!)).toBe(slice.nameStartMs);
+          // The builder reads TS timestamps itself: they are what ffprobe reports.
+          expect((await probe(slice.path))[media]!.startS).toBeCloseTo(slice.mediaStartS, 5);
+          if (media === 'video') expect((await packets(slice.path))[0]!.key).toBe(slice.startsOnKeyframe);
           offsets.push(slice.nameStartMs - Math.round(slice.wallStartMs));
           // The wall clock a slice holds follows its media: start_time differences between slices of a run.
           if (i > 0) expect(slice.wallStartMs - slices[0]!.wallStartMs).toBeCloseTo((slice.mediaStartS - slices[0]!.mediaStartS) * 1000, 0);
