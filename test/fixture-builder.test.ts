@@ -396,7 +396,7 @@ describe('recorder-like recordings', () => {
         uid: '4',
         // T0+1700 falls in the loss burst.
         markers: [T0 + 1000, T0 + 1700, T0 + 3000],
-        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, dropFrames: [{ fromMs: T0 + 1400, toMs: T0 + 1900 }] }],
+        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, gopFrames: 10, dropFrames: [{ fromMs: T0 + 1400, toMs: T0 + 1900 }] }],
       },
     ],
   };
@@ -536,12 +536,14 @@ describe('recorder-like recordings', () => {
     expect((await streamFacts(slice!.path)).width).toBe(160);
   });
 
-  it('leaves the frames of a loss burst out, the others on their timestamps', async () => {
+  it('leaves the frames of a loss burst out, the others on their timestamps; keyframes every gopFrames', async () => {
     const [slice] = of('4', 'video');
     const list = await packets(slice!.path);
     const rel = list.map((p) => Math.round((p.startS - slice!.mediaStartS) * 15));
     // 15 fps: frames 21..28 (1400..1866 ms) are gone.
     expect(rel).toEqual([...Array(60).keys()].filter((i) => i < 21 || i > 28));
+    // gopFrames: 10 -> a keyframe every 10 frames.
+    expect(list.filter((p) => p.key).map((p) => Math.round((p.startS - slice!.mediaStartS) * 15))).toEqual([0, 10, 20, 30, 40, 50]);
     expect(written.truth.filter((t) => t.uid === '4').map((t) => t.videoMs === null)).toEqual([false, true, false]);
   });
 
