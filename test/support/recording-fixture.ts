@@ -589,6 +589,7 @@ async function encodeVp8Video(run: FixtureVideoRun, timeline: VideoTimeline, whi
   const plan = planCuts(kept, timeline);
   // Each slice is its own IVF (time base 1/fps, a frame's timestamp is its slot, so dropped frames leave
   // gaps) remuxed to WebM, so its header carries the coded size its first frame has, as the service's do.
+  const remux = pLimit(MAX_PARALLEL_ENCODES);
   return Promise.all(
     plan.map(async (sliceFrames, n) => {
       const head = Buffer.from(header);
@@ -605,7 +606,7 @@ async function encodeVp8Video(run: FixtureVideoRun, timeline: VideoTimeline, whi
       const ivf = path.join(tmp, `${String(n).padStart(4, '0')}.ivf`);
       const file = path.join(tmp, `${String(n).padStart(4, '0')}.webm`);
       await writeFile(ivf, Buffer.concat([head, ...ivfFrames]));
-      await ffmpeg(['-copyts', '-i', ivf, '-map', '0:v', '-c', 'copy', '-copyinkf', ...BITEXACT, '-output_ts_offset', baseS.toFixed(3), '-f', 'webm', file]);
+      await remux(() => ffmpeg(['-copyts', '-i', ivf, '-map', '0:v', '-c', 'copy', '-copyinkf', ...BITEXACT, '-output_ts_offset', baseS.toFixed(3), '-f', 'webm', file]));
       return { file, frames: sliceFrames };
     }),
   );
