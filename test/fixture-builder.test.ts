@@ -331,6 +331,8 @@ describe('determinism', () => {
         cname: CNAME,
         backup: 1,
         tagOrder: 'event-first',
+        jitterMs: 15,
+        extinf: 'recorder',
         users: [
           {
             uid: '7',
@@ -338,7 +340,8 @@ describe('determinism', () => {
             audio: [{ startMs: T0, durationMs: 1000 }],
             video: [
               { startMs: T0, durationMs: 1000, width: 64, height: 36, fps: 10 },
-              { startMs: T0 + 2000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'vp8' },
+              { startMs: T0 + 2000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'vp8', resizes: [{ atMs: T0 + 2500, width: 32, height: 18 }] },
+              { startMs: T0 + 4000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'hevc', bframes: 2, startsMidGop: 3, forceCutsMs: [450] },
             ],
           },
         ],
@@ -393,7 +396,7 @@ describe('recorder-like recordings', () => {
         uid: '4',
         // T0+1700 falls in the loss burst.
         markers: [T0 + 1000, T0 + 1700, T0 + 3000],
-        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, dropFrames: [{ fromMs: T0 + 1400, toMs: T0 + 1900 }] }],
+        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, gopFrames: 10, dropFrames: [{ fromMs: T0 + 1400, toMs: T0 + 1900 }] }],
       },
     ],
   };
@@ -417,6 +420,9 @@ describe('recorder-like recordings', () => {
         const slices = of(uid, media);
         for (const [i, slice] of slices.entries()) {
           expect(utcToMs(SLICE_NAME.exec(path.basename(slice.key))![5]!)).toBe(slice.nameStartMs);
+          // The builder reads TS timestamps itself: they are what ffprobe reports.
+          expect((await probe(slice.path))[media]!.startS).toBeCloseTo(slice.mediaStartS, 5);
+          if (media === 'video') expect((await packets(slice.path))[0]!.key).toBe(slice.startsOnKeyframe);
           offsets.push(slice.nameStartMs - Math.round(slice.wallStartMs));
           // The wall clock a slice holds follows its media: start_time differences between slices of a run.
           if (i > 0) expect(slice.wallStartMs - slices[0]!.wallStartMs).toBeCloseTo((slice.mediaStartS - slices[0]!.mediaStartS) * 1000, 0);
@@ -530,12 +536,14 @@ describe('recorder-like recordings', () => {
     expect((await streamFacts(slice!.path)).width).toBe(160);
   });
 
-  it('leaves the frames of a loss burst out, the others on their timestamps', async () => {
+  it('leaves the frames of a loss burst out, the others on their timestamps; keyframes every gopFrames', async () => {
     const [slice] = of('4', 'video');
     const list = await packets(slice!.path);
     const rel = list.map((p) => Math.round((p.startS - slice!.mediaStartS) * 15));
     // 15 fps: frames 21..28 (1400..1866 ms) are gone.
     expect(rel).toEqual([...Array(60).keys()].filter((i) => i < 21 || i > 28));
+    // gopFrames: 10 -> a keyframe every 10 frames.
+    expect(list.filter((p) => p.key).map((p) => Math.round((p.startS - slice!.mediaStartS) * 15))).toEqual([0, 10, 20, 30, 40, 50]);
     expect(written.truth.filter((t) => t.uid === '4').map((t) => t.videoMs === null)).toEqual([false, true, false]);
   });
 

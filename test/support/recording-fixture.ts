@@ -179,6 +179,7 @@ const MAX_PARALLEL_ENCODES = 2;
 /** Largest error the 'recorder' EXTINF adds to a video slice's length. */
 const EXTINF_ERROR_MS = 4;
 const TS_PACKET = 188;
+const TS_CLOCK = 90000;
 const COMMON_ARGS = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y'];
 const BITEXACT = ['-threads', '1', '-fflags', '+bitexact', '-flags', '+bitexact'];
 
@@ -233,12 +234,11 @@ interface ProbedPacket {
   flags?: string;
 }
 
-/** The first stream's start_time and (optionally) its packets in file order, as ffprobe reports them. */
-async function probeSlice(file: string, withPackets: boolean): Promise<{ startS: number; packets: { ptsS: number; key: boolean }[] }> {
-  const entries = withPackets ? 'stream=start_time:packet=pts_time,flags' : 'stream=start_time';
+/** The first stream's start_time and its packets in file order, as ffprobe reports them. */
+async function probeSlice(file: string): Promise<{ startS: number; packets: { ptsS: number; key: boolean }[] }> {
   const { stdout } = await execFileAsync(
     'ffprobe',
-    ['-v', 'error', '-select_streams', '0', '-show_entries', entries, '-of', 'json', file],
+    ['-v', 'error', '-select_streams', '0', '-show_entries', 'stream=start_time:packet=pts_time,flags', '-of', 'json', file],
     { maxBuffer: 1 << 28 },
   );
   const out = JSON.parse(stdout) as { streams?: { start_time?: string }[]; packets?: ProbedPacket[] };
@@ -393,6 +393,8 @@ function videoCodecArgs(run: FixtureVideoRun, gop: number): string[] {
 interface CodedFrame {
   i: number;
   key: boolean;
+  /** TS: the PES presentation time (s), exactly what ffprobe reports for the packet. */
+  ptsS?: number;
   /** TS: the video packets of its PES, and the other packets (PAT/PMT/SDT) written just before it. */
   video: Buffer[];
   other: Buffer[];
@@ -426,13 +428,30 @@ function parseTs(data: Buffer): { frames: { pts: number; key: boolean; video: Bu
     }
     header ??= pending.slice();
     const key = afLength > 0 && (packet[5]! & 0x40) !== 0; // random_access_indicator
-    const p = packet.subarray(payload + 9);
-    const pts = (p[0]! & 0x0e) * 2 ** 29 + p[1]! * 2 ** 22 + (p[2]! >> 1) * 2 ** 15 + p[3]! * 2 ** 7 + (p[4]! >> 1);
+    const pts = pesPts(packet.subarray(payload));
     frames.push({ pts, key, video: [packet], other: pending });
     pending = [];
   }
   frames.at(-1)?.other.push(...pending);
   return { frames, header: header ?? [] };
+}
+
+/** PTS (90 kHz) of a PES whose header starts at `p` (00 00 01 id len len flags flags hdrlen PTS...). */
+function pesPts(p: Buffer): number {
+  return (p[9]! & 0x0e) * 2 ** 29 + p[10]! * 2 ** 22 + (p[11]! >> 1) * 2 ** 15 + p[12]! * 2 ** 7 + (p[13]! >> 1);
+}
+
+/** Presentation time (s) of the first PES of a one-stream TS: what ffprobe reports as its start_time. */
+function firstPtsS(data: Buffer, file: string): number {
+  for (let at = 0; at + TS_PACKET <= data.length; at += TS_PACKET) {
+    const packet = data.subarray(at, at + TS_PACKET);
+    const afc = (packet[3]! >> 4) & 3;
+    const payload = packet.subarray(afc & 2 ? 5 + packet[4]! : 4);
+    if (packet[1]! & 0x40 && afc & 1 && payload[0] === 0 && payload[1] === 0 && payload[2] === 1 && payload[3]! >= 0xc0 && payload[3]! <= 0xef) {
+      return pesPts(payload) / TS_CLOCK;
+    }
+  }
+  throw new Error(`${file}: no PES with a timestamp`);
 }
 
 /** Slices as groups of consecutive kept frames (decode order), cut as the recorder cuts. */
@@ -502,7 +521,7 @@ async function encodeTsVideo(run: FixtureVideoRun, timeline: VideoTimeline, whit
   const byPts = pes.map((p, k) => ({ pts: p.pts, k })).sort((a, b) => a.pts - b.pts);
   const slot = new Array<number>(pes.length);
   byPts.forEach((p, rank) => (slot[p.k] = rank - timeline.lead));
-  const all: CodedFrame[] = pes.map((p, k) => ({ i: slot[k]!, key: p.key, video: p.video, other: p.other }));
+  const all: CodedFrame[] = pes.map((p, k) => ({ i: slot[k]!, key: p.key, ptsS: p.pts / TS_CLOCK, video: p.video, other: p.other }));
   const kept = all.filter((f) => !timeline.dropped(f.i));
   const plan = planCuts(kept, timeline);
   // Packets of dropped frames vanish; the PSI written before them goes with the next kept frame.
@@ -570,6 +589,7 @@ async function encodeVp8Video(run: FixtureVideoRun, timeline: VideoTimeline, whi
   const plan = planCuts(kept, timeline);
   // Each slice is its own IVF (time base 1/fps, a frame's timestamp is its slot, so dropped frames leave
   // gaps) remuxed to WebM, so its header carries the coded size its first frame has, as the service's do.
+  const remux = pLimit(MAX_PARALLEL_ENCODES);
   return Promise.all(
     plan.map(async (sliceFrames, n) => {
       const head = Buffer.from(header);
@@ -586,7 +606,7 @@ async function encodeVp8Video(run: FixtureVideoRun, timeline: VideoTimeline, whi
       const ivf = path.join(tmp, `${String(n).padStart(4, '0')}.ivf`);
       const file = path.join(tmp, `${String(n).padStart(4, '0')}.webm`);
       await writeFile(ivf, Buffer.concat([head, ...ivfFrames]));
-      await ffmpeg(['-copyts', '-i', ivf, '-map', '0:v', '-c', 'copy', '-copyinkf', ...BITEXACT, '-output_ts_offset', baseS.toFixed(3), '-f', 'webm', file]);
+      await remux(() => ffmpeg(['-copyts', '-i', ivf, '-map', '0:v', '-c', 'copy', '-copyinkf', ...BITEXACT, '-output_ts_offset', baseS.toFixed(3), '-f', 'webm', file]));
       return { file, frames: sliceFrames };
     }),
   );
@@ -781,8 +801,15 @@ async function buildVideoRun(rec: FixtureRecording, outDir: string, job: RunJob,
   const baseS = ptsBaseS(rec, job);
   const vp8 = run.codec === 'vp8';
   const cut = vp8 ? await encodeVp8Video(run, timeline, whites, baseS, tmp) : await encodeTsVideo(run, timeline, whites, baseS, tmp);
+  // TS: the times parsed from the PES headers (start_time is the first packet's); WebM: ffprobe.
   const probeLimit = pLimit(2);
-  const probes = await Promise.all(cut.map((s) => probeLimit(() => probeSlice(s.file, true))));
+  const probes = await Promise.all(
+    cut.map((s) =>
+      vp8
+        ? probeLimit(() => probeSlice(s.file))
+        : { startS: s.frames[0]!.ptsS!, packets: s.frames.map((f) => ({ ptsS: f.ptsS!, key: f.key })) },
+    ),
+  );
   const seed = runSeed(rec, job);
   const rotations = [...(run.rotations ?? [])].sort((a, b) => a.atMs - b.atMs);
   const sliceOf = (i: number) => cut.findIndex((s) => s.frames.some((f) => f.i === i));
@@ -833,8 +860,7 @@ async function buildAudioRun(rec: FixtureRecording, outDir: string, job: RunJob,
     .map((m) => ({ m, s: Math.round(((m - run.startMs) * rate) / 1000) }))
     .filter(({ s }) => s >= AAC_PRIMING_SAMPLES);
   const cut = await encodeAudioRun(run, beeps.map(({ s }) => s - AAC_PRIMING_SAMPLES), sliceMs, ptsBaseS(rec, job), tmp);
-  const probeLimit = pLimit(2);
-  const starts = await Promise.all(cut.map((s) => probeLimit(async () => (await probeSlice(s.file, false)).startS)));
+  const starts = await Promise.all(cut.map(async (s) => firstPtsS(await readFile(s.file), s.file)));
   const placed = cut.map((s, n): Placed => {
     const last = n === cut.length - 1;
     const extinfS = rec.extinf === 'recorder' ? (last ? Math.round(s.durationS * 1000) / 1000 : sliceMs / 1000) : s.durationS;
@@ -901,5 +927,7 @@ export async function writeRecording(root: string, rec: FixtureRecording): Promi
   const runs = await Promise.all(runJobs(rec).map((job) => limit(() => buildRun(rec, outDir, job))));
   const playlists = await writePlaylists(rec, outDir, runs);
   const slices = runs.flatMap((r) => r.slices).sort((a, b) => a.key.localeCompare(b.key));
+  const clash = slices.find((s, i) => i > 0 && s.key === slices[i - 1]!.key);
+  if (clash) throw new Error(`fixture: two slices named ${clash.key} (slices shorter than the name jitter?)`);
   return { root, playlists, slices, truth: markerTruth(rec, runs) };
 }
