@@ -86,6 +86,33 @@ describe('slices', () => {
     expect((await probe(r.file!)).durationS).toBeCloseTo(12, 0);
   });
 
+  it('a video slice that holds no video stream becomes a gap with a warning; the UID still merges', async () => {
+    const root = await copyOfBase('nostream');
+    const video = sliceAt('video', 2000);
+    // A well-formed TS file, but of the wrong kind: an audio slice under a video slice's name.
+    await cp(path.join(root, sliceAt('audio', 2000).key), path.join(root, video.key));
+    const r = uid1(await mergeRecordings({ source: root, outDir: `${root}-out` }));
+    expect(r.warnings.some((w) => w.includes(video.key) && /holds no video stream/.test(w)), JSON.stringify(r.warnings)).toBe(true);
+    await expectMarkers(r.file!, expected, 15);
+  });
+
+  it.each([false, true])('a #EXTINF far beyond the media (100 s, 1e6 s) costs nothing: both paths agree on the real length (transcode: %s)', async (transcode) => {
+    const root = await copyOfBase(`extinf-${transcode}`);
+    for (const media of ['audio', 'video'] as const) {
+      await editPlaylist(root, media, (lines) => {
+        const infs = lines.map((l, i) => (l.startsWith('#EXTINF') ? i : -1)).filter((i) => i >= 0);
+        const out = [...lines];
+        out[infs[2]!] = '#EXTINF:100.000';
+        out[infs.at(-1)!] = '#EXTINF:1000000';
+        return out;
+      });
+    }
+    const r = uid1(await mergeRecordings({ source: root, outDir: `${root}-out`, transcode }));
+    expect(r.warnings.filter((w) => /but #EXTINF says (100|1000000)\.000s; its measured length is used/.test(w))).toHaveLength(4);
+    expect((await probe(r.file!)).durationS).toBeCloseTo(12, 1);
+    await expectMarkers(r.file!, expected, 15);
+  });
+
   it('a slice whose inside is damaged (valid packets, broken payload) still merges and keeps sync', async () => {
     const root = await copyOfBase('damaged');
     const audio = sliceAt('audio', 2000);
