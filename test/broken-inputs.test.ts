@@ -1,7 +1,7 @@
 // Real buckets are messy. Every case: a clear message naming the file, and a correct result for
 // everything that can be saved.
 import { execFile, spawn } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { mergeRecordings } from '../src/api.js';
 import type { MergeSummary } from '../src/options.js';
 import { PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
 import { probe } from './support/measure.js';
-import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
+import { playlistName, utc17, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
 
 const SID = '5151aaaa5151aaaa5151aaaa5151aaaa';
@@ -111,6 +111,25 @@ describe('slices', () => {
     expect(r.warnings.filter((w) => /but #EXTINF says (100|1000000)\.000s; its measured length is used/.test(w))).toHaveLength(4);
     expect((await probe(r.file!)).durationS).toBeCloseTo(12, 1);
     await expectMarkers(r.file!, expected, 15);
+  });
+
+  it('a slice named a year later does not blow up memory: the user becomes two outputs, said in their warnings', async () => {
+    const root = await copyOfBase('year');
+    const YEAR = 365 * 24 * 3_600_000;
+    for (const media of ['audio', 'video'] as const) {
+      const last = sliceAt(media, 10_000);
+      const moved = last.key.replace(utc17(last.startMs), utc17(last.startMs + YEAR));
+      await rename(path.join(root, last.key), path.join(root, moved));
+      await editPlaylist(root, media, (lines) => lines.map((l) => (l === last.key ? moved : l)));
+    }
+    const before = process.memoryUsage().rss;
+    const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    const mine = s.results.filter((r) => r.uid === '1');
+    expect(mine.map((r) => r.error)).toEqual([null, null]);
+    expect(mine.map((r) => Math.round(r.durationMs / 1000))).toEqual([10, 2]);
+    for (const r of mine) expect(r.warnings.join('\n')).toMatch(/absent for more than 24 h .*written as 2 separate outputs named by their start/);
+    await expectMarkers(mine[0]!.file!, expected, 15);
   });
 
   it('a slice whose inside is damaged (valid packets, broken payload) still merges and keeps sync', async () => {
