@@ -96,6 +96,7 @@ export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[],
  */
 function measured(slice: Slice, media: Map<string, SliceMedia> | undefined, warnings: string[]): Slice {
   const m = media?.get(slice.key);
+  if (m?.junkBytes) warnings.push(`${slice.key}: ${m.junkBytes} bytes are not ${slice.container === 'ts' ? 'MPEG-TS packets' : 'media'} (junk, a broken upload) and were skipped`);
   if (!m || !(m.lengthMs > 0)) return slice;
   if (Math.abs(m.lengthMs - slice.durationMs) > EXTINF_WARN_MS) {
     warnings.push(`${slice.key}: holds ${(m.lengthMs / 1000).toFixed(3)}s of media but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; its measured length is used`);
@@ -507,7 +508,8 @@ export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, 
     }
     for (const part of parts) {
       const all = [...part.audio, ...part.video];
-      const spanMs = all.length > 0 ? Math.max(...all.map(endOf)) - Math.min(...all.map((x) => x.startMs)) : 0;
+      // By the names only: an #EXTINF is not trusted before the slice is measured.
+      const spanMs = all.length > 0 ? Math.max(...all.map((x) => x.startMs)) - Math.min(...all.map((x) => x.startMs)) : 0;
       const result =
         spanMs > maxSpanMs
           ? `spans ${(spanMs / 3_600_000).toFixed(1)} h, more than the ${maxSpanMs / 3_600_000} h allowed (maxSpanHours / --max-span); refused`
