@@ -1,16 +1,14 @@
 // Audio copy path: lays the slices' AAC frames on the wall clock and fills gaps with encoded silence
 // of the same configuration, so every slice starts within half an AAC frame of its UTC.
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { PlacedSlice } from '../core/types.js';
 import { type AdtsConfig, AdtsSplitter, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, TsError, tsAudioPayload } from './adts.js';
-import { TsScanner } from './ts-scan.js';
+import { fileChunks, TsScanner } from './ts-scan.js';
 
 export class AudioCopyError extends Error {}
 
-/** Bytes of a slice read at a time. */
-const READ_CHUNK = 1 << 20;
 /** Silent frames written at once when filling a gap (about 44 s at 48 kHz). */
 const SILENCE_CHUNK_FRAMES = 2048;
 
@@ -42,8 +40,8 @@ async function* sliceFrames(file: string): AsyncGenerator<{ frames: Buffer[]; co
     audioPid ??= stream.pid;
     if (stream.pid === audioPid) splitter.push(data);
   });
-  for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) {
-    scanner.push(chunk as Buffer);
+  for await (const chunk of fileChunks(file)) {
+    scanner.push(chunk);
     if (batch.length > 0) {
       yield batch;
       batch = [];

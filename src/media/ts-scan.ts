@@ -4,10 +4,15 @@
 // reason as adts.ts: no maintained npm package exposes PES timing without a whole transmuxer.
 
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 const TS_PACKET = 188;
+/** A unit's payload is handed to the sink at least every this many bytes. */
+const MAX_GATHER = 256 * 1024;
 /** Bytes read at a time when a file is scanned as a stream. */
 const READ_CHUNK = 1 << 20;
+/** Files up to this size are read in one go. */
+const WHOLE_FILE_MAX = 8 << 20;
 const PTS_WRAP = 2 ** 33;
 /** How much of a video access unit is searched for its first picture NAL unit. */
 const NAL_SEARCH_BYTES = 16 * 1024;
@@ -78,6 +83,9 @@ interface Pending {
   headerDone: boolean;
   /** A PES header split across packets, until it is whole. */
   header: Buffer;
+  /** Payload gathered for the sink (views into the current chunk: handed over before it is released). */
+  out: Buffer[];
+  outBytes: number;
 }
 
 /** Receives the elementary-stream bytes of a stream (PES headers removed), in order, as they are read. */
@@ -106,6 +114,7 @@ export class TsScanner {
   }
 
   private finishUnit(p: Pending): void {
+    this.flushPayload(p);
     const { stream, unit } = p;
     if (stream.kind === 'video' && !unit.key && (stream.codec === 'h264' || stream.codec === 'hevc')) {
       const data = Buffer.concat(p.chunks);
@@ -138,13 +147,31 @@ export class TsScanner {
     return head.subarray(9 + headerLength);
   }
 
+  /** Hands a unit's gathered payload to the sink in one piece (one call per unit, not per packet). */
+  private flushPayload(p: Pending): void {
+    if (p.out.length === 0) return;
+    const data = p.out.length === 1 ? p.out[0]! : Buffer.concat(p.out);
+    p.out = [];
+    p.outBytes = 0;
+    this.onPayload?.(p.stream, data);
+  }
+
   private payload(p: Pending, data: Buffer): void {
     if (data.length === 0) return;
     if (p.stream.kind === 'video' && p.bytes < NAL_SEARCH_BYTES) {
       p.chunks.push(data);
       p.bytes += data.length;
     }
-    this.onPayload?.(p.stream, data);
+    if (this.onPayload) {
+      p.out.push(data);
+      p.outBytes += data.length;
+      if (p.outBytes >= MAX_GATHER) this.flushPayload(p);
+    }
+  }
+
+  /** Whether a packet's payload is needed at all (most video packets are only counted). */
+  private wants(p: Pending): boolean {
+    return !p.headerDone || this.onPayload !== undefined || (p.stream.kind === 'video' && p.bytes < NAL_SEARCH_BYTES);
   }
 
   private packet(ts: Buffer, off: number, fileOffset: number): void {
@@ -160,6 +187,11 @@ export class TsScanner {
     }
     const end = off + TS_PACKET;
     if (!(afc & 1) || p >= end) return;
+    if (pid !== 0 && pid !== this.pmtPid && !pusi) {
+      // The common case, kept cheap: a continuation packet of a stream.
+      const cur = this.pending.get(pid);
+      if (!cur || !this.wants(cur)) return;
+    }
     const payload = ts.subarray(p, end);
     if (pid === 0 && pusi) {
       const s = 1 + payload[0]!;
@@ -191,7 +223,7 @@ export class TsScanner {
       let cur = this.pending.get(pid);
       if (pusi) {
         if (cur) this.finishUnit(cur);
-        cur = { stream, unit: { pts: null, dts: null, key: randomAccess, offset: fileOffset }, chunks: [], bytes: 0, headerDone: false, header: Buffer.alloc(0) };
+        cur = { stream, unit: { pts: null, dts: null, key: randomAccess, offset: fileOffset }, chunks: [], bytes: 0, headerDone: false, header: Buffer.alloc(0), out: [], outBytes: 0 };
         this.pending.set(pid, cur);
       }
       if (!cur) return;
@@ -240,9 +272,27 @@ export function scanTs(ts: Buffer, onPayload?: PayloadSink): TsScan {
   return scanner.finish();
 }
 
-/** Scans a TS file as a stream: memory does not grow with the file. */
+/**
+ * A file's bytes in chunks: small files (every ordinary slice) in one read, large ones as a stream, so
+ * memory does not grow with the file and the common case pays no stream overhead.
+ */
+export async function* fileChunks(file: string): AsyncGenerator<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= WHOLE_FILE_MAX) {
+      yield await handle.readFile();
+      return;
+    }
+  } finally {
+    await handle.close();
+  }
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) yield chunk as Buffer;
+}
+
+/** Scans a TS file; memory does not grow with the file. */
 export async function scanTsFile(file: string, onPayload?: PayloadSink): Promise<TsScan> {
   const scanner = new TsScanner(onPayload);
-  for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) scanner.push(chunk as Buffer);
+  for await (const chunk of fileChunks(file)) scanner.push(chunk);
   return scanner.finish();
 }
