@@ -86,9 +86,15 @@ function lane(track: Track | null, media: 'audio' | 'video', r: Interval, proble
     for (const s of track.slices.filter((sl) => !sl.present)) {
       parts.push(`<div class="missing" data-key="${esc(s.key)}" style="left:${x(s.startMs)};width:${w(s.startMs, endOf(s))}" title="${esc(`missing from storage: ${s.key} (${secs(s.durationMs)} at ${iso(s.startMs)})`)}"></div>`);
     }
-    for (const m of [...trackMarkers(track), ...problems]) {
+    // Markers at (nearly) the same instant are set side by side rather than on top of each other.
+    const placed: number[] = [];
+    const near = (r.endMs - r.startMs) * 0.012;
+    for (const m of [...trackMarkers(track), ...problems].sort((p, q) => p.atMs - q.atMs)) {
       const glyph = m.kind === 'problem' ? '!' : m.kind === 'restart' ? '↻' : m.kind === 'size' ? '⤢' : '⟲';
-      parts.push(`<div class="marker ${m.kind}" data-at="${m.atMs}" style="left:${x(m.atMs)}" title="${esc(m.text)}">${glyph}</div>`);
+      const shift = placed.filter((t) => Math.abs(t - m.atMs) < near).length;
+      placed.push(m.atMs);
+      const nudge = shift ? `;transform:translateX(${shift * 17}px)` : '';
+      parts.push(`<div class="marker ${m.kind}" data-at="${m.atMs}" style="left:${x(m.atMs)}${nudge}" title="${esc(m.text)}">${glyph}</div>`);
     }
   }
   return `<div class="lane" data-media="${media}"><div class="lane-name">${media}</div><div class="track">${parts.join('')}</div></div>`;
