@@ -103,7 +103,13 @@ export interface OverallState {
 /** `all 3/8 done, 1 failed [####------] 41% elapsed 0:12 ETA 0:17` (or what is being read, before the plan). */
 export function overallLine(s: OverallState, width: number, nowMs: number): string {
   const elapsed = `elapsed ${clock((nowMs - s.startedMs) / 1000)}`;
-  if (!s.planned) return `recmerge: reading ${s.source} (listing, playlists, probing)  ${elapsed}`.slice(0, width);
+  if (!s.planned) {
+    const head = 'recmerge: reading ';
+    const tail = ` (listing, playlists, probing)  ${elapsed}`;
+    const room = Math.max(10, width - head.length - tail.length);
+    const source = s.source.length > room ? `…${s.source.slice(-(room - 1))}` : s.source;
+    return `${head}${source}${tail}`.slice(0, width);
+  }
   const total = s.planned.total;
   const fraction = total ? s.fractions / total : 1;
   const sincePlanS = (nowMs - s.planned.startedMs) / 1000;
