@@ -28,7 +28,7 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   serve: [
     'recmerge serve --port 8080 --secret "$NOTIFY_SECRET" --source "s3://bucket/recordings/{cname}/{sid}" --redis redis://127.0.0.1:6379',
-    'recmerge serve --port 8080 --host 127.0.0.1 --source "s3://bucket/{sid}" --output "s3://bucket/merged/{sid}"',
+    'RECMERGE_NOTIFY_SECRET=s3cret recmerge serve --port 8080 --host 127.0.0.1 --redis redis://127.0.0.1:6379 --source "s3://bucket/{sid}" --output "s3://bucket/merged/{sid}"',
   ],
 };
 
