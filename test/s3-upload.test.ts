@@ -123,4 +123,16 @@ describe('the upload destination is checked before any work', () => {
     );
     expect(writes()).toEqual([]);
   });
+
+  it('refused credentials stop the run; credentials that may write under the prefix but not see the bucket pass', async () => {
+    const target = { endpoint: proxy.endpoint, forcePathStyle: true };
+    // Refused everywhere: HeadBucket and the HEAD of a key under the prefix both get 403.
+    proxy.inject({ fault: 'forbidden', times: 2, match: (r) => r.method === 'HEAD' });
+    await expect(checkUpload(`s3://${BUCKET}/merged`, target)).rejects.toThrow(/^cannot upload to s3:\/\/results\/merged: .*403.*check credentials/);
+    // HeadBucket refused (no s3:ListBucket), but a key under the prefix can be looked at: the upload can work.
+    proxy.resetLog();
+    proxy.inject({ fault: 'forbidden', times: 1, match: (r) => r.method === 'HEAD' && r.key === '' });
+    await checkUpload(`s3://${BUCKET}/merged`, target);
+    expect(proxy.requests.map((r) => [r.method, r.key])).toEqual([['HEAD', ''], ['HEAD', 'merged/.recmerge-upload-check']]);
+  });
 });

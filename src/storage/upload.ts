@@ -153,15 +153,28 @@ export async function uploadFile(localPath: string, destination: string, options
 
 /**
  * Checks, before any work, that the destination bucket exists and these credentials may reach it
- * (HeadBucket; transient failures are retried). Throws S3OperationError naming the bucket otherwise.
+ * (transient failures are retried). HeadBucket tells a missing bucket; credentials allowed to write under
+ * the prefix but not to see the bucket (a 403 there) pass if they may HEAD a key under the prefix, which
+ * is what the upload itself does first. Throws S3OperationError naming the bucket otherwise.
  */
 export async function checkUploadDestination(destination: string, options: StorageOptions & { signal?: AbortSignal }): Promise<void> {
   const location = parseS3Url(destination);
   const client = createS3Client(options);
+  const send = <T>(run: () => Promise<T>) => withRetry(run, { signal: options.signal, retries: 2 });
   try {
-    await withRetry(() => client.send(new HeadBucketCommand({ Bucket: location.bucket }), { abortSignal: options.signal }), { signal: options.signal, retries: 2 });
+    await send(() => client.send(new HeadBucketCommand({ Bucket: location.bucket }), { abortSignal: options.signal }));
   } catch (error) {
     options.signal?.throwIfAborted();
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
+      const key = `${location.prefix}.recmerge-upload-check`;
+      try {
+        await send(() => client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }), { abortSignal: options.signal }));
+        return;
+      } catch (second) {
+        options.signal?.throwIfAborted();
+        if (isNotFound(second)) return;
+      }
+    }
     throw new S3OperationError('upload destination check (HeadBucket)', location.bucket, undefined, error);
   } finally {
     if (!options.s3Client) client.destroy();
