@@ -110,6 +110,7 @@ describe('inspect --html timeline in Chromium', () => {
     expect(rotation).toHaveLength(1);
     expect(rotation[0]!.title).toMatch(/rotation 0° → 90°/);
     expect(rotation[0]!.x).toBeCloseTo(14 / 18, 1);
+    expect(await page.textContent('section.uid[data-uid="1001"] .uid-head')).toMatch(/video: 7 slices, 160x90 → 128x72, rotated 0° → 90°/);
   });
 
   it('pins the missing slice and its problem at the instant it was recorded', async () => {

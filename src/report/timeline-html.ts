@@ -111,7 +111,9 @@ function uidRow(rec: UidRecording, r: Interval): string {
     .filter((t): t is Track => t !== null)
     .map((t) => {
       const sizes = [...new Set(t.slices.filter((s) => s.codedSize).map((s) => `${s.codedSize!.width}x${s.codedSize!.height}`))];
-      return `${t.media}: ${t.slices.length} slices${sizes.length ? `, ${sizes.join(' → ')}` : ''}`;
+      const rotations = [...new Set(t.slices.map((s) => s.rotation))];
+      const turned = t.media === 'video' && rotations.some((r) => r !== 0) ? `, rotated ${rotations.map((r) => `${r}°`).join(' → ')}` : '';
+      return `${t.media}: ${t.slices.length} slices${sizes.length ? `, ${sizes.join(' → ')}` : ''}${turned}`;
     })
     .join(' · ');
   const list = pinned.length
