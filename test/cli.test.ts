@@ -1,6 +1,6 @@
 // The CLI as a user runs it: the built binary in a real process, its stdout, stderr and exit code.
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -99,6 +99,12 @@ describe('recmerge CLI', () => {
     expect(resized.code).toBe(0);
     expect(resized.stdout).toMatch(/✓ .*remade: options changed \(.*size unset → "80x46"\)/);
     expect((await probe(file)).video).toMatchObject({ width: 80, height: 46 });
+
+    // An input that changed (here: the same bytes written again, a new modification time) remakes it.
+    const slice = (await readdir(root)).find((n) => /__uid_s_10__uid_e_video_\d{17}\.ts$/.test(n))!;
+    await utimes(path.join(root, slice), new Date(), new Date(Date.now() + 5000));
+    const touched = await recmerge(['merge', root, '-o', out, '--uid', '10', '-q', '--size', '80x46', '--json']);
+    expect(JSON.parse(touched.stdout).results[0]).toMatchObject({ skipped: false, remade: 'remade: inputs changed (1 with another size, ETag or modification time)' });
 
     // The file replaced behind recmerge's back is made again too.
     await writeFile(file, 'not the merged file');

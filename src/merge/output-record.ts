@@ -17,8 +17,8 @@ export interface OutputRecord {
   recmerge: string;
   /** Options that change the bytes of this output (undefined ones left out). */
   options: Record<string, unknown>;
-  /** Every input the plan read for it: key, size and ETag (when the store gives one). */
-  inputs: { key: string; size: number | null; etag: string | null }[];
+  /** Every input the plan read for it: key, size, and ETag (S3) or modification time (local folder). */
+  inputs: { key: string; size: number | null; etag: string | null; modifiedMs?: number }[];
   /** The output as it was written: a file changed since then is made again. */
   output: { size: number };
 }
@@ -74,7 +74,10 @@ export function expectedRecord(plan: OutputPlan, options: MergeOptions, listed: 
     format: FORMAT,
     recmerge: recmergeVersion(),
     options: byteOptions(options, plan),
-    inputs: [...plan.inputs].sort().map((key) => ({ key, size: listed.get(key)?.size ?? null, etag: listed.get(key)?.etag ?? null })),
+    inputs: [...plan.inputs].sort().map((key) => {
+      const o = listed.get(key);
+      return { key, size: o?.size ?? null, etag: o?.etag ?? null, ...(o?.etag === undefined && o?.modifiedMs !== undefined ? { modifiedMs: o.modifiedMs } : {}) };
+    }),
   };
 }
 
@@ -99,7 +102,7 @@ export function difference(old: Omit<OutputRecord, 'output'>, now: Omit<OutputRe
   const removed = [...before.keys()].filter((k) => !now.inputs.some((i) => i.key === k)).length;
   const modified = now.inputs.filter((i) => before.has(i.key) && before.get(i.key) !== JSON.stringify(i)).length;
   if (added || removed || modified) {
-    why.push(`inputs changed (${[added && `${added} new`, removed && `${removed} gone`, modified && `${modified} with another size or ETag`].filter(Boolean).join(', ')})`);
+    why.push(`inputs changed (${[added && `${added} new`, removed && `${removed} gone`, modified && `${modified} with another size, ETag or modification time`].filter(Boolean).join(', ')})`);
   }
   if (old.recmerge !== now.recmerge) why.push(`made by recmerge ${old.recmerge}, this is ${now.recmerge}`);
   if (old.format !== now.format) why.push('record format changed');
