@@ -90,8 +90,9 @@ export function buildProgram(): Command {
     const { formatPlan, summaryLines } = await import('./cli/report.js');
     const { progressView } = await import('./cli/progress.js');
     const common = { source, ...planOptionsFrom(flags), ...storageOptionsFrom(flags) };
-    const { signal, release } = interruptSignal();
     const jsonFd = flags.progressJson === true ? 2 : flags.progressJson;
+    if (jsonFd === 1 && flags.json) throw new CliUsageError('--progress-json 1 would mix progress into the --json summary on stdout: use 2 (stderr) or another descriptor');
+    const { signal, release } = interruptSignal();
     const view = flags.dryRun ? null : progressView({ source, quiet: flags.quiet === true || (flags.json === true && !process.stderr.isTTY), jsonFd, json: flags.json });
     const onCommand = flags.verbose
       ? (command: string[]) => {
