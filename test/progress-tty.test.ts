@@ -18,8 +18,10 @@ describe('progress on a terminal (tmux, 80 columns)', () => {
   let dir: string;
   let root: string;
   let slowFfmpeg: string;
-  const socket = `recmerge-test-${process.pid}`;
-  const tmux = (...args: string[]) => run('tmux', ['-L', socket, ...args]);
+  // One tmux server per run: a server whose last session ended exits, and a new session sent to it
+  // then can fail with "server exited unexpectedly".
+  const sockets: string[] = [];
+  const tmuxOn = (socket: string) => (...args: string[]) => run('tmux', ['-L', socket, ...args]);
 
   beforeAll(async () => {
     dir = await tempDir('tty');
@@ -38,12 +40,16 @@ describe('progress on a terminal (tmux, 80 columns)', () => {
   });
 
   afterAll(async () => {
-    await tmux('kill-server').catch(() => undefined);
+    for (const socket of sockets) await tmuxOn(socket)('kill-server').catch(() => undefined);
   });
 
   /** Runs the CLI in a detached 80x24 tmux pane; returns screen captures taken until it ends. */
   async function watch(args: string[], env: Record<string, string>): Promise<{ screens: string[]; code: number }> {
-    const done = path.join(dir, `done-${Math.random().toString(16).slice(2)}`);
+    const id = Math.random().toString(16).slice(2);
+    const socket = `recmerge-test-${process.pid}-${id}`;
+    sockets.push(socket);
+    const tmux = tmuxOn(socket);
+    const done = path.join(dir, `done-${id}`);
     const envs = Object.entries(env).map(([k, v]) => `${k}=${quote(v)}`).join(' ');
     const command = `env ${envs} ${quote(process.execPath)} ${quote(BIN)} ${args.map(quote).join(' ')}; echo $? > ${quote(done)}; sleep 60`;
     await tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', 'w', command);
@@ -56,7 +62,7 @@ describe('progress on a terminal (tmux, 80 columns)', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     screens.push((await tmux('capture-pane', '-p', '-J', '-e', '-t', 'w')).stdout);
-    await tmux('kill-session', '-t', 'w');
+    await tmux('kill-server').catch(() => undefined);
     return { screens, code: code ?? -1 };
   }
 
