@@ -276,6 +276,19 @@ describe('mergeArgs', () => {
     expect(args.every((a) => typeof a === 'string')).toBe(true);
   });
 
+  it('copy path: the video track is held to the end of the timeline (the packet decoded last lasts up to it)', () => {
+    const plan = output({ durationMs: 12000, video: videoPlan([run(0, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc);
+    expect(after(args, '-bsf:v')).toBe(`setts=duration='if(gte(DTS*TB,9.900000),(12.000000-DTS*TB)/TB,DURATION)'`);
+    // B-frames: the last packet in decode order comes a reordering delay before the end, even when the video ends last.
+    const bframes = run(0, 12000);
+    bframes.slices[0]!.reorderMs = 66.667;
+    const held = mergeArgs(output({ durationMs: 12000, video: videoPlan([bframes], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
+    expect(after(held, '-bsf:v')).toBe(`setts=duration='if(gte(DTS*TB,11.833333),(12.000000-DTS*TB)/TB,DURATION)'`);
+    const ends = mergeArgs(output({ durationMs: 12000, video: videoPlan([run(0, 12000)], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
+    expect(ends).not.toContain('-bsf:v');
+  });
+
   it('copy path, video on time: no -itsoffset', () => {
     const plan = output({ video: videoPlan([run(0, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
     expect(mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc)).not.toContain('-itsoffset');

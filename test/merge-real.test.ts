@@ -65,8 +65,12 @@ async function expectTruth(w: WrittenRecording, r: OutputResult, bounds: Bounds,
 async function expectTrackLengths(w: WrittenRecording, r: OutputResult, timelineMs: number) {
   const info = await probe(r.file!);
   expect(Math.abs(info.durationS * 1000 - timelineMs), `file ${info.durationS} s vs ${timelineMs} ms`).toBeLessThanOrEqual(TRACK_LENGTH_MS);
-  if (info.audio) expect(info.audio.startS * 1000).toBeLessThanOrEqual(TRACK_LENGTH_MS);
-  if (info.video) expect(info.video.startS * 1000).toBeLessThanOrEqual(TRACK_LENGTH_MS);
+  // Each track covers the timeline: it starts at 0 (black or silence before the user's media) and runs to the end.
+  for (const track of [info.audio, info.video]) {
+    if (!track) continue;
+    expect(track.startS * 1000).toBeLessThanOrEqual(TRACK_LENGTH_MS);
+    expect(Math.abs(track.endS * 1000 - timelineMs), `a track ends at ${track.endS} s, the timeline at ${timelineMs} ms`).toBeLessThanOrEqual(TRACK_LENGTH_MS);
+  }
 }
 
 /** The user's timeline: from the first slice name to the end of the last slice's media (by the names). */

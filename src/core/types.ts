@@ -93,6 +93,8 @@ export interface SliceMedia {
   firstKeyMs?: number | null;
   /** Video: the slice's first frame in decode order is a keyframe. */
   startsOnKey?: boolean;
+  /** Video: how far (ms) presentation runs ahead of decoding (B-frame reordering); 0 without B-frames. */
+  reorderMs?: number;
   /** Bytes that are not packets of the container (junk, a truncated tail): skipped. */
   junkBytes?: number;
   /** Audio: configuration of the first frame, and whether it changes inside the slice. */
@@ -179,6 +181,8 @@ export interface PlacedSlice {
   leadMs?: number;
   /** Picture turns inside the slice, in output time. */
   turns?: { atMs: number; rotation: Rotation }[];
+  /** B-frame reordering delay (ms), when measured. */
+  reorderMs?: number;
 }
 
 /** A run of video slices that can be decoded as one stream: contiguous, same container, size and rotation. */

@@ -60,6 +60,8 @@ export async function writePlacedAdts(
   outFile: string,
   silence: SilenceSource,
   signal?: AbortSignal,
+  /** Output time (ms) the audio must reach: silence is added after the last slice up to it. */
+  endMs = 0,
 ): Promise<PlacedAudio> {
   const out = createWriteStream(outFile);
   const warnings: string[] = [];
@@ -129,6 +131,15 @@ export async function writePlacedAdts(
         continue;
       }
       if (result.value.junkBytes > 0) warnings.push(`${slice.key}: ${result.value.junkBytes} bytes of audio did not parse and were skipped`);
+    }
+    if (config && silent) {
+      // The track runs to the end of the timeline, like the video: silence after the user's last word.
+      const end = Math.round(endMs / ((1024 / SAMPLE_RATES[config.sampleRateIndex]!) * 1000));
+      while (written < end) {
+        const n = Math.min(end - written, SILENCE_CHUNK_FRAMES);
+        await write(Buffer.concat(new Array<Buffer>(n).fill(silent)));
+        written += n;
+      }
     }
   } finally {
     out.end();

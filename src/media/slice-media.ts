@@ -26,9 +26,13 @@ function frameSpacing(sorted: number[]): number {
   return deltas.length > 0 ? median(deltas) : FALLBACK_FRAME_MS;
 }
 
-/** Video timing from presentation times (s, decode order) and key flags. */
+/**
+ * Video timing from presentation times (s, decode order) and key flags. The start is the first packet's
+ * time, as ffmpeg takes it (ffprobe's start_time, where the concat demuxer places a file): after a mid-GOP
+ * cut with B-frames, frames decoded later can be presented a little before it.
+ */
 function videoTiming(pts: number[], keys: boolean[]): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey'> {
-  const startS = Math.min(...pts);
+  const startS = pts[0]!;
   const offsets = pts.map((t) => (t - startS) * 1000).sort((a, b) => a - b);
   const keyIndex = keys.indexOf(true);
   const spacing = frameSpacing(offsets);
@@ -41,10 +45,11 @@ function videoTiming(pts: number[], keys: boolean[]): Pick<SliceMedia, 'startS' 
   };
 }
 
-function videoOfTs(stream: TsStream): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey'> | null {
+function videoOfTs(stream: TsStream): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey' | 'reorderMs'> | null {
   const units = stream.units.filter((u) => u.pts !== null);
   if (units.length === 0) return null;
-  return videoTiming(units.map((u) => u.pts!), units.map((u) => u.key));
+  const reorderMs = Math.max(0, ...units.map((u) => (u.pts! - (u.dts ?? u.pts!)) * 1000));
+  return { ...videoTiming(units.map((u) => u.pts!), units.map((u) => u.key)), reorderMs };
 }
 
 async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {

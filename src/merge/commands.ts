@@ -193,6 +193,17 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     args.push('-i', inputs.videoLists[0]!);
     maps.push('-map', `${index}:v:0`);
     codecs.push('-c:v', 'copy');
+    // The track runs to the end of the timeline: when the audio goes on after the picture ends, or B-frames
+    // make the packet decoded last end a reordering delay early (an MP4 track ends at its last DTS +
+    // duration), that packet gets a duration up to the end, so the last picture is shown and held.
+    const last = video.runs.at(-1)!;
+    const frameS = 1 / (last.fps ?? 15);
+    const endS = timelineEnd(plan) / 1000;
+    const reorderS = (last.slices.at(-1)?.reorderMs ?? 0) / 1000;
+    if (endS - last.endMs / 1000 > frameS / 2 || reorderS > 0) {
+      const from = (last.endMs / 1000 - reorderS - 1.5 * frameS).toFixed(6);
+      codecs.push('-bsf:v', `setts=duration='if(gte(DTS*TB,${from}),(${endS.toFixed(6)}-DTS*TB)/TB,DURATION)'`);
+    }
     index++;
   } else if (video) {
     for (const list of inputs.videoLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);

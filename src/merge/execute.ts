@@ -159,7 +159,7 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
               frame.catch(() => ctx.silence.delete(key));
             }
             return frame;
-          }, ctx.signal);
+          }, ctx.signal, plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs);
           warnings.push(...placed.warnings);
           inputs.adtsFile = adts;
         } catch (error) {

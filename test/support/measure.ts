@@ -134,6 +134,7 @@ interface ProbedStream {
   width?: number;
   height?: number;
   start_time?: string;
+  duration?: string;
   nb_read_packets?: string;
   avg_frame_rate?: string;
   sample_rate?: string;
@@ -152,12 +153,12 @@ function seconds(value: string | undefined): number {
 
 export async function probe(file: string): Promise<{
   durationS: number;
-  video?: { codec: string; width: number; height: number; startS: number; frames: number; avgFps: number };
-  audio?: { codec: string; sampleRate: number; channels: number; startS: number };
+  video?: { codec: string; width: number; height: number; startS: number; endS: number; frames: number; avgFps: number };
+  audio?: { codec: string; sampleRate: number; channels: number; startS: number; endS: number };
 }> {
   const out = await probeJson<{ streams?: ProbedStream[]; format?: { duration?: string } }>([
     '-count_packets', '-show_entries',
-    'format=duration:stream=codec_type,codec_name,width,height,start_time,nb_read_packets,avg_frame_rate,sample_rate,channels',
+    'format=duration:stream=codec_type,codec_name,width,height,start_time,duration,nb_read_packets,avg_frame_rate,sample_rate,channels',
     file,
   ]);
   const streams = out.streams ?? [];
@@ -171,6 +172,7 @@ export async function probe(file: string): Promise<{
         width: v.width ?? 0,
         height: v.height ?? 0,
         startS: seconds(v.start_time),
+        endS: seconds(v.start_time) + seconds(v.duration),
         frames: Number(v.nb_read_packets ?? 0),
         avgFps: rate(v.avg_frame_rate),
       },
@@ -181,6 +183,7 @@ export async function probe(file: string): Promise<{
         sampleRate: Number(a.sample_rate ?? 0),
         channels: a.channels ?? 0,
         startS: seconds(a.start_time),
+        endS: seconds(a.start_time) + seconds(a.duration),
       },
     }),
   };
