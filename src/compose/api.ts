@@ -75,6 +75,8 @@ export interface ComposeResult {
   durationMs: number;
   /** UIDs in the composite, in join order. */
   uids: string[];
+  /** UIDs whose files could not be read, left out of the composite (the reasons are in `warnings`). */
+  leftOut: string[];
   skipped: boolean;
   warnings: string[];
   error: string | null;
@@ -125,6 +127,7 @@ function resultOf(out: ComposeOutput, extra: Partial<ComposeResult>): ComposeRes
     layoutFile: null,
     durationMs: out.durationMs,
     uids: out.users.map((u) => u.uid),
+    leftOut: out.leftOut,
     skipped: false,
     warnings: out.warnings,
     error: null,
@@ -237,13 +240,14 @@ export async function composeRecordings(options: ComposeOptions): Promise<Compos
       layoutFile: null,
       durationMs: 0,
       uids: [],
+      leftOut: [],
       skipped: false,
       warnings: [],
       error: f.error,
       elapsedMs: 0,
     }));
     const all = [...results, ...failed];
-    return { results: all, ignored: probed.inventory.ignored, problems: probed.inventory.problems, ok: all.length > 0 && all.every((r) => r.error === null) };
+    return { results: all, ignored: probed.inventory.ignored, problems: probed.inventory.problems, ok: all.length > 0 && all.every((r) => r.error === null && r.leftOut.length === 0) };
   } finally {
     await src.dispose();
   }

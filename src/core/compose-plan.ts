@@ -63,6 +63,8 @@ export interface ComposeOutput {
   audioRuns: ComposeAudioRun[];
   /** Keys of every slice the output reads. */
   inputs: string[];
+  /** UIDs of the session that could not be read and are left out. */
+  leftOut: string[];
   warnings: string[];
 }
 
@@ -109,9 +111,11 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
   }
   // Users that cannot be merged are left out of their composite, with the reason.
   const leftOut = new Map<string, string[]>();
+  const leftOutUids = new Map<string, string[]>();
   for (const f of perUser.failures) {
     const key = options.joinSessions ? f.cname : f.sid;
     leftOut.set(key, [...(leftOut.get(key) ?? []), `uid ${f.uid} is left out: ${f.error.replace(/^uid \d+: /, '')}`]);
+    leftOutUids.set(key, [...(leftOutUids.get(key) ?? []), f.uid]);
   }
 
   const outputs: ComposeOutput[] = [];
@@ -200,6 +204,7 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
       videoRuns,
       audioRuns,
       inputs,
+      leftOut: leftOutUids.get(key) ?? [],
       warnings,
     });
   }
