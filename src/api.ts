@@ -9,6 +9,7 @@ import type { Inventory, MergePlan, OutputPlan } from './core/types.js';
 import { resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
 import { executeOutput, outputPath } from './merge/execute.js';
+import { audioBesideName, writeAudioBeside } from './merge/also-audio.js';
 import { removeLeftovers } from './merge/leftovers.js';
 import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
 import { isS3Url, openSource } from './storage/open.js';
@@ -131,13 +132,27 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
       return running > 1 ? Math.max(1, Math.floor(os.availableParallelism() / running)) : undefined;
     };
 
+    // --also-audio: the .m4a beside an MP4 that has audio, remuxed from it.
+    const audioBeside = async (plan: OutputPlan, mp4: string): Promise<{ audioFile?: string }> => {
+      const name = options.alsoAudio && plan.kind === 'av' ? audioBesideName(plan.fileName) : null;
+      if (!name) return {};
+      const file = outputPath(outDir, name);
+      if (options.force || !(await exists(file))) await writeAudioBeside(mp4, file, signal);
+      return { audioFile: file };
+    };
+
     const mergeOne = async (planned: OutputPlan): Promise<OutputResult> => {
       const started = Date.now();
       const base = { output: planned.id, fileName: planned.fileName, fraction: 0, positionMs: 0, durationMs: planned.durationMs, speed: null };
       const finalFile = outputPath(outDir, planned.fileName);
       if (!options.force && (await exists(finalFile))) {
         report({ ...base, phase: 'skipped', fraction: 1 });
-        return resultOf(planned, { file: finalFile, skipped: true });
+        try {
+          return resultOf(planned, { file: finalFile, skipped: true, ...(await audioBeside(planned, finalFile)) });
+        } catch (error) {
+          signal?.throwIfAborted();
+          return resultOf(planned, { file: finalFile, skipped: true, error: (error as Error).message });
+        }
       }
       let current = planned;
       try {
@@ -164,13 +179,18 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           onProgress: (p) =>
             report({ ...base, phase: 'merge', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
         });
+        const beside = await audioBeside(current, done.file);
         let uploaded: string | undefined;
         if (options.upload) uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, overwrite: options.force, signal });
+        if (options.upload && beside.audioFile) {
+          await uploadFile(beside.audioFile, options.upload, { ...options, key: audioBesideName(current.fileName)!, overwrite: options.force, signal });
+        }
         report({ ...base, phase: 'done', fraction: 1, positionMs: current.durationMs });
         return resultOf(current, {
           file: done.file,
           durationMs: done.durationMs,
           uploaded,
+          ...beside,
           videoPath: done.videoPath,
           audioPath: done.audioPath,
           warnings: [...current.warnings, ...done.warnings],

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { inspectRecordings, mergeRecordings, planRecordings, UsageError } from './api.js';
 import { addPlanOptions, addStorageOptions, planOptionsFrom, storageOptionsFrom, type PlanFlags, type StorageFlags } from './cli/merge-options.js';
+import { registerComposeCommands } from './cli/compose-commands.js';
 import { progressView } from './cli/progress.js';
 import { registerQueueCommands } from './cli/queue-commands.js';
 import { formatInspect, formatPlan, formatSummary } from './cli/report.js';
@@ -19,6 +20,7 @@ interface MergeFlags extends PlanFlags, StorageFlags {
   quiet?: boolean;
   force?: boolean;
   upload?: string;
+  alsoAudio?: boolean;
 }
 
 const positiveInt = (value: string) => {
@@ -68,7 +70,8 @@ export function buildProgram(): Command {
     .option('--json', 'print a machine-readable summary on stdout')
     .option('-q, --quiet', 'no progress output')
     .option('--force', 'redo outputs that already exist')
-    .option('--upload <s3url>', 'upload finished files to s3://bucket/prefix');
+    .option('--upload <s3url>', 'upload finished files to s3://bucket/prefix')
+    .option('--also-audio', "also write each MP4's audio as .m4a beside it (the script's -a; the audio is read once)");
   addPlanOptions(merge);
   addStorageOptions(merge);
   merge.action(async (source: string, flags: MergeFlags) => {
@@ -88,6 +91,7 @@ export function buildProgram(): Command {
         concurrency: flags.concurrency,
         force: flags.force,
         upload: flags.upload,
+        alsoAudio: flags.alsoAudio,
         signal,
         onProgress: view ? (p) => view.update(p) : undefined,
       }).finally(() => view?.stop());
@@ -113,6 +117,7 @@ export function buildProgram(): Command {
   });
 
   registerQueueCommands(program);
+  registerComposeCommands(program, interruptSignal);
   return program;
 }
 

@@ -69,6 +69,8 @@ export interface MergeOptions extends PlanOptions, StorageOptions {
   force?: boolean;
   /** Also upload finished files to `s3://bucket/prefix`. */
   upload?: string;
+  /** Also write each MP4's audio as `.m4a` beside it (the service script's `-a`). */
+  alsoAudio?: boolean;
   onProgress?: (progress: MergeProgress) => void;
   signal?: AbortSignal;
 }
@@ -83,6 +85,8 @@ export interface OutputResult {
   file: string | null;
   /** Where it was uploaded, if `upload` was set. */
   uploaded?: string;
+  /** The `.m4a` written beside the MP4 (`alsoAudio`). */
+  audioFile?: string;
   durationMs: number;
   videoPath: MergePath | null;
   audioPath: MergePath | null;
