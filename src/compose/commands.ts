@@ -1,10 +1,11 @@
 // Composite plan -> one ffmpeg filter graph and its arguments. Pure: the executor writes the files.
 //
-// Video: every run of a user is one concat-demuxer input, turned upright, set to the output rate, its last
-// frame held per --gaps, and placed on the output frame timeline. The output is a sequence of segments,
-// one per layout interval: a black canvas with each shown user's picture fitted into its tile (split off
-// the run's stream and trimmed to the interval), concatenated in time. A run is decoded once, however
-// many intervals it spans, and never buffered ahead: the segments are pulled one after another.
+// Video: the output is a sequence of segments, one per layout interval: a black canvas with each shown
+// user's picture fitted into its tile, concatenated in time. Each (run, interval) piece is its own
+// concat-demuxer input holding only the run's slices that overlap the interval: turned upright, set to
+// the output rate, its last frame held per --gaps, placed on the output frame timeline. Segments are
+// pulled one after another and no stream is split, so nothing is decoded ahead and buffered (a split
+// stream feeding several segments made ffmpeg queue whole segments of 720p frames: over 1 GB).
 // Audio: every run of every user is one input placed at its offset; all are mixed without normalisation
 // (the level never depends on how many people are present) and a limiter keeps peaks below full scale.
 import type { ComposeOutput } from '../core/compose-plan.js';
@@ -23,8 +24,46 @@ export function filterValue(value: string): string {
   return option.replace(/[\\'[\],;]/g, '\\$&');
 }
 
+/**
+ * A piece of a video run shown in one layout interval: its own input (the run's slices that overlap the
+ * interval), so that no stream is ever split and buffered ahead for a later interval.
+ */
+export interface VideoPiece {
+  run: number;
+  interval: number;
+  slices: ComposeOutput['videoRuns'][number]['slices'];
+  /** Output frame of the first slice's start. */
+  firstFrame: number;
+  /** Output frames [from, to) the piece shows. */
+  from: number;
+  to: number;
+  tile: { x: number; y: number; w: number; h: number };
+}
+
+export function videoPieces(out: ComposeOutput): VideoPiece[] {
+  const layout = out.layout;
+  if (!layout) return [];
+  const pieces: VideoPiece[] = [];
+  out.videoRuns.forEach((run, r) => {
+    const user = out.users[run.user]!;
+    layout.intervals.forEach((iv, k) => {
+      const tile = iv.tiles.find((t) => t.uid === user.uid && t.sid === user.sid);
+      const from = Math.max(run.startFrame, iv.startFrame);
+      const to = Math.min(run.endFrame, iv.endFrame);
+      if (!tile || to <= from) return;
+      const frameOfMs = (ms: number) => Math.round((ms * out.fps) / 1000);
+      // The slices holding [from, to); in the held (frozen) stretch after the run, its last slice.
+      let slices = run.slices.filter((s) => frameOfMs(s.offsetMs) < to && frameOfMs(s.offsetMs + s.slotMs) > from);
+      if (slices.length === 0) slices = run.slices.slice(-1);
+      const first = run.slices.indexOf(slices[0]!);
+      pieces.push({ run: r, interval: k, slices, firstFrame: first === 0 ? run.startFrame : frameOfMs(slices[0]!.offsetMs), from, to, tile });
+    });
+  });
+  return pieces;
+}
+
 export interface ComposeInputs {
-  /** Concat list of each video run (index as in `videoRuns`). */
+  /** Concat list of each video piece (index as in `videoPieces(out)`). */
   videoLists: string[];
   /** Concat list of each audio run (index as in `audioRuns`). */
   audioLists: string[];
@@ -37,26 +76,14 @@ export interface ComposeEncodeSettings {
   threads?: number;
 }
 
-/** The video part of the graph, ending in [vout]. `firstInput` is the input index of the first video run. */
-export function composeVideoGraph(out: ComposeOutput, firstInput: number, labelFiles: string[] | null): string {
+/** The video part of the graph, ending in [vout]. `firstInput` is the input index of the first video piece. */
+export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firstInput: number, labelFiles: string[] | null): string {
   const layout = out.layout!;
   const { width: W, height: H, fps } = out;
   const chains: string[] = [];
-  // Per interval, the overlays to put on its canvas: [label, x, y, w, h].
-  const tilesOf = layout.intervals.map(() => [] as { label: string; x: number; y: number; w: number; h: number }[]);
-
-  out.videoRuns.forEach((run, j) => {
-    const user = out.users[run.user]!;
-    const S = run.startFrame;
-    const L = run.endFrame - run.startFrame;
-    const branches: { k: number; from: number; to: number; tile: { x: number; y: number; w: number; h: number } }[] = [];
-    layout.intervals.forEach((iv, k) => {
-      const tile = iv.tiles.find((t) => t.uid === user.uid && t.sid === user.sid);
-      const from = Math.max(S, iv.startFrame);
-      const to = Math.min(S + L, iv.endFrame);
-      if (tile && to > from) branches.push({ k, from, to, tile });
-    });
-    if (branches.length === 0) return;
+  pieces.forEach((p, j) => {
+    const run = out.videoRuns[p.run]!;
+    const a = layout.intervals[p.interval]!.startFrame;
     const chain = [
       // VP8 changes size inside a slice: bring every frame to the run's size first (fitted, never stretched).
       ...(run.container === 'webm' && run.width > 0 && run.height > 0
@@ -65,32 +92,27 @@ export function composeVideoGraph(out: ComposeOutput, firstInput: number, labelF
       ...uprightFilter(run.rotation),
       'setsar=1',
       `fps=${fps}:start_time=0`,
-      `tpad=stop=${L + 2}:stop_mode=clone`,
-      `trim=end_frame=${L}`,
-      `setpts=PTS+${S}`,
+      // Held (freeze) or short media: the last frame repeated up to the piece's end.
+      `tpad=stop=${p.to - p.firstFrame + 2}:stop_mode=clone`,
+      `trim=end_frame=${p.to - p.firstFrame}`,
+      `setpts=PTS+${p.firstFrame - a}`,
+      `trim=start_pts=${p.from - a}`,
+      `scale=${p.tile.w}:${p.tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
+      'setsar=1',
     ];
-    const src = `r${j}`;
-    chains.push(`[${firstInput + j}:v:0]${chain.join(',')}${branches.length > 1 ? `,split=${branches.length}` : ''}${branches.map((_, b) => `[${src}b${b}]`).join('')}`);
-    branches.forEach((br, b) => {
-      const iv = layout.intervals[br.k]!;
-      const label = `t${br.k}_${j}`;
-      chains.push(
-        `[${src}b${b}]trim=start_pts=${br.from}:end_pts=${br.to},setpts=PTS-${iv.startFrame},` +
-          `scale=${br.tile.w}:${br.tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[${label}]`,
-      );
-      tilesOf[br.k]!.push({ label, ...br.tile });
-    });
+    chains.push(`[${firstInput + j}:v:0]${chain.join(',')}[p${j}]`);
   });
 
   const segments = layout.intervals.map((iv, k) => {
     const frames = iv.endFrame - iv.startFrame;
     let current = `bg${k}`;
     chains.push(`color=c=black:s=${W}x${H}:r=${fps},trim=end_frame=${frames},format=yuv420p[${current}]`);
-    tilesOf[k]!.forEach((t, n) => {
-      const next = `s${k}o${n}`;
-      const x = `${t.x}+floor((${t.w}-overlay_w)/4)*2`;
-      const y = `${t.y}+floor((${t.h}-overlay_h)/4)*2`;
-      chains.push(`[${current}][${t.label}]overlay=x=${x}:y=${y}:eof_action=pass:format=yuv420[${next}]`);
+    pieces.forEach((p, j) => {
+      if (p.interval !== k) return;
+      const next = `s${k}o${j}`;
+      const x = `${p.tile.x}+floor((${p.tile.w}-overlay_w)/4)*2`;
+      const y = `${p.tile.y}+floor((${p.tile.h}-overlay_h)/4)*2`;
+      chains.push(`[${current}][p${j}]overlay=x=${x}:y=${y}:eof_action=pass:format=yuv420[${next}]`);
       current = next;
     });
     if (labelFiles && iv.tiles.length > 0) {
@@ -121,6 +143,9 @@ export function composeAudioGraph(out: ComposeOutput, firstInput: number): strin
       `aresample=${MIX_RATE}:async=1:min_hard_comp=0.010:first_pts=0`,
       ...(run.channels === 1 ? ['pan=stereo|c0=c0|c1=c0'] : []),
       `aformat=sample_fmts=fltp:sample_rates=${MIX_RATE}:channel_layouts=stereo`,
+      // The silence before the run is made in small frames (aresample's first_pts or -itsoffset would insert
+      // it as one frame: 150 MB for a user who joins after 400 s).
+      ...(run.offsetMs > 0 ? [`adelay=delays=${Math.round((run.offsetMs * MIX_RATE) / 1000)}S:all=1`] : []),
     ];
     chains.push(`[${firstInput + j}:a:0]${chain.join(',')}[a${j}]`);
   });
@@ -149,17 +174,13 @@ export function composeArgs(
   if (out.kind === 'av') {
     // -reinit_filter 0: a size change inside a run must not rebuild the whole graph (the run's chain scales it).
     for (const list of inputs.videoLists) args.push('-threads', '1', '-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
-    graph.push(composeVideoGraph(out, index, inputs.labelFiles));
+    graph.push(composeVideoGraph(out, videoPieces(out), index, inputs.labelFiles));
     index += inputs.videoLists.length;
     maps.push('-map', '[vout]');
     codecs.push('-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(out.fps));
     if (enc.threads) codecs.push('-threads', String(enc.threads));
   }
-  out.audioRuns.forEach((run, j) => {
-    args.push('-f', 'concat', '-safe', '0');
-    if (run.offsetMs > 0) args.push('-itsoffset', sec(run.offsetMs));
-    args.push('-i', inputs.audioLists[j]!);
-  });
+  for (const list of inputs.audioLists) args.push('-f', 'concat', '-safe', '0', '-i', list);
   graph.push(composeAudioGraph(out, index));
   maps.push('-map', '[aout]');
   codecs.push('-c:a', 'aac', '-b:a', '128k');

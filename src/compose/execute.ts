@@ -11,7 +11,7 @@ import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { concatList } from '../merge/commands.js';
 import { outputPath } from '../merge/execute.js';
 import { partialName, workPrefix } from '../merge/leftovers.js';
-import { composeArgs, type ComposeInputs } from './commands.js';
+import { composeArgs, videoPieces, type ComposeInputs } from './commands.js';
 
 export interface ComposeContext {
   outDir: string;
@@ -44,9 +44,9 @@ export async function executeCompose(out: ComposeOutput, ctx: ComposeContext): P
   const partialLayout = finalLayout ? partialName(finalLayout, unique) : null;
   try {
     const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
-    for (const [i, run] of out.videoRuns.entries()) {
+    for (const [i, piece] of videoPieces(out).entries()) {
       const list = path.join(workDir, `video-${i}.ffconcat`);
-      await writeFile(list, concatList(run.slices, ctx.paths, true));
+      await writeFile(list, concatList(piece.slices, ctx.paths, true));
       inputs.videoLists.push(list);
     }
     for (const [i, run] of out.audioRuns.entries()) {
