@@ -10,3 +10,8 @@ export { enqueueMerge, type EnqueueOptions, type EnqueueResult } from './queue/e
 export { startWorker, type WorkerOptions, type RunningWorker } from './queue/worker.js';
 export { startNotificationServer, type NotificationServerOptions, type NotificationServer } from './queue/server.js';
 export type { MergeJobData, MergeJobOptions } from './queue/job.js';
+export { composeRecordings, planComposition, type ComposeOptions, type ComposeProgress, type ComposeResult, type ComposeSummary } from './compose/api.js';
+export type { ComposeJobOptions } from './compose/job.js';
+export type { ComposeMode, ComposeOutput, ComposePlan } from './core/compose-plan.js';
+export type { Layout, LayoutInterval, Tile } from './core/layout.js';
+export { snapshotRecordings, type SnapshotOptions, type SnapshotSummary, type SnapshotUserResult } from './snapshots/api.js';
