@@ -228,3 +228,31 @@ describe('compose options', () => {
     expected.forEach((s, i) => expect(Math.abs(beeps[i]! - s)).toBeLessThanOrEqual(FRAME_S));
   });
 });
+
+describe('compose: WebM/VP8 pictures and --audio-tiles', () => {
+  it("shows a VP8 user's flash in its tile and a black tile for an audio-only user, whose beep is in the mix", async () => {
+    const root = await tempDir('compose-vp8');
+    await writeRecording(root, {
+      sid: SID,
+      cname: CNAME,
+      users: [
+        { uid: '7', markers: [T0 + 1500], video: [{ startMs: T0, durationMs: 3000, ...small, codec: 'vp8' }] },
+        { uid: '8', markers: [T0 + 2000], audio: [{ startMs: T0 + 500, durationMs: 2500 }] },
+      ],
+    });
+    const summary = await composeRecordings({ source: root, outDir: `${root}-out`, size: { width: 320, height: 180 }, audioTiles: true });
+    const r = summary.results[0]!;
+    expect(r.error).toBeNull();
+    const layout = JSON.parse(await readFile(r.layoutFile!, 'utf8')) as LayoutFile;
+    expect(layout.intervals.map((i) => i.tiles.map((t) => t.uid).join(','))).toEqual(['7', '7,8']);
+    expect(Math.abs(layout.intervals[1]!.startMs - 500)).toBeLessThanOrEqual(1000 / FPS);
+    const luma = await tileLuma(r.file!, layout);
+    const seven = onsets(luma.get('7')!);
+    expect(seven).toHaveLength(1);
+    expect(Math.abs(seven[0]! - 1.5)).toBeLessThanOrEqual(FRAME_S);
+    for (const f of luma.get('8')!) expect(f.y).toBeLessThan(25);
+    const beeps = await beepTimes(r.file!);
+    expect(beeps).toHaveLength(1);
+    expect(Math.abs(beeps[0]! - 2)).toBeLessThanOrEqual(FRAME_S);
+  });
+});
