@@ -1,7 +1,7 @@
 // The composite plan and its ffmpeg graph (pure): sessions and joined sessions, held frames per --gaps,
 // users left out, mix-audio, pieces per layout interval, an audio mix that never normalises.
 import { describe, expect, it } from 'vitest';
-import { composeArgs, composeAudioGraph, videoPieces } from '../src/compose/commands.js';
+import { chunkArgs, composeArgs, composeAudioGraph, videoChunks, videoPieces } from '../src/compose/commands.js';
 import { planCompose } from '../src/core/compose-plan.js';
 import type { Inventory, MediaFacts, Slice, Track, UidRecording } from '../src/core/types.js';
 
@@ -102,5 +102,24 @@ describe('compose graph', () => {
     expect(args.slice(args.indexOf('-t'), args.indexOf('-t') + 2)).toEqual(['-t', '6.000000']);
     expect(whole).toContain('concat=n=2:v=1:a=0[vout]');
     expect(whole.match(/overlay=/g)).toHaveLength(3);
+  });
+
+  it('groups intervals into chunks of at most N inputs; a chunk lasts exactly its frames', () => {
+    const pieces = videoPieces(out);
+    expect(videoChunks(out, pieces, 40)).toEqual([{ from: 0, to: 2 }]);
+    expect(videoChunks(out, pieces, 2)).toEqual([{ from: 0, to: 1 }, { from: 1, to: 2 }]);
+    expect(videoChunks(out, pieces, 1)).toEqual([{ from: 0, to: 1 }, { from: 1, to: 2 }]);
+    const second = pieces.filter((p) => p.interval === 1);
+    const { args, graph, durationMs } = chunkArgs(out, second, { from: 1, to: 2 }, ['v1', 'v2'], null, 'g.txt', 'chunk.mp4', { preset: 'veryfast' });
+    expect(durationMs).toBe(4000);
+    expect(args.slice(args.indexOf('-frames:v'), args.indexOf('-frames:v') + 2)).toEqual(['-frames:v', '40']);
+    expect(graph).toContain('[0:v:0]');
+    expect(graph).toContain('[1:v:0]');
+    expect(graph).not.toContain('[2:v:0]');
+    expect(graph.match(/color=c=black/g)).toHaveLength(1);
+    const joined = composeArgs(out, { videoLists: [], audioLists: ['a0', 'a1'], labelFiles: null, videoChunks: 'chunks.ffconcat' }, 'g.txt', 'out.mp4', { preset: 'veryfast' });
+    expect(joined.args.join(' ')).toContain('-i chunks.ffconcat -f concat -safe 0 -i a0');
+    expect(joined.args.join(' ')).toContain('-c:v copy');
+    expect(joined.graph).not.toContain('overlay');
   });
 });

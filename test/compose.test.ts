@@ -184,6 +184,24 @@ describe('compose', () => {
     expected.forEach((s, i) => expect(Math.abs(beeps[i]! - s), JSON.stringify({ beeps, expected })).toBeLessThanOrEqual(FRAME_S));
   });
 
+  it('encoded in chunks of layout intervals (few inputs per ffmpeg pass), the flashes and beeps stay where they were', async () => {
+    const chunked = await composeRecordings({ source: root, outDir: `${root}-chunked`, size: { width: 640, height: 360 }, maxPiecesPerPass: 3 });
+    const r = chunked.results[0]!;
+    expect(r.error).toBeNull();
+    expect(r.durationMs).toBeCloseTo(8000, -2);
+    const luma = await tileLuma(r.file!, layout);
+    for (const u of users.slice(0, 3)) {
+      const expected = onsets((await tileLuma(summary.results[0]!.file!, layout)).get(u.uid) ?? []);
+      const seen = onsets(luma.get(u.uid) ?? []);
+      expect(seen).toHaveLength(expected.length);
+      expected.forEach((s, i) => expect(Math.abs(seen[i]! - s)).toBeLessThanOrEqual(0.001));
+    }
+    const expectedBeeps = users.flatMap((u) => u.markers ?? []).map((m) => (m - T0) / 1000).sort((a, b) => a - b);
+    const beeps = await beepTimes(r.file!);
+    expect(beeps).toHaveLength(expectedBeeps.length);
+    expectedBeeps.forEach((s, i) => expect(Math.abs(beeps[i]! - s)).toBeLessThanOrEqual(FRAME_S));
+  });
+
   it('does not lower anyone because others are present: one user alone keeps its level', async () => {
     // In [0.2, 0.9] s only 1001's -30 dBFS presence tone is audible, while the mix has six inputs.
     const rms = await audioRms(summary.results[0]!.file!, 0.2, 0.9);

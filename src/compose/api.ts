@@ -43,6 +43,11 @@ export interface ComposeOptions extends StorageOptions {
   uids?: string[];
   /** x264 preset (default veryfast). */
   preset?: string;
+  /**
+   * Video inputs one ffmpeg pass may open (default 40): each (user run, layout interval) piece is an input
+   * holding a decoder, so a long class with many layout changes is encoded in chunks of intervals and joined.
+   */
+  maxPiecesPerPass?: number;
   /** Composites made in parallel (default 1: one already uses every core). */
   concurrency?: number;
   force?: boolean;
@@ -205,6 +210,7 @@ export async function composeRecordings(options: ComposeOptions): Promise<Compos
           preset: options.preset ?? DEFAULT_COMPOSE_PRESET,
           labels,
           signal,
+          maxPiecesPerPass: options.maxPiecesPerPass,
           onProgress: (p) =>
             report({ ...base, phase: 'compose', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
         });

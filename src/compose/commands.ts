@@ -62,6 +62,34 @@ export function videoPieces(out: ComposeOutput): VideoPiece[] {
   return pieces;
 }
 
+/** Layout intervals [from, to) encoded in one ffmpeg pass. */
+export interface IntervalRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * Groups consecutive layout intervals so that no pass opens more than `maxPieces` inputs (each open input
+ * holds a decoder: memory grows with them). One group when everything fits.
+ */
+export function videoChunks(out: ComposeOutput, pieces: VideoPiece[], maxPieces: number): IntervalRange[] {
+  const count = (out.layout?.intervals ?? []).map((_, k) => pieces.filter((p) => p.interval === k).length);
+  const chunks: IntervalRange[] = [];
+  let current: IntervalRange | null = null;
+  let inCurrent = 0;
+  count.forEach((n, k) => {
+    if (current && inCurrent + n <= maxPieces) {
+      current.to = k + 1;
+      inCurrent += n;
+    } else {
+      current = { from: k, to: k + 1 };
+      chunks.push(current);
+      inCurrent = n;
+    }
+  });
+  return chunks;
+}
+
 export interface ComposeInputs {
   /** Concat list of each video piece (index as in `videoPieces(out)`). */
   videoLists: string[];
@@ -69,6 +97,8 @@ export interface ComposeInputs {
   audioLists: string[];
   /** Text file holding each user's label (index as in `users`), or null for no labels. */
   labelFiles: string[] | null;
+  /** The video already encoded in chunks (`chunkArgs`): a concat list of them, copied. */
+  videoChunks?: string;
 }
 
 export interface ComposeEncodeSettings {
@@ -76,9 +106,13 @@ export interface ComposeEncodeSettings {
   threads?: number;
 }
 
-/** The video part of the graph, ending in [vout]. `firstInput` is the input index of the first video piece. */
-export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firstInput: number, labelFiles: string[] | null): string {
+/**
+ * The video part of the graph for the intervals in `range` (default: all), ending in [vout]. `pieces` are
+ * the pieces of those intervals, inputs `firstInput`, `firstInput + 1`, ... in that order.
+ */
+export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firstInput: number, labelFiles: string[] | null, range?: IntervalRange): string {
   const layout = out.layout!;
+  const { from: k0, to: k1 } = range ?? { from: 0, to: layout.intervals.length };
   const { width: W, height: H, fps } = out;
   const chains: string[] = [];
   pieces.forEach((p, j) => {
@@ -103,7 +137,8 @@ export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firs
     chains.push(`[${firstInput + j}:v:0]${chain.join(',')}[p${j}]`);
   });
 
-  const segments = layout.intervals.map((iv, k) => {
+  const segments = layout.intervals.slice(k0, k1).map((iv, i) => {
+    const k = k0 + i;
     const frames = iv.endFrame - iv.startFrame;
     let current = `bg${k}`;
     chains.push(`color=c=black:s=${W}x${H}:r=${fps},trim=end_frame=${frames},format=yuv420p[${current}]`);
@@ -158,6 +193,30 @@ export function composeAudioGraph(out: ComposeOutput, firstInput: number): strin
   return chains.join(';\n');
 }
 
+const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => [
+  '-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(out.fps), ...(enc.threads ? ['-threads', String(enc.threads)] : []),
+];
+
+/** One video chunk (the intervals in `range`): video only, exactly its frames long. */
+export function chunkArgs(
+  out: ComposeOutput,
+  pieces: VideoPiece[],
+  range: IntervalRange,
+  lists: string[],
+  labelFiles: string[] | null,
+  graphFile: string,
+  outFile: string,
+  enc: ComposeEncodeSettings,
+): { args: string[]; graph: string; durationMs: number } {
+  const intervals = out.layout!.intervals;
+  const frames = intervals[range.to - 1]!.endFrame - intervals[range.from]!.startFrame;
+  const args = ['-y', '-loglevel', 'error'];
+  for (const list of lists) args.push('-threads', '1', '-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
+  const graph = composeVideoGraph(out, pieces, 0, labelFiles, range);
+  args.push('-filter_complex_script', graphFile, '-map', '[vout]', ...videoEncoder(out, enc), '-frames:v', String(frames), '-an', '-f', 'mp4', outFile);
+  return { args, graph, durationMs: (frames * 1000) / out.fps };
+}
+
 /** ffmpeg arguments; the graph goes into `graphFile` (it can exceed a command line's length). */
 export function composeArgs(
   out: ComposeOutput,
@@ -171,14 +230,18 @@ export function composeArgs(
   const maps: string[] = [];
   const codecs: string[] = [];
   let index = 0;
-  if (out.kind === 'av') {
+  if (out.kind === 'av' && inputs.videoChunks) {
+    args.push('-f', 'concat', '-safe', '0', '-i', inputs.videoChunks);
+    index++;
+    maps.push('-map', '0:v:0');
+    codecs.push('-c:v', 'copy');
+  } else if (out.kind === 'av') {
     // -reinit_filter 0: a size change inside a run must not rebuild the whole graph (the run's chain scales it).
     for (const list of inputs.videoLists) args.push('-threads', '1', '-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
     graph.push(composeVideoGraph(out, videoPieces(out), index, inputs.labelFiles));
     index += inputs.videoLists.length;
     maps.push('-map', '[vout]');
-    codecs.push('-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(out.fps));
-    if (enc.threads) codecs.push('-threads', String(enc.threads));
+    codecs.push(...videoEncoder(out, enc));
   }
   for (const list of inputs.audioLists) args.push('-f', 'concat', '-safe', '0', '-i', list);
   graph.push(composeAudioGraph(out, index));

@@ -8,10 +8,10 @@ import { layoutJson } from '../core/layout.js';
 import { formatUtc17 } from '../core/names.js';
 import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
-import { concatList } from '../merge/commands.js';
+import { concatList, concatQuote } from '../merge/commands.js';
 import { outputPath } from '../merge/execute.js';
 import { partialName, workPrefix } from '../merge/leftovers.js';
-import { composeArgs, videoPieces, type ComposeInputs } from './commands.js';
+import { chunkArgs, composeArgs, videoChunks, videoPieces, type ComposeInputs } from './commands.js';
 
 export interface ComposeContext {
   outDir: string;
@@ -23,7 +23,11 @@ export interface ComposeContext {
   labels: Map<string, string> | null;
   signal?: AbortSignal;
   onProgress?: (progress: FfmpegProgress) => void;
+  /** Inputs one ffmpeg pass may open (default 40); a composite with more is encoded in chunks, then joined. */
+  maxPiecesPerPass?: number;
 }
+
+export const DEFAULT_MAX_PIECES_PER_PASS = 40;
 
 export interface ComposeExecuteResult {
   file: string;
@@ -44,10 +48,12 @@ export async function executeCompose(out: ComposeOutput, ctx: ComposeContext): P
   const partialLayout = finalLayout ? partialName(finalLayout, unique) : null;
   try {
     const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
-    for (const [i, piece] of videoPieces(out).entries()) {
+    const pieces = videoPieces(out);
+    const lists: string[] = [];
+    for (const [i, piece] of pieces.entries()) {
       const list = path.join(workDir, `video-${i}.ffconcat`);
       await writeFile(list, concatList(piece.slices, ctx.paths, true));
-      inputs.videoLists.push(list);
+      lists.push(list);
     }
     for (const [i, run] of out.audioRuns.entries()) {
       const list = path.join(workDir, `audio-${i}.ffconcat`);
@@ -62,6 +68,23 @@ export async function executeCompose(out: ComposeOutput, ctx: ComposeContext): P
         inputs.labelFiles.push(file);
       }
     }
+    const chunks = out.kind === 'av' ? videoChunks(out, pieces, ctx.maxPiecesPerPass ?? DEFAULT_MAX_PIECES_PER_PASS) : [];
+    if (chunks.length > 1) {
+      // Encoded chunk by chunk (a bounded number of decoders open at once), then joined by stream copy.
+      const entries = ['ffconcat version 1.0'];
+      for (const [c, range] of chunks.entries()) {
+        const mine = pieces.filter((p) => p.interval >= range.from && p.interval < range.to);
+        const chunkGraph = path.join(workDir, `chunk-${c}.txt`);
+        const chunkFile = path.join(workDir, `chunk-${c}.mp4`);
+        const startMs = (out.layout!.intervals[range.from]!.startFrame * 1000) / out.fps;
+        const { args, graph, durationMs } = chunkArgs(out, mine, range, mine.map((p) => lists[pieces.indexOf(p)]!), inputs.labelFiles, chunkGraph, chunkFile, { preset: ctx.preset, threads: ctx.threads });
+        await writeFile(chunkGraph, graph);
+        await runFfmpeg(args, { signal: ctx.signal, onProgress: ctx.onProgress ? (p) => ctx.onProgress!({ ...p, outTimeMs: startMs + p.outTimeMs, done: false }) : undefined });
+        entries.push(`file ${concatQuote(chunkFile)}`, `duration ${(durationMs / 1000).toFixed(6)}`);
+      }
+      inputs.videoChunks = path.join(workDir, 'chunks.ffconcat');
+      await writeFile(inputs.videoChunks, `${entries.join('\n')}\n`);
+    } else inputs.videoLists = lists;
     const graphFile = path.join(workDir, 'graph.txt');
     const { args, graph } = composeArgs(out, inputs, graphFile, partial, { preset: ctx.preset, threads: ctx.threads });
     await writeFile(graphFile, graph);
