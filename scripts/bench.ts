@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ChildReport, ChildTask } from './bench/child.js';
 import { watchTree, type TreeStats } from './bench/proc-tree.js';
+import { runComposeBench, TARGET_COMPOSE_NODE_RSS_MB, TARGET_COMPOSE_REALTIME } from './bench/compose.js';
 import { ensureRecording, specs, type BenchRecording } from './bench/recordings.js';
 
 const execFileAsync = promisify(execFile);
@@ -278,6 +279,9 @@ async function main(): Promise<void> {
     cpuS: profiled.report.cpu,
   };
 
+  // recmerge compose: 4 users x 10 min into one 1280x720 video (always 10 min, whatever BENCH_MINUTES).
+  const compose = await runComposeBench(recDir, path.join(benchDir, 'out'), log);
+
   const pick = (id: MethodId, rec: string) => results.find((r) => r.id === id && r.recording === rec);
   const auto = pick('auto', 'h264');
   const t15 = pick('transcode-fps15', 'h264');
@@ -297,6 +301,13 @@ async function main(): Promise<void> {
       pass: results.filter((r) => r.id !== 'script' && r.id !== 'naive').every((r) => r.nodePeakRssMB < TARGET_NODE_RSS_MB),
       unit: ' MB',
     },
+    {
+      name: `compose (${compose.users} users x ${compose.minutes} min, 1280x720) >= ${TARGET_COMPOSE_REALTIME}x real time`,
+      value: compose.error ? null : compose.timesRealtime,
+      pass: !compose.error && compose.timesRealtime >= TARGET_COMPOSE_REALTIME,
+      unit: `x (${fmt(compose.wallS)} s wall; ffmpeg CPU ${fmt(compose.cpuS.children)} s, i.e. ${fmt(compose.composedS / (compose.cpuS.children / os.availableParallelism()))}x with every core free)`,
+    },
+    { name: `compose Node peak RSS < ${TARGET_COMPOSE_NODE_RSS_MB} MB`, value: compose.nodePeakRssMB, pass: compose.nodePeakRssMB < TARGET_COMPOSE_NODE_RSS_MB, unit: ` MB (process tree with ffmpeg ${fmt(compose.treePeakRssMB, 0)} MB)` },
   ];
 
   log('');
@@ -316,7 +327,7 @@ async function main(): Promise<void> {
   for (const t of targets) log(`${t.pass ? 'PASS' : 'MISS'} ${t.name}: ${fmt(t.value)}${t.unit}`);
 
   const out = path.join(benchDir, 'results.json');
-  await writeFile(out, JSON.stringify({ date: started.toISOString(), machine: env, scale, recordings: { h264: { dir: h264.dir, minutes: h264.minutes, uids: h264.uids, slices: h264.slices.length, spanS: h264.spanMs, buildSeconds: h264.buildSeconds, builtThisRun: h264.built }, webm: { dir: webm.dir, minutes: webm.minutes, uids: webm.uids, slices: webm.slices.length, spanS: webm.spanMs, buildSeconds: webm.buildSeconds, builtThisRun: webm.built } }, methods: results, profile, targets }, null, 2));
+  await writeFile(out, JSON.stringify({ date: started.toISOString(), machine: env, scale, recordings: { h264: { dir: h264.dir, minutes: h264.minutes, uids: h264.uids, slices: h264.slices.length, spanS: h264.spanMs, buildSeconds: h264.buildSeconds, builtThisRun: h264.built }, webm: { dir: webm.dir, minutes: webm.minutes, uids: webm.uids, slices: webm.slices.length, spanS: webm.spanMs, buildSeconds: webm.buildSeconds, builtThisRun: webm.built } }, methods: results, profile, compose, targets }, null, 2));
   log(`\nwritten ${path.relative(repo, out)}`);
 }
 

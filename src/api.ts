@@ -1,4 +1,5 @@
 // The library entry points. The CLI, the queue worker and users' own code all come through here.
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -8,6 +9,7 @@ import type { Inventory, MergePlan, OutputPlan } from './core/types.js';
 import { observeCommands, resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
 import { executeOutput, outputPath } from './merge/execute.js';
+import { audioBesideName, writeAudioBeside } from './merge/also-audio.js';
 import { removeLeftovers } from './merge/leftovers.js';
 import { expectedRecord, forgetRecord, rememberListing, rerunDecision, writeRecord } from './merge/output-record.js';
 import { checkLocalSource, checkOutputDir, checkPreset, checkTool, checkUpload, UsageError } from './preflight.js';
@@ -97,6 +99,8 @@ function checkRequestedUids(inventory: Inventory, uids: string[] | undefined): v
   throw new UsageError(`no UID ${unknown.join(', ')} in this recording: ${has}`);
 }
 
+const exists = async (file: string) => stat(file).then((s) => s.isFile() && s.size > 0, () => false);
+
 function resultOf(plan: OutputPlan, extra: Partial<OutputResult>): OutputResult {
   return {
     id: plan.id,
@@ -158,6 +162,15 @@ async function merge(options: MergeOptions): Promise<MergeSummary> {
       return running > 1 ? Math.max(1, Math.floor(os.availableParallelism() / running)) : undefined;
     };
 
+    // --also-audio: the .m4a beside an MP4 that has audio, remuxed from it.
+    const audioBeside = async (plan: OutputPlan, mp4: string): Promise<{ audioFile?: string }> => {
+      const name = options.alsoAudio && plan.kind === 'av' ? audioBesideName(plan.fileName) : null;
+      if (!name) return {};
+      const file = outputPath(outDir, name);
+      if (options.force || !(await exists(file))) await writeAudioBeside(mp4, file, signal);
+      return { audioFile: file };
+    };
+
     const mergeOne = async (planned: OutputPlan): Promise<OutputResult> => {
       const started = Date.now();
       const base = { output: planned.id, fileName: planned.fileName, uid: planned.uid, sid: planned.sid, fraction: 0, positionMs: 0, durationMs: planned.durationMs, speed: null };
@@ -166,7 +179,12 @@ async function merge(options: MergeOptions): Promise<MergeSummary> {
       const decision = options.force ? { skip: false as const, reason: null } : await rerunDecision(finalFile, record);
       if (decision.skip) {
         report({ ...base, phase: 'skipped', fraction: 1 });
-        return resultOf(planned, { file: finalFile, skipped: true });
+        try {
+          return resultOf(planned, { file: finalFile, skipped: true, ...(await audioBeside(planned, finalFile)) });
+        } catch (error) {
+          signal?.throwIfAborted();
+          return resultOf(planned, { file: finalFile, skipped: true, error: (error as Error).message });
+        }
       }
       const remade = decision.reason ? { remade: decision.reason } : {};
       let current = planned;
@@ -198,17 +216,22 @@ async function merge(options: MergeOptions): Promise<MergeSummary> {
             report({ ...base, phase: 'merge', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
         });
         await writeRecord(done.file, record);
+        const beside = await audioBeside(current, done.file);
         let uploaded: string | undefined;
         if (options.upload) {
           report({ ...base, phase: 'upload', fraction: 1, positionMs: current.durationMs });
           const { uploadFile } = await import('./storage/upload.js');
           uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, overwrite: options.force, signal });
+          if (beside.audioFile) {
+            await uploadFile(beside.audioFile, options.upload, { ...options, key: audioBesideName(current.fileName)!, overwrite: options.force, signal });
+          }
         }
         report({ ...base, phase: 'done', fraction: 1, positionMs: current.durationMs });
         return resultOf(current, {
           file: done.file,
           durationMs: done.durationMs,
           uploaded,
+          ...beside,
           videoPath: done.videoPath,
           audioPath: done.audioPath,
           warnings: [...current.warnings, ...done.warnings],

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { addExamples } from './cli/examples.js';
 import { addPlanOptions, addStorageOptions, planOptionsFrom, storageOptionsFrom, type PlanFlags, type StorageFlags } from './cli/merge-options.js';
+import { registerComposeCommands } from './cli/compose-commands.js';
 import { registerQueueCommands } from './cli/queue-commands.js';
 import { painter, writeLine } from './cli/terminal.js';
 import { FfmpegError, shellQuote, ToolNotFoundError } from './ffmpeg/runner.js';
@@ -20,6 +21,7 @@ interface MergeFlags extends PlanFlags, StorageFlags {
   progressJson?: number | true;
   force?: boolean;
   upload?: string;
+  alsoAudio?: boolean;
 }
 
 /** Usage errors found by the CLI itself (the library's are its UsageError; both exit 2). */
@@ -82,7 +84,8 @@ export function buildProgram(): Command {
     .option('--verbose', 'print every ffmpeg/ffprobe command line, as it would be typed, on stderr')
     .addOption(new Option('--progress-json [fd]', 'progress as one JSON event per line, on stderr or on this file descriptor').argParser(fileDescriptor))
     .option('--force', 'redo every output, even one already made from the same inputs and options')
-    .option('--upload <s3url>', 'upload finished files to s3://bucket/prefix');
+    .option('--upload <s3url>', 'upload finished files to s3://bucket/prefix')
+    .option('--also-audio', "also write each MP4's audio as .m4a beside it (the script's -a; the audio is read once)");
   addPlanOptions(merge);
   addStorageOptions(merge);
   merge.action(async (source: string, flags: MergeFlags) => {
@@ -116,6 +119,7 @@ export function buildProgram(): Command {
           concurrency: flags.concurrency,
           force: flags.force,
           upload: flags.upload,
+          alsoAudio: flags.alsoAudio,
           signal,
           onPlan: view ? (plan) => view.plan(plan) : undefined,
           onProgress: view ? (p) => view.update(p) : undefined,
@@ -168,6 +172,7 @@ export function buildProgram(): Command {
   });
 
   registerQueueCommands(program);
+  registerComposeCommands(program, interruptSignal);
   addExamples(program);
   return program;
 }

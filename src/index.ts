@@ -30,3 +30,4 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 export async function startNotificationServer(options: NotificationServerOptions): Promise<NotificationServer> {
   return (await import('./queue/server.js')).startNotificationServer(options);
 }
+export { composeRecordings, planComposition, type ComposeOptions, type ComposeProgress, type ComposeResult, type ComposeSummary } from './compose/api.js';

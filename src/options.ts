@@ -76,6 +76,8 @@ export interface MergeOptions extends PlanOptions, StorageOptions {
   force?: boolean;
   /** Also upload finished files to `s3://bucket/prefix`. */
   upload?: string;
+  /** Also write each MP4's audio as `.m4a` beside it (the service script's `-a`). */
+  alsoAudio?: boolean;
   onProgress?: (progress: MergeProgress) => void;
   /** Called once with the plan, before any output is started (e.g. to show how many there are). */
   onPlan?: (plan: import('./core/types.js').MergePlan) => void;
@@ -94,6 +96,8 @@ export interface OutputResult {
   file: string | null;
   /** Where it was uploaded, if `upload` was set. */
   uploaded?: string;
+  /** The `.m4a` written beside the MP4 (`alsoAudio`). */
+  audioFile?: string;
   durationMs: number;
   videoPath: MergePath | null;
   audioPath: MergePath | null;

@@ -168,3 +168,22 @@ export async function measureSlices(
   );
   return media;
 }
+
+/** Moves slices whose file is not the container its name says from `paths` to `missing` (a cheap look at the head). */
+export async function rejectBadSlices(
+  paths: Map<string, string>,
+  missing: Map<string, string>,
+  plan: Pick<OutputPlan, 'inputs'>,
+  containers: Map<string, { container: SliceContainer; media: MediaKind }>,
+): Promise<void> {
+  for (const key of plan.inputs) {
+    const file = paths.get(key);
+    const kind = containers.get(key);
+    if (!file || !kind) continue;
+    const problem = await checkSliceFile(file, kind.container);
+    if (problem) {
+      paths.delete(key);
+      missing.set(key, problem);
+    }
+  }
+}

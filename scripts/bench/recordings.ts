@@ -47,7 +47,7 @@ const PRESENCE_WEBM: Record<string, Array<[number, number]>> = {
   '2002': [[0.1, 0.7], [0.75, 1]], // joins late
 };
 
-function users(
+export function users(
   presence: Record<string, Array<[number, number]>>,
   minutes: number,
   video: { width: number; height: number; fps: number; codec: 'h264' | 'vp8' },

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
+import type { ComposeJobOptions } from '../compose/job.js';
 import type { MergeOptions, PlanOptions } from '../options.js';
 import { formatS3Url, parseS3Url } from '../storage/s3-url.js';
 
@@ -13,6 +14,7 @@ export const JOB_NAME = 'merge';
 /** Merge options that can travel in a job (no callbacks, no clients). */
 export interface MergeJobOptions
   extends PlanOptions,
+    ComposeJobOptions,
     Pick<MergeOptions, 'preset' | 'endpoint' | 'region' | 'forcePathStyle'> {
   /** Outputs merged in parallel inside one job. */
   concurrency?: number;
@@ -86,6 +88,13 @@ const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
   endpoint: isString,
   region: isString,
   forcePathStyle: isBool,
+  compose: (v) => (v === true || v === 'mix-audio' ? null : "true or 'mix-audio'"),
+  maxTiles: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 64 ? null : 'a whole number from 1 to 64'),
+  audioTiles: isBool,
+  labels: (v) =>
+    typeof v === 'boolean' || (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).every(([k, n]) => /^\d+$/.test(k) && typeof n === 'string'))
+      ? null
+      : 'true, false or { "<uid>": "<name>" }',
 };
 
 function checkLocation(field: string, value: unknown, problems: string[]): void {
@@ -151,6 +160,11 @@ export function parseJobData(value: unknown): MergeJobData {
     }
   }
 
+  if (options?.compose) {
+    // A composite has its own modes and no --gaps cut.
+    if (options.mode !== undefined && options.mode !== 'av') problems.push(`options.mode: a compose job takes options.compose: 'mix-audio' instead of mode ${options.mode}`);
+    if (options.gaps === 'cut') problems.push('options.gaps: a compose job fills gaps with freeze or black');
+  }
   if (problems.length > 0) throw new JobDataError(`invalid merge job: ${problems.join('; ')}`);
   const result: MergeJobData = { source: data.source as string, output: data.output as string };
   if (options && Object.keys(options).length > 0) result.options = options;

@@ -6,6 +6,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
+import { composeForJob } from '../compose/job.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
 import { createS3Client } from '../storage/s3-client.js';
 import { parseS3Url } from '../storage/s3-url.js';
@@ -273,7 +274,7 @@ async function processJob(job: Job, options: WorkerOptions, signal: AbortSignal)
 
       let summary: MergeSummary;
       try {
-        summary = await mergeRecordings(merge);
+        summary = data.options?.compose ? await composeForJob(merge) : await mergeRecordings(merge);
       } catch (error) {
         if (signal.aborted) throw error;
         if (isPermanent(error)) throw new UnrecoverableError(`${(error as Error).name}: ${(error as Error).message}`);

@@ -188,3 +188,26 @@ export async function probe(file: string): Promise<{
     }),
   };
 }
+
+export interface Region {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Mean luma of each region in every frame of a video, in one decoding pass: [{ t, y: [region 0, region 1, ...] }]. */
+export async function regionLumaTimeline(file: string, regions: Region[]): Promise<{ t: number; y: number[] }[]> {
+  if (regions.length === 0) return [];
+  const labels = regions.map((_, i) => `[r${i}]`).join('');
+  const branches = regions.map((r, i) => `[r${i}]crop=w=${r.w}:h=${r.h}:x=${r.x}:y=${r.y},signalstats[out${i}]`);
+  const graph = `${movieSource(file)},split=${regions.length}${labels};${branches.join(';')}`;
+  const frames = await graphFrames(graph, YAVG);
+  const byTime = new Map<string, number[]>();
+  for (const f of frames) {
+    const row = byTime.get(f.pts_time!) ?? new Array<number>(regions.length).fill(Number.NaN);
+    row[f.stream_index ?? 0] = Number(f.tags?.[YAVG]);
+    byTime.set(f.pts_time!, row);
+  }
+  return [...byTime].map(([t, y]) => ({ t: Number(t), y })).sort((a, b) => a.t - b.t);
+}

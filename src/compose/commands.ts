@@ -1,0 +1,260 @@
+// Composite plan -> one ffmpeg filter graph and its arguments. Pure: the executor writes the files.
+//
+// Video: the output is a sequence of segments, one per layout interval: a black canvas with each shown
+// user's picture fitted into its tile, concatenated in time. Each (run, interval) piece is its own
+// concat-demuxer input holding only the run's slices that overlap the interval: turned upright, set to
+// the output rate, its last frame held per --gaps, placed on the output frame timeline. Segments are
+// pulled one after another and no stream is split, so nothing is decoded ahead and buffered (a split
+// stream feeding several segments made ffmpeg queue whole segments of 720p frames: over 1 GB).
+// Audio: every run of every user is one input placed at its offset; all are mixed without normalisation
+// (the level never depends on how many people are present) and a limiter keeps peaks below full scale.
+import type { ComposeOutput } from '../core/compose-plan.js';
+import { uprightFilter } from '../merge/commands.js';
+
+export const DEFAULT_COMPOSE_PRESET = 'veryfast';
+/** -1 dBFS: the mix's peaks are limited below this. */
+export const MIX_LIMIT = 0.891;
+const MIX_RATE = 48000;
+
+const sec = (ms: number) => (ms / 1000).toFixed(6);
+
+/** Escapes a value for a filter option (option level, then graph level). */
+export function filterValue(value: string): string {
+  const option = value.replace(/[\\':]/g, '\\$&');
+  return option.replace(/[\\'[\],;]/g, '\\$&');
+}
+
+/**
+ * A piece of a video run shown in one layout interval: its own input (the run's slices that overlap the
+ * interval), so that no stream is ever split and buffered ahead for a later interval.
+ */
+export interface VideoPiece {
+  run: number;
+  interval: number;
+  slices: ComposeOutput['videoRuns'][number]['slices'];
+  /** Output frame of the first slice's start. */
+  firstFrame: number;
+  /** Output frames [from, to) the piece shows. */
+  from: number;
+  to: number;
+  tile: { x: number; y: number; w: number; h: number };
+}
+
+export function videoPieces(out: ComposeOutput): VideoPiece[] {
+  const layout = out.layout;
+  if (!layout) return [];
+  const pieces: VideoPiece[] = [];
+  out.videoRuns.forEach((run, r) => {
+    const user = out.users[run.user]!;
+    layout.intervals.forEach((iv, k) => {
+      const tile = iv.tiles.find((t) => t.uid === user.uid && t.sid === user.sid);
+      const from = Math.max(run.startFrame, iv.startFrame);
+      const to = Math.min(run.endFrame, iv.endFrame);
+      if (!tile || to <= from) return;
+      const frameOfMs = (ms: number) => Math.round((ms * out.fps) / 1000);
+      // The slices holding [from, to); in the held (frozen) stretch after the run, its last slice.
+      let slices = run.slices.filter((s) => frameOfMs(s.offsetMs) < to && frameOfMs(s.offsetMs + s.slotMs) > from);
+      if (slices.length === 0) slices = run.slices.slice(-1);
+      const first = run.slices.indexOf(slices[0]!);
+      pieces.push({ run: r, interval: k, slices, firstFrame: first === 0 ? run.startFrame : frameOfMs(slices[0]!.offsetMs), from, to, tile });
+    });
+  });
+  return pieces;
+}
+
+/** Layout intervals [from, to) encoded in one ffmpeg pass. */
+export interface IntervalRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * Groups consecutive layout intervals so that no pass opens more than `maxPieces` inputs (each open input
+ * holds a decoder: memory grows with them). One group when everything fits.
+ */
+export function videoChunks(out: ComposeOutput, pieces: VideoPiece[], maxPieces: number): IntervalRange[] {
+  const count = (out.layout?.intervals ?? []).map((_, k) => pieces.filter((p) => p.interval === k).length);
+  const chunks: IntervalRange[] = [];
+  let current: IntervalRange | null = null;
+  let inCurrent = 0;
+  count.forEach((n, k) => {
+    if (current && inCurrent + n <= maxPieces) {
+      current.to = k + 1;
+      inCurrent += n;
+    } else {
+      current = { from: k, to: k + 1 };
+      chunks.push(current);
+      inCurrent = n;
+    }
+  });
+  return chunks;
+}
+
+export interface ComposeInputs {
+  /** Concat list of each video piece (index as in `videoPieces(out)`). */
+  videoLists: string[];
+  /** Concat list of each audio run (index as in `audioRuns`). */
+  audioLists: string[];
+  /** Text file holding each user's label (index as in `users`), or null for no labels. */
+  labelFiles: string[] | null;
+  /** The video already encoded in chunks (`chunkArgs`): a concat list of them, copied. */
+  videoChunks?: string;
+}
+
+export interface ComposeEncodeSettings {
+  preset: string;
+  threads?: number;
+}
+
+/**
+ * The video part of the graph for the intervals in `range` (default: all), ending in [vout]. `pieces` are
+ * the pieces of those intervals, inputs `firstInput`, `firstInput + 1`, ... in that order.
+ */
+export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firstInput: number, labelFiles: string[] | null, range?: IntervalRange): string {
+  const layout = out.layout!;
+  const { from: k0, to: k1 } = range ?? { from: 0, to: layout.intervals.length };
+  const { width: W, height: H, fps } = out;
+  const chains: string[] = [];
+  pieces.forEach((p, j) => {
+    const run = out.videoRuns[p.run]!;
+    const a = layout.intervals[p.interval]!.startFrame;
+    const chain = [
+      // VP8 changes size inside a slice: bring every frame to the run's size first (fitted, never stretched).
+      ...(run.container === 'webm' && run.width > 0 && run.height > 0
+        ? [`scale=${run.width}:${run.height}:force_original_aspect_ratio=decrease`, `pad=${run.width}:${run.height}:-1:-1:color=black`]
+        : []),
+      ...uprightFilter(run.rotation),
+      'setsar=1',
+      `fps=${fps}:start_time=0`,
+      // Held (freeze) or short media: the last frame repeated up to the piece's end.
+      `tpad=stop=${p.to - p.firstFrame + 2}:stop_mode=clone`,
+      `trim=end_frame=${p.to - p.firstFrame}`,
+      `setpts=PTS+${p.firstFrame - a}`,
+      `trim=start_pts=${p.from - a}`,
+      `scale=${p.tile.w}:${p.tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
+      'setsar=1',
+    ];
+    chains.push(`[${firstInput + j}:v:0]${chain.join(',')}[p${j}]`);
+  });
+
+  const segments = layout.intervals.slice(k0, k1).map((iv, i) => {
+    const k = k0 + i;
+    const frames = iv.endFrame - iv.startFrame;
+    let current = `bg${k}`;
+    chains.push(`color=c=black:s=${W}x${H}:r=${fps},trim=end_frame=${frames},format=yuv420p[${current}]`);
+    pieces.forEach((p, j) => {
+      if (p.interval !== k) return;
+      const next = `s${k}o${j}`;
+      const x = `${p.tile.x}+floor((${p.tile.w}-overlay_w)/4)*2`;
+      const y = `${p.tile.y}+floor((${p.tile.h}-overlay_h)/4)*2`;
+      chains.push(`[${current}][p${j}]overlay=x=${x}:y=${y}:eof_action=pass:format=yuv420[${next}]`);
+      current = next;
+    });
+    if (labelFiles && iv.tiles.length > 0) {
+      const size = Math.max(10, Math.round(Math.min(...iv.tiles.map((t) => t.h)) / 14));
+      const draws = iv.tiles.map((t) => {
+        const index = out.users.findIndex((u) => u.uid === t.uid && u.sid === t.sid);
+        return (
+          `drawtext=textfile=${filterValue(labelFiles[index]!)}:expansion=none:fontcolor=white:fontsize=${size}` +
+          `:box=1:boxcolor=black@0.6:boxborderw=${Math.max(2, Math.round(size / 4))}:x=${t.x + size / 2}:y=${t.y + t.h}-th-${size / 2}`
+        );
+      });
+      chains.push(`[${current}]${draws.join(',')}[s${k}l]`);
+      current = `s${k}l`;
+    }
+    return current;
+  });
+  if (segments.length === 1) chains.push(`[${segments[0]}]null[vout]`);
+  else chains.push(`${segments.map((s) => `[${s}]`).join('')}concat=n=${segments.length}:v=1:a=0[vout]`);
+  return chains.join(';\n');
+}
+
+/** The audio part of the graph, ending in [aout]: every run placed, mixed, limited, exactly `durationMs` long. */
+export function composeAudioGraph(out: ComposeOutput, firstInput: number): string {
+  const chains: string[] = [];
+  const end = sec(out.durationMs);
+  out.audioRuns.forEach((run, j) => {
+    const chain = [
+      `aresample=${MIX_RATE}:async=1:min_hard_comp=0.010:first_pts=0`,
+      ...(run.channels === 1 ? ['pan=stereo|c0=c0|c1=c0'] : []),
+      `aformat=sample_fmts=fltp:sample_rates=${MIX_RATE}:channel_layouts=stereo`,
+      // The silence before the run is made in small frames (aresample's first_pts or -itsoffset would insert
+      // it as one frame: 150 MB for a user who joins after 400 s).
+      ...(run.offsetMs > 0 ? [`adelay=delays=${Math.round((run.offsetMs * MIX_RATE) / 1000)}S:all=1`] : []),
+    ];
+    chains.push(`[${firstInput + j}:a:0]${chain.join(',')}[a${j}]`);
+  });
+  const tail = `alimiter=limit=${MIX_LIMIT}:level=0:latency=1,apad=whole_dur=${end},atrim=end=${end}[aout]`;
+  if (out.audioRuns.length === 0) chains.push(`anullsrc=r=${MIX_RATE}:cl=stereo,atrim=end=${end}[aout]`);
+  else {
+    const mixed = out.audioRuns.map((_, j) => `[a${j}]`).join('');
+    chains.push(`${mixed}amix=inputs=${out.audioRuns.length}:normalize=0:duration=longest:dropout_transition=0,${tail}`);
+  }
+  return chains.join(';\n');
+}
+
+const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => [
+  '-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(out.fps), ...(enc.threads ? ['-threads', String(enc.threads)] : []),
+];
+
+/** One video chunk (the intervals in `range`): video only, exactly its frames long. */
+export function chunkArgs(
+  out: ComposeOutput,
+  pieces: VideoPiece[],
+  range: IntervalRange,
+  lists: string[],
+  labelFiles: string[] | null,
+  graphFile: string,
+  outFile: string,
+  enc: ComposeEncodeSettings,
+): { args: string[]; graph: string; durationMs: number } {
+  const intervals = out.layout!.intervals;
+  const frames = intervals[range.to - 1]!.endFrame - intervals[range.from]!.startFrame;
+  const args = ['-y', '-loglevel', 'error'];
+  for (const list of lists) args.push('-threads', '1', '-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
+  const graph = composeVideoGraph(out, pieces, 0, labelFiles, range);
+  args.push('-filter_complex_script', graphFile, '-map', '[vout]', ...videoEncoder(out, enc), '-frames:v', String(frames), '-an', '-f', 'mp4', outFile);
+  return { args, graph, durationMs: (frames * 1000) / out.fps };
+}
+
+/** ffmpeg arguments; the graph goes into `graphFile` (it can exceed a command line's length). */
+export function composeArgs(
+  out: ComposeOutput,
+  inputs: ComposeInputs,
+  graphFile: string,
+  outFile: string,
+  enc: ComposeEncodeSettings,
+): { args: string[]; graph: string } {
+  const args = ['-y', '-loglevel', 'error'];
+  const graph: string[] = [];
+  const maps: string[] = [];
+  const codecs: string[] = [];
+  let index = 0;
+  if (out.kind === 'av' && inputs.videoChunks) {
+    args.push('-f', 'concat', '-safe', '0', '-i', inputs.videoChunks);
+    index++;
+    maps.push('-map', '0:v:0');
+    codecs.push('-c:v', 'copy');
+  } else if (out.kind === 'av') {
+    // -reinit_filter 0: a size change inside a run must not rebuild the whole graph (the run's chain scales it).
+    for (const list of inputs.videoLists) args.push('-threads', '1', '-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
+    graph.push(composeVideoGraph(out, videoPieces(out), index, inputs.labelFiles));
+    index += inputs.videoLists.length;
+    maps.push('-map', '[vout]');
+    codecs.push(...videoEncoder(out, enc));
+  }
+  for (const list of inputs.audioLists) args.push('-f', 'concat', '-safe', '0', '-i', list);
+  graph.push(composeAudioGraph(out, index));
+  maps.push('-map', '[aout]');
+  codecs.push('-c:a', 'aac', '-b:a', '128k');
+  args.push('-filter_complex_script', graphFile, ...maps, ...codecs);
+  args.push(
+    '-t', sec(out.durationMs),
+    '-map_metadata', '-1',
+    '-metadata', `creation_time=${new Date(out.originMs).toISOString()}`,
+    '-movflags', '+faststart',
+    '-f', 'mp4',
+    outFile,
+  );
+  return { args, graph: graph.join(';\n') };
+}

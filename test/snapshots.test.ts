@@ -1,0 +1,91 @@
+// Snapshots (the script's -c): a JPEG per user every N seconds of wall clock while its video is present,
+// named after the instant shown, showing the frame of that instant (markers), upright.
+import { readdir } from 'node:fs/promises';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { planSnapshots } from '../src/core/snapshots.js';
+import type { Inventory } from '../src/core/types.js';
+import { snapshotRecordings, type SnapshotSummary } from '../src/snapshots/api.js';
+import { cornerLuma, lumaTimeline, probe } from './support/measure.js';
+import { utc17, writeRecording } from './support/recording-fixture.js';
+import { T0, tempDir } from './support/sync.js';
+
+const SID = '5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a';
+const CNAME = 'snap_class';
+const small = { width: 160, height: 90, fps: 15 };
+const name = (uid: string, ms: number) => `${SID}_${CNAME}__uid_s_${uid}__${utc17(ms)}.jpg`;
+
+describe('planSnapshots', () => {
+  const slice = (key: string, startMs: number, durationMs: number, present = true) => ({
+    key, container: 'ts' as const, startMs, durationMs, discontinuity: false, rotation: 0 as const, codedSize: null, backup: false, present,
+  });
+  const inventory: Inventory = {
+    sessions: [{
+      sid: 's', cname: 'c', dir: '',
+      uids: [
+        { uid: '1', audio: { media: 'audio', playlistKey: null, otherPlaylists: [], events: [], slices: [slice('a1', 0, 10_000)] }, video: null, problems: [], failed: null },
+        { uid: '2', audio: null, video: { media: 'video', playlistKey: null, otherPlaylists: [], events: [], slices: [slice('v1', 1500, 2000), slice('v2', 3500, 2000, false), slice('v3', 6000, 3000)] }, problems: [], failed: null },
+      ],
+    }],
+    ignored: [],
+    problems: [],
+    unmeasured: [],
+  };
+
+  it('takes the session grid instants inside present video, from the slice that holds each', () => {
+    const { shots } = planSnapshots(inventory, 2000);
+    expect(shots.map((s) => [s.uid, s.instantMs, s.sliceKey, s.offsetMs])).toEqual([
+      ['2', 2000, 'v1', 500],
+      // 4000 lies in a slice that never reached storage: no picture.
+      ['2', 6000, 'v3', 0],
+      ['2', 8000, 'v3', 2000],
+    ]);
+  });
+});
+
+describe('snapshots', () => {
+  let root: string;
+  let summary: SnapshotSummary;
+
+  beforeAll(async () => {
+    root = await tempDir('snapshots');
+    await writeRecording(root, {
+      sid: SID,
+      cname: CNAME,
+      users: [
+        { uid: '1', markers: [T0 + 2000], audio: [{ startMs: T0, durationMs: 4000 }], video: [{ startMs: T0, durationMs: 4000, ...small }] },
+        { uid: '2', markers: [T0 + 1000], video: [{ startMs: T0 + 400, durationMs: 3000, ...small, rotation: 90 }] },
+        // Camera off from 1.5 s to 2.6 s: no picture at 2 s.
+        { uid: '3', video: [{ startMs: T0, durationMs: 1500, ...small }, { startMs: T0 + 2600, durationMs: 1400, ...small }] },
+      ],
+    });
+    summary = await snapshotRecordings({ source: root, outDir: `${root}-out`, every: 1 });
+  });
+
+  it('writes a picture per user per second of wall clock while its video is present, named after the instant', async () => {
+    expect(summary.ok).toBe(true);
+    const files = (await readdir(`${root}-out`)).filter((f) => f.endsWith('.jpg')).sort();
+    expect(files).toEqual(
+      [
+        ...[0, 1000, 2000, 3000].map((t) => name('1', T0 + t)),
+        ...[1000, 2000, 3000].map((t) => name('2', T0 + t)),
+        ...[0, 1000, 3000].map((t) => name('3', T0 + t)),
+      ].sort(),
+    );
+  });
+
+  it('shows the frame of the instant in its name (the marker frames, and only those, are white)', async () => {
+    const mean = async (uid: string, t: number) => (await lumaTimeline(`${root}-out/${name(uid, T0 + t)}`))[0]!.y;
+    expect(await mean('1', 2000)).toBeGreaterThan(150);
+    for (const t of [0, 1000, 3000]) expect(await mean('1', t)).toBeLessThan(100);
+    expect(await mean('2', 1000)).toBeGreaterThan(150);
+    for (const t of [2000, 3000]) expect(await mean('2', t)).toBeLessThan(100);
+  });
+
+  it('turns a rotated picture upright', async () => {
+    const file = `${root}-out/${name('2', T0 + 2000)}`;
+    expect((await probe(file)).video).toMatchObject({ width: 90, height: 160 });
+    const corners = await cornerLuma(file, 0);
+    expect(corners.topLeft).toBeGreaterThan(150);
+    expect(corners.bottomRight).toBeLessThan(100);
+  });
+});
