@@ -8,7 +8,7 @@ import { UsageError } from '../api.js';
 import { planCompose, type ComposeMode, type ComposeOutput, type ComposePlan } from '../core/compose-plan.js';
 import { DEFAULT_MAX_TILES } from '../core/layout.js';
 import { markMissing } from '../core/inventory.js';
-import type { Inventory, OutputPlan, Problem } from '../core/types.js';
+import type { Inventory, Problem } from '../core/types.js';
 import { resolveTool } from '../ffmpeg/runner.js';
 import { removeLeftovers } from '../merge/leftovers.js';
 import type { SourceSpec, StorageOptions } from '../options.js';
