@@ -1,8 +1,8 @@
 // AAC frames out of an MPEG-TS slice, for the audio copy path: the frames are laid on the wall clock
 // one by one, so their exact count per slice matters. Written here because no maintained npm package
 // exposes ADTS frames from TS without a whole transmuxer; it is a small, well-specified format.
+import { scanTs } from './ts-scan.js';
 
-const TS_PACKET = 188;
 const STREAM_TYPE_ADTS = 0x0f;
 
 export interface AdtsConfig {
@@ -24,76 +24,21 @@ export const SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22
 
 export class TsError extends Error {}
 
-/** Collects the payload of the ADTS audio elementary stream of a transport stream. */
+/** Collects the payload of the ADTS audio elementary stream of a transport stream held in memory. */
 export function tsAudioPayload(ts: Buffer): Buffer {
-  let pmtPid = -1;
-  let audioPid = -1;
   const pes: Buffer[] = [];
-  let current: Buffer[] | null = null;
-
-  const flush = () => {
-    if (!current) return;
-    const packet = Buffer.concat(current);
-    current = null;
-    if (packet.length < 9 || packet[0] !== 0 || packet[1] !== 0 || packet[2] !== 1) return;
-    const headerLength = packet[8]!;
-    if (9 + headerLength <= packet.length) pes.push(packet.subarray(9 + headerLength));
-  };
-
-  let off = ts.indexOf(0x47);
-  while (off >= 0 && off + TS_PACKET <= ts.length) {
-    if (ts[off] !== 0x47) {
-      off = ts.indexOf(0x47, off + 1);
-      continue;
-    }
-    const pusi = (ts[off + 1]! & 0x40) !== 0;
-    const pid = ((ts[off + 1]! & 0x1f) << 8) | ts[off + 2]!;
-    const afc = (ts[off + 3]! >> 4) & 3;
-    let p = off + 4;
-    if (afc & 2) p += 1 + ts[off + 4]!;
-    const end = off + TS_PACKET;
-    if (afc & 1 && p < end) {
-      const payload = ts.subarray(p, end);
-      if (pid === 0 && pusi) {
-        // PAT: pointer field, then 8-byte section header, then (program, pid) pairs.
-        const s = 1 + payload[0]!;
-        const sectionLength = ((payload[s + 1]! & 0x0f) << 8) | payload[s + 2]!;
-        for (let i = s + 8; i + 4 <= s + 3 + sectionLength - 4; i += 4) {
-          const program = (payload[i]! << 8) | payload[i + 1]!;
-          if (program !== 0) {
-            pmtPid = ((payload[i + 2]! & 0x1f) << 8) | payload[i + 3]!;
-            break;
-          }
-        }
-      } else if (pid === pmtPid && pusi && audioPid < 0) {
-        const s = 1 + payload[0]!;
-        const sectionLength = ((payload[s + 1]! & 0x0f) << 8) | payload[s + 2]!;
-        const infoLength = ((payload[s + 10]! & 0x0f) << 8) | payload[s + 11]!;
-        let i = s + 12 + infoLength;
-        const stop = Math.min(payload.length, s + 3 + sectionLength - 4);
-        while (i + 5 <= stop) {
-          const type = payload[i]!;
-          const esPid = ((payload[i + 1]! & 0x1f) << 8) | payload[i + 2]!;
-          const esInfo = ((payload[i + 3]! & 0x0f) << 8) | payload[i + 4]!;
-          if (type === STREAM_TYPE_ADTS) {
-            audioPid = esPid;
-            break;
-          }
-          i += 5 + esInfo;
-        }
-      } else if (pid === audioPid) {
-        if (pusi) {
-          flush();
-          current = [];
-        }
-        current?.push(payload);
-      }
-    }
-    off = end;
+  let audioPid: number | null = null;
+  let scan;
+  try {
+    scan = scanTs(ts, (stream, data) => {
+      if (stream.streamType !== STREAM_TYPE_ADTS) return;
+      audioPid ??= stream.pid;
+      if (stream.pid === audioPid) pes.push(data);
+    });
+  } catch (error) {
+    throw new TsError((error as Error).message);
   }
-  flush();
-  if (pmtPid < 0) throw new TsError('no MPEG-TS program table');
-  if (audioPid < 0) throw new TsError('no ADTS AAC audio stream');
+  if (!scan.streams.some((s) => s.streamType === STREAM_TYPE_ADTS)) throw new TsError('no ADTS AAC audio stream');
   return Buffer.concat(pes);
 }
 
