@@ -6,11 +6,9 @@ import path from 'node:path';
 import { resolveTool, runTool, type Tool } from './ffmpeg/runner.js';
 import type { SourceSpec, StorageOptions } from './options.js';
 import { isS3Url } from './storage/open.js';
+import { UsageError } from './usage-error.js';
 
-/** Bad options or environment: the caller's mistake, not the recording's (the CLI exits 2). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 /** libx264's presets (`-preset`). */
 export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'];

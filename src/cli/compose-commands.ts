@@ -1,9 +1,8 @@
 // `recmerge compose` (the whole class in one video, or one mixed .m4a per session) and `recmerge snapshots`.
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { composeRecordings, type ComposeSummary } from '../compose/api.js';
-import { DEFAULT_COMPOSE_PRESET } from '../compose/commands.js';
-import { DEFAULT_MAX_TILES } from '../core/layout.js';
-import { snapshotRecordings, type SnapshotSummary } from '../snapshots/api.js';
+// The library is loaded when a command runs, not when the CLI starts (`--version` loads none of it).
+import type { ComposeSummary } from '../compose/api.js';
+import type { SnapshotSummary } from '../snapshots/api.js';
 import { addStorageOptions, parseSize, storageOptionsFrom, type StorageFlags } from './merge-options.js';
 import { readNamesFile } from './names-file.js';
 import { progressView } from './progress.js';
@@ -16,11 +15,11 @@ interface ComposeFlags extends StorageFlags {
   gaps: 'freeze' | 'black';
   labels?: boolean;
   namesFile?: string;
-  maxTiles: number;
+  maxTiles?: number;
   audioTiles?: boolean;
   joinSessions?: boolean;
   uid?: string[];
-  preset: string;
+  preset?: string;
   force?: boolean;
   upload?: string;
   json?: boolean;
@@ -80,11 +79,11 @@ export function registerComposeCommands(program: Command, interruptSignal: () =>
     .addOption(new Option('--gaps <how>', "gaps in a user's video while present: last frame (freeze) or black").choices(['freeze', 'black']).default('freeze'))
     .option('--labels', "draw each user's UID in its tile")
     .option('--names-file <csv>', 'uid,name lines: draw these names instead of UIDs (implies --labels)')
-    .option('--max-tiles <n>', 'at most this many tiles; beyond, the most recently audible users are shown', number('max-tiles'), DEFAULT_MAX_TILES)
+    .option('--max-tiles <n>', 'at most this many tiles; beyond, the most recently audible users are shown (default: 16)', number('max-tiles'))
     .option('--audio-tiles', 'users with audio but no video get a black tile')
     .option('--join-sessions', 'one composite per channel across recording sessions (sids)')
     .option('--uid <uid...>', 'only these UIDs')
-    .option('--preset <preset>', 'x264 preset', DEFAULT_COMPOSE_PRESET)
+    .option('--preset <preset>', 'x264 preset (default: veryfast)')
     .option('--force', 'redo outputs that already exist')
     .option('--upload <s3url>', 'upload finished files (and layout sidecars) to s3://bucket/prefix')
     .option('--json', 'print a machine-readable summary on stdout')
@@ -95,6 +94,7 @@ export function registerComposeCommands(program: Command, interruptSignal: () =>
     const { signal, release } = interruptSignal();
     const view = progressView({ source, quiet: flags.quiet === true || (flags.json === true && !process.stderr.isTTY), json: flags.json });
     try {
+      const { composeRecordings } = await import('../compose/api.js');
       const summary = await composeRecordings({
         source,
         outDir: flags.out,
@@ -138,6 +138,7 @@ export function registerComposeCommands(program: Command, interruptSignal: () =>
     const { signal, release } = interruptSignal();
     try {
       let shown = -1;
+      const { snapshotRecordings } = await import('../snapshots/api.js');
       const summary = await snapshotRecordings({
         source,
         outDir: flags.out,

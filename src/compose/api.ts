@@ -15,7 +15,6 @@ import type { SourceSpec, StorageOptions } from '../options.js';
 import { containersOf, measureUnlisted, probeFacts, readInventory, rejectBadSlices } from '../recording-reader.js';
 import { isS3Url, openSource } from '../storage/open.js';
 import type { TransferProgress } from '../storage/source.js';
-import { uploadFile } from '../storage/upload.js';
 import { DEFAULT_COMPOSE_PRESET } from './commands.js';
 import { executeCompose, layoutFileOf } from './execute.js';
 import { outputPath } from '../merge/execute.js';
@@ -217,6 +216,8 @@ export async function composeRecordings(options: ComposeOptions): Promise<Compos
         const uploaded: string[] = [];
         if (options.upload) {
           for (const [file, key] of [[done.file, current.fileName], ...(done.layoutFile ? [[done.layoutFile, `${current.fileName}.layout.json`]] : [])] as [string, string][]) {
+            // The AWS SDK is loaded only when something is uploaded.
+            const { uploadFile } = await import('../storage/upload.js');
             uploaded.push(await uploadFile(file, options.upload, { ...options, key, overwrite: options.force, signal }));
           }
         }
