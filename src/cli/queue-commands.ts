@@ -1,10 +1,12 @@
 // `recmerge worker | enqueue | serve`. Exit codes: 0 done, 1 runtime failure, 2 usage error.
+import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { Redis } from 'ioredis';
 import { enqueueMerge } from '../queue/enqueue.js';
 import { JobDataError, parseJobData, type MergeJobOptions } from '../queue/job.js';
 import { NotificationError } from '../queue/notification.js';
 import { checkTemplates, startNotificationServer } from '../queue/server.js';
+import { NotAllowedError } from '../queue/trust.js';
 import { startWorker } from '../queue/worker.js';
 import { addPlanOptions, planOptionsFrom, type PlanFlags } from './merge-options.js';
 
@@ -59,7 +61,7 @@ function seconds(flag: string, value: string | undefined): number {
 }
 
 function isUsageError(error: unknown): boolean {
-  return error instanceof JobDataError || error instanceof NotificationError;
+  return error instanceof JobDataError || error instanceof NotificationError || error instanceof NotAllowedError;
 }
 
 /** Runs an action with the exit-code convention; usage errors print through commander. */
@@ -114,8 +116,12 @@ export function registerQueueCommands(program: Command): void {
     .option('--lock-duration <ms>', 'a job not renewed for this long is stalled and restarted elsewhere', '30000')
     .option('--stalled-interval <ms>', 'how often stalled jobs are looked for', '30000')
     .option('--work-dir <dir>', 'temporary folder for outputs bound for s3://')
+    .addOption(
+      new Option('--allow <folder-or-s3-prefix...>', 'the only folders and s3://bucket/prefixes a job may read from or write to (required)').makeOptionMandatory(),
+    )
+    .option('--allow-endpoint <url...>', "S3 endpoints a job may name (default: none, jobs use the worker's default endpoint)")
     .action(
-      action(async (flags: Record<string, string>) => {
+      action(async (flags: Record<string, string> & { allow: string[]; allowEndpoint?: string[] }) => {
         const options = {
           concurrency: positiveInt('--concurrency', flags.concurrency),
           mergeConcurrency: positiveInt('--merge-concurrency', flags.mergeConcurrency),
@@ -124,8 +130,17 @@ export function registerQueueCommands(program: Command): void {
           stalledIntervalMs: positiveInt('--stalled-interval', flags.stalledInterval),
         };
         await checkRedis(flags.redis!);
-        const running = await startWorker({ redis: flags.redis!, ...options, workDir: flags.workDir, handleSignals: true });
-        console.error(`recmerge worker: waiting for jobs (concurrency ${options.concurrency})`);
+        // Relative --allow folders mean the worker's own folder here, where the operator typed them.
+        const allow = flags.allow.map((a) => (a.toLowerCase().startsWith('s3://') ? a : path.resolve(a)));
+        const running = await startWorker({
+          redis: flags.redis!,
+          ...options,
+          allow,
+          allowEndpoints: flags.allowEndpoint,
+          workDir: flags.workDir,
+          handleSignals: true,
+        });
+        console.error(`recmerge worker: waiting for jobs (concurrency ${options.concurrency}; ${allow.length} allowed location(s))`);
         await running.closed;
       }),
     );
@@ -134,8 +149,8 @@ export function registerQueueCommands(program: Command): void {
     program
       .command('enqueue')
       .description('queue a merge job (a no-op if the same merge is already queued or done)')
-      .argument('<source>', 'recording folder or s3://bucket/prefix (as seen by the workers)')
-      .requiredOption('-o, --output <output>', 'output folder or s3://bucket/prefix (as seen by the workers)')
+      .argument('<source>', 'recording folder or s3://bucket/prefix (a relative folder is made absolute here; workers must see the same path)')
+      .requiredOption('-o, --output <output>', 'output folder or s3://bucket/prefix (a relative folder is made absolute here)')
       .addOption(redisOption())
       .option('--force', 'merge again even if done before')
       .option('--json', 'print the result as JSON'),
