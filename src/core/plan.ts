@@ -36,6 +36,10 @@ interface Unit {
 
 const endOf = (s: { startMs: number; durationMs: number }) => s.startMs + s.durationMs;
 
+/** Math.min/max over a list without spreading it into arguments (which overflows the stack past ~100k). */
+const minOf = (values: number[]) => values.reduce((a, b) => (b < a ? b : a), Infinity);
+const maxOf = (values: number[]) => values.reduce((a, b) => (b > a ? b : a), -Infinity);
+
 /** Union of the slices' wall-clock spans, merging spans closer than the tolerance. */
 export function coveredSpans(slices: Slice[], toleranceMs = GAP_TOLERANCE_MS): Interval[] {
   const sorted = [...slices].sort((a, b) => a.startMs - b.startMs);
@@ -257,7 +261,7 @@ function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimm
   const path = reasons.length === 0 ? 'copy' : 'transcode';
   // Copied video keeps its own size (odd sizes included).
   if (path === 'copy') ({ width, height } = runs[0]!);
-  const sourceFps = Math.max(0, ...runs.map((r) => r.fps ?? 0));
+  const sourceFps = maxOf([0, ...runs.map((r) => r.fps ?? 0)]);
   const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
   return { runs, width, height, fps, path, reasons, gaps };
 }
@@ -291,8 +295,8 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
     return mode === 'audio' ? 'no audio to merge' : mode === 'video' ? 'no video to merge' : 'no slice could be read';
   }
   const all = [...audio, ...video];
-  const originMs = Math.min(...all.map((s) => s.startMs));
-  const endMs = Math.max(...all.map(endOf));
+  const originMs = minOf(all.map((s) => s.startMs));
+  const endMs = maxOf(all.map(endOf));
   const gapMode = options.gaps ?? 'freeze';
 
   // --gaps cut: the time the user was absent (no audio and no video) is removed from both tracks alike.

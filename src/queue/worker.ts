@@ -340,14 +340,23 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const trust = await createTrust({ allow: options.allow, allowEndpoints: options.allowEndpoints });
   // Aborted when the grace period is over: running jobs stop and go back to the queue.
   const handBack = new AbortController();
+  // Jobs whose lock could not be renewed: another worker may already run them, so they stop here at once.
+  const lostLocks = new Set<string>();
 
   const worker = new Worker(
     options.queueName ?? QUEUE_NAME,
     async (job: Job, token?: string, signal?: AbortSignal) => {
       const combined = signal ? AbortSignal.any([signal, handBack.signal]) : handBack.signal;
       try {
-        return await processJob(job, options, trust, combined);
+        const result = await processJob(job, options, trust, combined);
+        if (job.id !== undefined) lostLocks.delete(job.id);
+        return result;
       } catch (error) {
+        if (job.id !== undefined && lostLocks.delete(job.id)) {
+          // Not ours any more: nothing is recorded (BullMQ refuses to fail a job without its lock).
+          log(`job ${job.id}: stopped (its lock was lost)`);
+          throw error;
+        }
         if (handBack.signal.aborted && !(error instanceof UnrecoverableError)) {
           await job.moveToWait(token);
           log(`job ${job.id}: handed back to the queue (shutdown)`);
@@ -371,6 +380,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   );
   worker.on('failed', (job, error) => log(`job ${job?.id}: failed (attempt ${job?.attemptsMade}): ${error.message}`));
   worker.on('error', (error) => log(`worker: ${error.message}`));
+  worker.on('lockRenewalFailed', (ids: string[]) => {
+    for (const id of ids) {
+      lostLocks.add(id);
+      log(`job ${id}: lock lost (Redis unreachable or the job was taken over); stopping it`);
+      worker.cancelJob(id, `job ${id}: lock lost`);
+    }
+  });
 
   let closing: Promise<void> | null = null;
   let resolveClosed!: () => void;
