@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { inspectRecordings, mergeRecordings, planRecordings, UsageError } from './api.js';
 import { addPlanOptions, addStorageOptions, planOptionsFrom, storageOptionsFrom, type PlanFlags, type StorageFlags } from './cli/merge-options.js';
+import { printableDeep, printableJson, printableLines } from './cli/printable.js';
 import { progressView } from './cli/progress.js';
 import { registerQueueCommands } from './cli/queue-commands.js';
 import { formatInspect, formatPlan, formatSummary } from './cli/report.js';
@@ -49,7 +50,9 @@ function packageVersion(): string {
   return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 }
 
-const print = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+/** Reports are built from data made printable first (printableDeep); this is a last guard. */
+const print = (text: string) => process.stdout.write(printableLines(text.endsWith('\n') ? text : `${text}\n`));
+const printError = (text: string) => process.stderr.write(printableLines(text));
 
 export function buildProgram(): Command {
   const program = new Command('recmerge')
@@ -77,7 +80,7 @@ export function buildProgram(): Command {
     try {
       if (flags.dryRun) {
         const plan = await planRecordings({ ...common, outDir: flags.out, signal });
-        print(flags.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+        print(flags.json ? printableJson(plan) : formatPlan(printableDeep(plan)));
         process.exitCode = plan.failures.length > 0 ? 1 : 0;
         return;
       }
@@ -91,8 +94,8 @@ export function buildProgram(): Command {
         signal,
         onProgress: view ? (p) => view.update(p) : undefined,
       }).finally(() => view?.stop());
-      if (flags.json) print(JSON.stringify(summary, null, 2));
-      else if (!flags.quiet || !summary.ok) print(formatSummary(summary));
+      if (flags.json) print(printableJson(summary));
+      else if (!flags.quiet || !summary.ok) print(formatSummary(printableDeep(summary)));
       process.exitCode = summary.ok ? 0 : 1;
     } finally {
       release();
@@ -107,7 +110,7 @@ export function buildProgram(): Command {
   addStorageOptions(inspect);
   inspect.action(async (source: string, flags: StorageFlags & { json?: boolean }) => {
     const summary = summarizeInventory(await inspectRecordings(source, storageOptionsFrom(flags)));
-    print(flags.json ? JSON.stringify(summary, null, 2) : formatInspect(summary));
+    print(flags.json ? printableJson(summary) : formatInspect(printableDeep(summary)));
     const failed = summary.sessions.some((s) => s.uids.some((u) => u.failed));
     process.exitCode = failed ? 1 : 0;
   });
@@ -128,16 +131,16 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`recmerge: ${error.message}\n`);
+      printError(`recmerge: ${error.message}\n`);
       return 2;
     }
     if (error instanceof ToolNotFoundError) {
-      process.stderr.write(`recmerge: ${error.message}\n`);
+      printError(`recmerge: ${error.message}\n`);
       return 1;
     }
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`recmerge: ${message}\n`);
-    if (error instanceof FfmpegError) process.stderr.write(`command: ${error.commandLine}\n${error.stderrTail}\n`);
+    printError(`recmerge: ${message}\n`);
+    if (error instanceof FfmpegError) printError(`command: ${error.commandLine}\n${error.stderrTail}\n`);
     return /interrupted by SIG/.test(message) ? 130 : 1;
   }
 }

@@ -1,6 +1,7 @@
 // Progress on the terminal: one bar per running output on a TTY, plain lines otherwise.
 import cliProgress from 'cli-progress';
 import type { MergeProgress } from '../options.js';
+import { printable } from './printable.js';
 import { formatTransfer } from '../storage/transfer-progress.js';
 
 export interface ProgressView {
@@ -24,11 +25,11 @@ class BarView implements ProgressView {
   update(p: MergeProgress): void {
     let bar = this.bars.get(p.output);
     if (!bar) {
-      bar = this.multi.create(100, 0, { name: p.fileName, detail: '' });
+      bar = this.multi.create(100, 0, { name: printable(p.fileName), detail: '' });
       this.bars.set(p.output, bar);
     }
     const fraction = p.phase === 'download' && p.transfer ? p.transfer.bytes / Math.max(1, p.transfer.totalBytes) : p.fraction;
-    bar.update(Math.round(fraction * 100), { name: p.fileName, detail: detail(p) });
+    bar.update(Math.round(fraction * 100), { name: printable(p.fileName), detail: detail(p) });
     if (p.phase === 'done' || p.phase === 'failed' || p.phase === 'skipped') {
       bar.update(p.phase === 'failed' ? bar.getProgress() * 100 : 100, { detail: p.phase });
       bar.stop();
@@ -47,7 +48,7 @@ class LineView implements ProgressView {
     const step = p.phase === 'merge' ? `merge${Math.floor(p.fraction * 4)}` : p.phase === 'download' ? `download${Math.floor(((p.transfer?.bytes ?? 0) / Math.max(1, p.transfer?.totalBytes ?? 1)) * 4)}` : p.phase;
     if (this.last.get(p.output) === step) return;
     this.last.set(p.output, step);
-    process.stderr.write(`${p.fileName}: ${detail(p)}\n`);
+    process.stderr.write(`${printable(p.fileName)}: ${detail(p)}\n`);
   }
   stop(): void {}
 }

@@ -7,6 +7,7 @@ import { JobDataError, parseJobData, type MergeJobOptions } from '../queue/job.j
 import { NotificationError } from '../queue/notification.js';
 import { checkTemplates, startNotificationServer } from '../queue/server.js';
 import { NotAllowedError } from '../queue/trust.js';
+import { printable, printableLines } from './printable.js';
 import { startWorker } from '../queue/worker.js';
 import { addPlanOptions, planOptionsFrom, type PlanFlags } from './merge-options.js';
 
@@ -72,7 +73,7 @@ function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...ar
       await run(...args);
     } catch (error) {
       if (isUsageError(error)) command.error(`error: ${(error as Error).message}`, { exitCode: EXIT_USAGE });
-      console.error(`recmerge ${command.name()}: ${(error as Error).message}`);
+      console.error(printableLines(`recmerge ${command.name()}: ${(error as Error).message}`));
       process.exitCode = EXIT_FAILURE;
     }
   };
@@ -139,6 +140,8 @@ export function registerQueueCommands(program: Command): void {
           allowEndpoints: flags.allowEndpoint,
           workDir: flags.workDir,
           handleSignals: true,
+          // Log lines carry job data (paths, reasons): nothing in them may drive the terminal.
+          log: (line) => console.error(printable(line)),
         });
         console.error(`recmerge worker: waiting for jobs (concurrency ${options.concurrency}; ${allow.length} allowed location(s))`);
         await running.closed;

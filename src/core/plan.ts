@@ -1,5 +1,6 @@
 // Inventory (+ facts probed from the media) -> merge plan: per output, the time origin, where each
 // slice lands in output time, the gaps, the target size and rate, and whether to copy or transcode.
+import { safeOutputName } from './file-names.js';
 import { GAP_TOLERANCE_MS, mergeByUtc } from './inventory.js';
 import { formatUtc17 } from './names.js';
 import type {
@@ -276,7 +277,10 @@ function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, optio
   return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs) };
 }
 
-function fileNameOf(unit: Unit, kind: OutputPlan['kind'], options: PlanOptions, segmentStart: number | null, multiSession: boolean): string {
+/** Names come from the recording's keys: made safe to create and to print (see file-names.ts). */
+const fileNameOf = (...args: Parameters<typeof rawFileNameOf>) => safeOutputName(rawFileNameOf(...args));
+
+function rawFileNameOf(unit: Unit, kind: OutputPlan['kind'], options: PlanOptions, segmentStart: number | null, multiSession: boolean): string {
   const ext = kind === 'audio' ? 'm4a' : 'mp4';
   if (options.names === 'script') {
     const dir = multiSession && unit.sid ? `${unit.sid}/` : '';
