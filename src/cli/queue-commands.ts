@@ -177,9 +177,10 @@ export function registerQueueCommands(program: Command): void {
       .option('--host <host>', 'address to listen on', '0.0.0.0')
       .addOption(new Option('--secret <secret>', 'notification secret (HMAC key)').env('RECMERGE_NOTIFY_SECRET').makeOptionMandatory())
       .requiredOption('--source <template>', 'where a recording is, e.g. s3://bucket/recordings/{cname}/{sid} (placeholders: {cname} {sid} {uid} {date})')
-      .option('--output <template>', 'where its merge goes (default: <source>/merged)'),
+      .option('--output <template>', 'where its merge goes (default: <source>/merged)')
+      .option('--max-connections <n>', 'open connections at most; more are closed at once', '256'),
   ).action(
-    action(async (flags: MergeFlags & { redis: string; port: string; host: string; secret: string; source: string; output?: string }) => {
+    action(async (flags: MergeFlags & { redis: string; port: string; host: string; secret: string; source: string; output?: string; maxConnections: string }) => {
       const port = number('--port', flags.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new JobDataError(`--port: not a port: ${flags.port}`);
       const mergeOptions = mergeJobOptionsFrom(flags);
@@ -193,6 +194,8 @@ export function registerQueueCommands(program: Command): void {
         sourceTemplate: flags.source,
         outputTemplate: flags.output,
         mergeOptions,
+        maxConnections: positiveInt('--max-connections', flags.maxConnections),
+        log: (line) => console.error(printable(line)),
       });
       console.error(`recmerge serve: listening on ${server.url} (POST notifications, GET /healthz)`);
       const signal = await waitForSignal();

@@ -34,7 +34,8 @@ export interface EnqueueResult {
 export async function enqueueMerge(job: MergeJobData, options: EnqueueOptions): Promise<EnqueueResult> {
   const checked = parseJobData(job);
   // Relative folders mean something here, where they were given; a worker never resolves them.
-  const data: MergeJobData = { ...checked, source: normalizeLocation(checked.source), output: normalizeLocation(checked.output) };
+  const absolute = (location: string) => (location.startsWith('s3://') ? location : normalizeLocation(location));
+  const data: MergeJobData = { ...checked, source: absolute(checked.source), output: absolute(checked.output) };
   const id = jobIdFor(data);
   const requestId = randomUUID();
   const payload: QueuedMergeJob = { ...data, meta: { enqueuedAt: new Date().toISOString(), requestId } };
