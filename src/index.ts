@@ -8,5 +8,6 @@ export { FfmpegError, ToolNotFoundError } from './ffmpeg/runner.js';
 export type { RecordingSource, StoredObject, TransferProgress } from './storage/source.js';
 export { enqueueMerge, type EnqueueOptions, type EnqueueResult } from './queue/enqueue.js';
 export { startWorker, type WorkerOptions, type RunningWorker } from './queue/worker.js';
+export { NotAllowedError } from './queue/trust.js';
 export { startNotificationServer, type NotificationServerOptions, type NotificationServer } from './queue/server.js';
 export type { MergeJobData, MergeJobOptions } from './queue/job.js';
