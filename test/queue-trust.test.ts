@@ -111,6 +111,9 @@ describe('what a worker trusts', () => {
     // The s3:// output path too: an S3 output is written through the same endpoint.
     const id2 = await addRaw({ source: join(root, 'allowed', 'junk'), output: 's3://rec/recordings/out', options: { endpoint: `${foreignUrl}/` } });
     expect((await settled(id2)).failedReason).toMatch(/endpoint not allowed/);
+    // The SDK makes host names from the region: a job cannot smuggle a host in through it.
+    const id3 = await addRaw({ source: 's3://rec/recordings/class1', output: join(root, 'allowed', 'merged'), options: { region: '127.0.0.1:9/x' } });
+    expect((await settled(id3)).failedReason).toMatch(/options.region: expected a region name/);
     await new Promise((r) => setTimeout(r, 200));
     expect(connections).toEqual([]);
   });
