@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { buildInventory, classifyKeys } from '../src/core/inventory.js';
 import { formatUtc17 } from '../src/core/names.js';
 import { keysToProbe, planMerge } from '../src/core/plan.js';
+import { summarizeInventory } from '../src/core/summary.js';
 import type { MediaFacts } from '../src/core/types.js';
 
 const SLICES = Number(process.env.BENCH_SLICES ?? 100_000);
@@ -77,13 +78,15 @@ function core(g: Generated) {
   t.push(performance.now());
   const plan = planMerge(inventory, new Map(probe.map((k) => [k, facts])));
   t.push(performance.now());
+  summarizeInventory(inventory);
+  t.push(performance.now());
   const s = (i: number) => (t[i + 1]! - t[i]!) / 1000;
   const used = process.cpuUsage(cpu);
-  return { cpu: (used.user + used.system) / 1e6, classify: s(0), inventory: s(1), probeKeys: s(2), plan: s(3), total: (t[4]! - t[0]!) / 1000, outputs: plan.outputs.length, problems: inventory.problems.length };
+  return { cpu: (used.user + used.system) / 1e6, classify: s(0), inventory: s(1), probeKeys: s(2), plan: s(3), summary: s(4), total: (t[5]! - t[0]!) / 1000, outputs: plan.outputs.length, problems: inventory.problems.length };
 }
 
 const fmt = (r: ReturnType<typeof core>) =>
-  `total ${r.total.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s CPU (classify ${r.classify.toFixed(2)}, inventory ${r.inventory.toFixed(2)}, keys to probe ${r.probeKeys.toFixed(2)}, plan ${r.plan.toFixed(2)}), ${r.outputs} output(s)`;
+  `total ${r.total.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s CPU (classify ${r.classify.toFixed(2)}, inventory ${r.inventory.toFixed(2)}, keys to probe ${r.probeKeys.toFixed(2)}, plan ${r.plan.toFixed(2)}, inspect summary ${r.summary.toFixed(2)}), ${r.outputs} output(s)`;
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {};

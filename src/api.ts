@@ -14,7 +14,7 @@ import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptio
 import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
 import { uploadFile } from './storage/upload.js';
-import { containersOf, measureUnlisted, probeFacts, readInventory, rejectBadSlices } from './recording-reader.js';
+import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from './recording-reader.js';
 
 /** Bad options: the caller's mistake, not the recording's (the CLI exits 2). */
 export class UsageError extends Error {
@@ -146,14 +146,16 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           signal,
           onProgress: (transfer) => report({ ...base, phase: 'download', transfer }),
         });
-        await rejectBadSlices(paths, missing, planned, containers);
-        if (missing.size > 0) {
-          // Slices that could not be had become gaps: plan this output again without them.
-          const again = planMerge(markMissing(probed.inventory, missing), probed.facts, { ...options, uids: [planned.uid] });
-          const replanned = again.outputs.find((o) => o.id === planned.id);
-          if (!replanned) throw new Error([...missing].map(([k, r]) => `${k}: ${r}`).join('; '));
-          current = replanned;
+        const media = await measureSlices(paths, missing, planned, containers, signal);
+        // Planned again with what the slices really hold (lengths, start times, keyframes); slices that
+        // could not be had become gaps.
+        const again = planMerge(missing.size > 0 ? markMissing(probed.inventory, missing) : probed.inventory, probed.facts, { ...options, uids: [planned.uid] }, media);
+        const replanned = again.outputs.find((o) => o.id === planned.id);
+        if (!replanned) {
+          const why = again.failures.find((f) => f.uid === planned.uid)?.error;
+          throw new Error(missing.size > 0 ? [...missing].map(([k, r]) => `${k}: ${r}`).join('; ') : (why ?? 'nothing left to merge'));
         }
+        current = replanned;
         const done = await executeOutput(current, {
           outDir,
           paths,

@@ -3,7 +3,11 @@
 import pLimit from 'p-limit';
 import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
 import { keysToProbe } from './core/plan.js';
-import type { Inventory, MediaFacts, OutputPlan, SliceContainer } from './core/types.js';
+import type { Inventory, MediaFacts, MediaKind, OutputPlan, SliceContainer, SliceMedia } from './core/types.js';
+import { FfmpegError } from './ffmpeg/runner.js';
+import { TsError } from './media/adts.js';
+import { measureSlice, SliceMediaError } from './media/slice-media.js';
+import { TsScanError } from './media/ts-scan.js';
 import { probeSlice, type SliceProbe } from './ffmpeg/probe.js';
 import { checkSliceFile } from './media/slice-check.js';
 import type { PlanOptions } from './options.js';
@@ -115,30 +119,52 @@ export async function probeFacts(
   return { inventory: current, facts };
 }
 
-/** Slice key -> container, for every slice of the inventory (built once per run). */
-export function containersOf(inventory: Inventory): Map<string, SliceContainer> {
-  const containers = new Map<string, SliceContainer>();
+/** Slice key -> container and track kind, for every slice of the inventory (built once per run). */
+export function containersOf(inventory: Inventory): Map<string, { container: SliceContainer; media: MediaKind }> {
+  const containers = new Map<string, { container: SliceContainer; media: MediaKind }>();
   for (const rec of inventory.sessions.flatMap((s) => s.uids)) {
-    for (const slice of [...(rec.audio?.slices ?? []), ...(rec.video?.slices ?? [])]) containers.set(slice.key, slice.container);
+    for (const slice of rec.audio?.slices ?? []) containers.set(slice.key, { container: slice.container, media: 'audio' });
+    for (const slice of rec.video?.slices ?? []) containers.set(slice.key, { container: slice.container, media: 'video' });
   }
   return containers;
 }
 
-/** Moves slices whose file is not the container its name says from `paths` to `missing`. */
-export async function rejectBadSlices(
+/**
+ * Checks and measures the slices an output reads: a file that is not the container its name says, or
+ * lacks the stream its track needs, moves from `paths` to `missing` (its time becomes a gap); the others
+ * are measured (see SliceMedia), a few at a time.
+ */
+export async function measureSlices(
   paths: Map<string, string>,
   missing: Map<string, string>,
   plan: OutputPlan,
-  containers: Map<string, SliceContainer>,
-): Promise<void> {
-  for (const key of plan.inputs) {
-    const file = paths.get(key);
-    const container = containers.get(key);
-    if (!file || !container) continue;
-    const problem = await checkSliceFile(file, container);
-    if (problem) {
-      paths.delete(key);
-      missing.set(key, problem);
-    }
-  }
+  containers: Map<string, { container: SliceContainer; media: MediaKind }>,
+  signal?: AbortSignal,
+): Promise<Map<string, SliceMedia>> {
+  const media = new Map<string, SliceMedia>();
+  const limit = pLimit(PROBES);
+  await Promise.all(
+    plan.inputs.map((key) =>
+      limit(async () => {
+        const file = paths.get(key);
+        const kind = containers.get(key);
+        if (!file || !kind) return;
+        const problem = await checkSliceFile(file, kind.container);
+        if (problem) {
+          paths.delete(key);
+          missing.set(key, problem);
+          return;
+        }
+        try {
+          media.set(key, await measureSlice(file, kind.container, kind.media, signal));
+        } catch (error) {
+          signal?.throwIfAborted();
+          if (!(error instanceof SliceMediaError || error instanceof TsScanError || error instanceof TsError || error instanceof FfmpegError)) throw error;
+          paths.delete(key);
+          missing.set(key, error.message);
+        }
+      }),
+    ),
+  );
+  return media;
 }

@@ -15,10 +15,10 @@ const placed = (key: string, offsetMs: number, slotMs: number, durationMs = slot
 const paths = (...keys: string[]) => new Map(keys.map((k) => [k, `/cache/${k}.ts`]));
 
 describe('concatList', () => {
-  it('each entry lasts until the next slice; the last lasts its slot; outpoint only on overlap', () => {
+  it('each entry lasts until the next slice; the last lasts its slot; outpoint only on overlap, in the slice\'s own clock', () => {
     const slices = [
       placed('a', 0, 5000), // contiguous
-      placed('b', 5000, 4000, 5000), // overlaps the next by 1 s: cut there
+      { ...placed('b', 5000, 4000, 5000), mediaStartS: 1234.5 }, // overlaps the next by 1 s: cut there
       placed('c', 9000, 3000), // followed by a 2 s gap: held until the next slice
       placed('d', 14000, 2500, 2500), // last: its slot
     ];
@@ -29,7 +29,7 @@ describe('concatList', () => {
         'duration 5.000000',
         "file '/cache/b.ts'",
         'duration 4.000000',
-        'outpoint 4.000000',
+        'outpoint 1238.500000',
         "file '/cache/c.ts'",
         'duration 5.000000',
         "file '/cache/d.ts'",
@@ -40,15 +40,26 @@ describe('concatList', () => {
   });
 
   it('without cutOverlaps there is no outpoint', () => {
-    expect(concatList([placed('b', 0, 4000, 5000), placed('c', 4000, 5000)], paths('b', 'c'), false)).not.toContain('outpoint');
+    expect(concatList([{ ...placed('b', 0, 4000, 5000), mediaStartS: 10 }, placed('c', 4000, 5000)], paths('b', 'c'), false)).not.toContain('outpoint');
   });
 
-  it.each<[string, number, number, boolean]>([
-    ['slot shorter by 2 ms', 4998, 5000, true],
-    ['slot shorter by under a millisecond (rounding)', 4999.5, 5000, false],
-    ['slot longer (jitter after)', 5100, 5000, false],
-  ])('outpoint: %s -> %s', (_what, slot, dur, outpoint) => {
-    expect(concatList([placed('a', 0, slot, dur)], paths('a'), true).includes('outpoint')).toBe(outpoint);
+  it.each<[string, number, number, number | undefined, boolean]>([
+    ['slot shorter by 2 ms', 4998, 5000, 77.7, true],
+    ['slot shorter by under a millisecond (rounding)', 4999.7, 5000, 77.7, false],
+    ['slot longer (jitter after)', 5100, 5000, 77.7, false],
+    ['start not measured: no out point can be placed', 4000, 5000, undefined, false],
+  ])('outpoint: %s -> %s', (_what, slot, dur, start, outpoint) => {
+    const a = { ...placed('a', 0, slot, dur), ...(start !== undefined ? { mediaStartS: start } : {}) };
+    expect(concatList([a, placed('b', slot, 1000)], paths('a', 'b'), true).includes('outpoint')).toBe(outpoint);
+  });
+
+  it('the last slice is never cut (nothing follows it)', () => {
+    expect(concatList([{ ...placed('a', 0, 4000, 5000), mediaStartS: 3 }], paths('a'), true)).not.toContain('outpoint');
+  });
+
+  it('a lead clip comes first and lasts up to the first slice', () => {
+    const list = concatList([placed('a', 1500, 1000)], paths('a'), true, { file: '/work/black.ts', durationMs: 1500 });
+    expect(list.split('\n').slice(1, 5)).toEqual(["file '/work/black.ts'", 'duration 1.500000', "file '/cache/a.ts'", 'duration 1.000000']);
   });
 
   it('the durations add up to the end of the last slot', () => {
@@ -115,6 +126,7 @@ const run = (offsetMs: number, endMs: number, x: Partial<VideoRun> = {}): VideoR
   slices: [placed(`v${offsetMs}`, offsetMs, endMs - offsetMs)],
   container: 'ts',
   rotation: 0,
+  turns: [],
   width: 640,
   height: 480,
   codec: 'h264',
@@ -125,7 +137,12 @@ const run = (offsetMs: number, endMs: number, x: Partial<VideoRun> = {}): VideoR
 });
 const videoPlan = (runs: VideoRun[], x: Partial<VideoPlan> = {}): VideoPlan => ({ runs, width: 640, height: 480, fps: 15, path: 'transcode', reasons: ['test'], gaps: [], ...x });
 const chains = (graph: string) => graph.split(';');
-const framesOf = (chain: string) => Number(/trim=end_frame=(\d+)/.exec(chain)?.[1]);
+/** Frames of each segment's canvas, in order. */
+const canvasFrames = (graph: string) => chains(graph).filter((c) => c.startsWith('color=')).map((c) => Number(/trim=end_frame=(\d+)/.exec(c)?.[1]));
+const shiftOf = (chain: string) => {
+  const m = /setpts=PTS([+-][\d.]+)\/TB/.exec(chain);
+  return m ? Number(m[1]) : Number.NaN;
+};
 
 describe('videoGraph', () => {
   it.each<[string, [number, number][], number, number]>([
@@ -133,67 +150,85 @@ describe('videoGraph', () => {
     ['late start, two runs', [[1000, 4000], [5000, 20000]], 20000, 15],
     ['three runs with gaps at 29.97 fps', [[333, 4000], [7777, 9000], [12345, 19999]], 19999, 30000 / 1001],
     ['offsets between frames at 24 fps', [[20, 1000], [1021, 2000], [2062, 3000]], 3000, 24],
-  ])('%s: frames per run add up to the total', (_what, spans, durationMs, fps) => {
+  ])('%s: canvas frames per run add up to the total', (_what, spans, durationMs, fps) => {
     const g = videoGraph(videoPlan(spans.map(([a, b]) => run(a, b)), { fps }), 0, durationMs, 'freeze');
-    const own = chains(g).filter((c) => c.includes('trim=end_frame'));
-    expect(own).toHaveLength(spans.length);
-    expect(own.map(framesOf).reduce((a, b) => a + b, 0)).toBe(Math.round((durationMs / 1000) * fps));
+    const frames = canvasFrames(g);
+    expect(frames).toHaveLength(spans.length);
+    expect(frames.reduce((a, b) => a + b, 0)).toBe(Math.round((durationMs / 1000) * fps));
   });
 
   it('runs shorter than an output frame do not push later runs off their frame', () => {
     const tiny = [0, 20, 40, 60, 80].map((t) => run(t, t + 20, { width: 640 + t, height: 480 }));
     const g = videoGraph(videoPlan([...tiny, run(100, 10000)]), 0, 10000, 'freeze');
-    const frames = chains(g).filter((c) => c.includes('trim=end_frame')).map(framesOf);
-    expect(frames.reduce((a, b) => a + b, 0)).toBe(150);
+    expect(canvasFrames(g).reduce((a, b) => a + b, 0)).toBe(150);
   });
 
-  it('each run after the first starts on the output frame nearest its offset', () => {
+  it('each run after the first owns the output frames from the one nearest its offset', () => {
     const g = videoGraph(videoPlan([run(1000, 4000), run(5000, 8000), run(12000, 15000)]), 0, 20000, 'freeze');
     // 15 fps: run 2 at frame 75, run 3 at frame 180, end at frame 300
-    expect(chains(g).slice(0, 3).map(framesOf)).toEqual([75, 105, 120]);
+    expect(canvasFrames(g)).toEqual([75, 105, 120]);
   });
 
-  it('black before a late first run only, and only when it is late', () => {
-    const late = chains(videoGraph(videoPlan([run(1000, 4000), run(5000, 8000)]), 0, 8000, 'freeze'));
-    expect(late[0]).toContain('tpad=start=15:start_mode=add:color=black');
-    expect(late[1]).not.toContain('tpad=start');
-    const onTime = videoGraph(videoPlan([run(0, 4000)]), 0, 4000, 'freeze');
-    expect(onTime).not.toContain('tpad=start');
+  it('frames keep their timestamps: each run is shifted to its offset within its segment, less half an output frame', () => {
+    const g = chains(videoGraph(videoPlan([run(1000, 4000), run(5010, 8000)]), 0, 8000, 'freeze'));
+    const [r0, r1] = g.filter((c) => c.startsWith('[') && c.includes('setpts'));
+    // Run 1 starts 1 s into the first segment; run 2 (5.010 s) owns the segment from frame 75 (5.000 s).
+    expect(shiftOf(r0!)).toBeCloseTo(1 - 0.5 / 15, 6);
+    expect(shiftOf(r1!)).toBeCloseTo(0.01 - 0.5 / 15, 6);
+    expect(g.join(';')).not.toContain('tpad');
+    expect(g.join(';')).not.toMatch(/setpts=N\//);
   });
 
   it.each<[GapMode, string]>([
-    ['freeze', 'stop_mode=clone'],
-    ['cut', 'stop_mode=clone'],
-    ['black', 'stop_mode=add:color=black'],
-  ])('--gaps %s holds with %s', (mode, hold) => {
-    for (const c of chains(videoGraph(videoPlan([run(0, 4000), run(5000, 8000)]), 0, 8000, mode)).slice(0, 2)) {
-      expect(c).toMatch(new RegExp(`tpad=stop=\\d+:${hold}`));
-    }
+    ['freeze', 'repeat'],
+    ['cut', 'repeat'],
+    ['black', 'pass'],
+  ])('--gaps %s: after its last frame a run is held or not (overlay eof_action=%s)', (mode, eof) => {
+    const overlays = chains(videoGraph(videoPlan([run(0, 4000), run(5000, 8000)]), 0, 8000, mode)).filter((c) => c.includes('overlay'));
+    expect(overlays).toHaveLength(2);
+    for (const c of overlays) expect(c).toContain(`overlay=eof_action=${eof}`);
   });
 
-  it('numbers inputs from firstInput, scales into the canvas with padding, and concatenates', () => {
+  it('scales first (a size change inside a stream is absorbed there), then turns upright, pads, and concatenates', () => {
     const g = videoGraph(videoPlan([run(0, 4000, { rotation: 90 }), run(4000, 8000)], { width: 480, height: 640, fps: 25 }), 2, 8000, 'freeze');
-    const [c0, c1, concat] = chains(g);
-    expect(c0).toMatch(/^\[2:v:0\]transpose=clock,scale=480:640:force_original_aspect_ratio=decrease:force_divisible_by=2,pad=480:640:\(ow-iw\)\/2:\(oh-ih\)\/2:color=black,setsar=1,format=yuv420p,fps=25,/);
-    expect(c0).toMatch(/\[v0\]$/);
-    expect(c1).toMatch(/^\[3:v:0\]scale=480:640/);
-    expect(c1).toMatch(/\[v1\]$/);
-    expect(concat).toBe('[v0][v1]concat=n=2:v=1:a=0[vout]');
+    const c = chains(g);
+    expect(c[0]).toMatch(/^\[2:v:0\]scale=640:480,transpose=clock,pad=480:640:\(ow-iw\)\/2:\(oh-ih\)\/2:color=black,setsar=1,format=yuv420p,setpts=PTS/);
+    expect(c.find((x) => x.startsWith('[3:v:0]'))).toMatch(/^\[3:v:0\]scale=480:360,pad=480:640/);
+    expect(c.at(-1)).toBe('[o0][o1]concat=n=2:v=1:a=0[vout]');
+  });
+
+  it('a turn inside a run splits its pictures at that instant, each piece with its own rotation', () => {
+    const turned = run(1000, 9000, { turns: [{ atMs: 5000, rotation: 90 }] });
+    const g = chains(videoGraph(videoPlan([turned], { width: 640, height: 480 }), 0, 9000, 'freeze'));
+    expect(g[0]).toBe('[0:v:0]split=2[r0p0in][r0p1in]');
+    expect(g[1]).toMatch(/^\[r0p0in\]trim=start=0\.000000:end=4\.000000,scale=640:480,pad=/);
+    expect(g[2]).toMatch(/^\[r0p1in\]trim=start=4\.000000,scale=480:360,transpose=clock,pad=640:480/);
+    expect(g.filter((x) => x.includes('overlay'))).toHaveLength(2);
   });
 
   it('a single run ends in [vout] without concat', () => {
     const g = videoGraph(videoPlan([run(0, 4000)]), 0, 4000, 'freeze');
-    expect(chains(g)).toHaveLength(1);
     expect(g).toMatch(/\[vout\]$/);
     expect(g).not.toContain('concat');
   });
 });
 
 describe('audioGraph', () => {
-  it('pads and trims to the output duration at the highest sample rate', () => {
-    const runs = [44100, 48000].map((sampleRate, i) => ({ slices: [], offsetMs: i * 5000, endMs: i * 5000 + 5000, codec: 'aac', sampleRate, channels: 1, profile: 'LC' }));
+  it('one input per run, each converted to the output layout and rate and laid over the samples it owns', () => {
+    const runs = [
+      { slices: [], offsetMs: 250, endMs: 5000, codec: 'aac', sampleRate: 44100, channels: 1, profile: 'LC' },
+      { slices: [], offsetMs: 6000, endMs: 12000, codec: 'aac', sampleRate: 48000, channels: 2, profile: 'LC' },
+    ];
     const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [] };
-    expect(audioGraph(audio, 3, 12345)).toBe('[3:a:0]aresample=48000:async=1:min_hard_comp=0.010:first_pts=0,apad=whole_dur=12.345000,atrim=end=12.345000[aout]');
+    const [a0, a1, concat] = chains(audioGraph(audio, 3, 12345));
+    expect(a0).toBe('[3:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.250000/TB,aresample=async=1:min_hard_comp=0.010:first_pts=0,apad=whole_len=288000,atrim=end_sample=288000[a0]');
+    expect(a1).toMatch(/^\[4:a:0\]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS\+0\.000000\/TB,.*apad=whole_len=304560,atrim=end_sample=304560\[a1\]$/);
+    expect(concat).toBe('[a0][a1]concat=n=2:v=0:a=1[aout]');
+  });
+
+  it('mono stays mono', () => {
+    const audio: AudioPlan = { runs: [{ slices: [], offsetMs: 0, endMs: 1000, codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' }], path: 'transcode', reasons: [], gaps: [] };
+    expect(audioGraph(audio, 0, 1000)).toMatch(/channel_layouts=mono.*\[aout\]$/);
   });
 });
 
@@ -223,7 +258,7 @@ describe('mergeArgs', () => {
     warnings: [],
     ...x,
   });
-  const inputs = (x: Partial<MergeInputs>): MergeInputs => ({ videoLists: [], videoDelayMs: 0, adtsFile: null, audioList: null, audioDelayMs: 0, ...x });
+  const inputs = (x: Partial<MergeInputs>): MergeInputs => ({ videoLists: [], videoDelayMs: 0, adtsFile: null, audioLists: [], ...x });
   const enc = { preset: 'veryfast' };
   /** The value after a flag (first occurrence). */
   const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
@@ -246,15 +281,17 @@ describe('mergeArgs', () => {
     expect(mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc)).not.toContain('-itsoffset');
   });
 
-  it('transcode path: one concat input per run, then audio; one graph; x264 at the plan rate; AAC', () => {
+  it('transcode path: one concat input per run, then one per audio run; one graph; x264 at the plan rate; AAC', () => {
     const plan = output({ video: videoPlan([run(0, 4000), run(6000, 10000)], { fps: 25 }), audio: audioPlan('transcode') });
-    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt', '/tmp/v1.txt'], audioList: '/tmp/a.txt', audioDelayMs: 250 }), '/out/x.mp4.tmp', { preset: 'fast', threads: 2 });
-    expect(args.join(' ')).toContain('-f concat -safe 0 -i /tmp/v0.txt -f concat -safe 0 -i /tmp/v1.txt -f concat -safe 0 -itsoffset 0.250000 -i /tmp/a.txt');
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt', '/tmp/v1.txt'], audioLists: ['/tmp/a.txt'] }), '/out/x.mp4.tmp', { preset: 'fast', threads: 2 });
+    expect(args.join(' ')).toContain(
+      '-reinit_filter 0 -f concat -safe 0 -i /tmp/v0.txt -reinit_filter 0 -f concat -safe 0 -i /tmp/v1.txt -reinit_filter 0 -f concat -safe 0 -i /tmp/a.txt',
+    );
     const graph = after(args, '-filter_complex')!;
     expect(graph).toContain('[0:v:0]');
     expect(graph).toContain('[1:v:0]');
-    expect(graph).toContain('[2:a:0]aresample=48000');
-    expect(graph).toContain('apad=whole_dur=10.000000');
+    expect(graph).toContain('[2:a:0]aformat=sample_fmts=fltp:sample_rates=48000');
+    expect(graph).toContain('apad=whole_len=480000');
     expect(args.join(' ')).toContain('-map [vout] -map [aout] -c:v libx264 -preset fast -crf 23 -pix_fmt yuv420p -r 25 -threads 2 -c:a aac -b:a 128k');
     expect(args.filter((a) => a === '-filter_complex')).toHaveLength(1);
     expect(args.slice(-5)).toEqual(tail);
@@ -262,12 +299,12 @@ describe('mergeArgs', () => {
 
   it('trim: -ss/-t as output options, graphs built for the untrimmed end, creation time at the window start', () => {
     const plan = output({ video: videoPlan([run(0, 10000)]), audio: audioPlan('transcode'), trim: { fromMs: 2000, durationMs: 3000 }, durationMs: 3000 });
-    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt'], audioList: '/tmp/a.txt' }), '/o.mp4', enc);
+    const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v0.txt'], audioLists: ['/tmp/a.txt'] }), '/o.mp4', enc);
     expect(args.join(' ')).toContain('-ss 2.000000 -t 3.000000 -map_metadata -1');
     expect(args.indexOf('-ss')).toBeGreaterThan(args.lastIndexOf('-i'));
     const graph = after(args, '-filter_complex')!;
-    expect(framesOf(graph)).toBe(75); // 5 s at 15 fps
-    expect(graph).toContain('atrim=end=5.000000');
+    expect(canvasFrames(graph)).toEqual([75]); // 5 s at 15 fps
+    expect(graph).toContain('atrim=end_sample=240000');
     expect(after(args, '-metadata')).toBe(`creation_time=${new Date(T0 + 2000).toISOString()}`);
   });
 

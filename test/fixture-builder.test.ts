@@ -12,6 +12,7 @@ import {
   utc17,
   writeRecording,
   type FixtureRecording,
+  type FixtureVideoRun,
   type WrittenRecording,
   type WrittenSlice,
 } from './support/recording-fixture.js';
@@ -84,6 +85,55 @@ async function packets(file: string): Promise<Packet[]> {
   const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time,flags', '-of', 'json', file]);
   const raw = (JSON.parse(stdout) as { packets: { pts_time: string; duration_time: string; flags: string }[] }).packets;
   return raw.map((p) => ({ startS: Number(p.pts_time), endS: Number(p.pts_time) + Number(p.duration_time), key: p.flags.startsWith('K') }));
+}
+
+async function decodedFrames(file: string): Promise<number> {
+  const { stdout } = await execFileAsync('ffprobe', ['-v', 'quiet', '-select_streams', 'v:0', '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+  // A TS stream is listed twice (under its program and on its own).
+  return Number(stdout.trim().split('\n')[0]);
+}
+
+/**
+ * White frames by the ffmpeg CLI, which re-creates its filter graph when the coded size changes;
+ * whiteFrameTimes reads through a movie= source, which stops at the first size change.
+ */
+async function whiteFrameTimesAcrossSizes(file: string): Promise<number[]> {
+  const { stdout } = await execFileAsync('ffmpeg', [
+    // settb: pts in microseconds (pts_time is printed with 6 significant digits only).
+    '-v', 'error', '-copyts', '-i', file, '-vf', 'settb=1/1000000,signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=-', '-f', 'null', '-',
+  ], { maxBuffer: 1 << 26 });
+  const times: number[] = [];
+  let t = NaN;
+  let inMarker = false;
+  for (const line of stdout.split('\n')) {
+    const frame = /pts:(-?\d+)/.exec(line);
+    if (frame) t = Number(frame[1]) / 1e6;
+    const luma = /YAVG=(\S+)/.exec(line);
+    if (!luma) continue;
+    const white = Number(luma[1]) > 150;
+    if (white && !inMarker) times.push(t);
+    inMarker = white;
+  }
+  return times;
+}
+
+interface StreamFacts {
+  codec_name: string;
+  profile: string;
+  has_b_frames: number;
+  width: number;
+}
+
+async function streamFacts(file: string): Promise<StreamFacts> {
+  const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,profile,has_b_frames,width', '-of', 'json', file]);
+  return (JSON.parse(stdout) as { streams: StreamFacts[] }).streams[0]!;
+}
+
+/** Decoded frames' coded sizes, presentation times and key flags. */
+async function frameSizes(file: string): Promise<{ t: number; width: number; height: number; key: boolean }[]> {
+  const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time,width,height,key_frame', '-of', 'json', file], { maxBuffer: 1 << 26 });
+  const frames = (JSON.parse(stdout) as { frames: { pts_time: string; width: number; height: number; key_frame: number }[] }).frames;
+  return frames.map((f) => ({ t: Number(f.pts_time), width: f.width, height: f.height, key: f.key_frame === 1 }));
 }
 
 /** Time from the first packet's timestamp to the end of the last one (container durations are unreliable). */
@@ -281,6 +331,8 @@ describe('determinism', () => {
         cname: CNAME,
         backup: 1,
         tagOrder: 'event-first',
+        jitterMs: 15,
+        extinf: 'recorder',
         users: [
           {
             uid: '7',
@@ -288,7 +340,8 @@ describe('determinism', () => {
             audio: [{ startMs: T0, durationMs: 1000 }],
             video: [
               { startMs: T0, durationMs: 1000, width: 64, height: 36, fps: 10 },
-              { startMs: T0 + 2000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'vp8' },
+              { startMs: T0 + 2000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'vp8', resizes: [{ atMs: T0 + 2500, width: 32, height: 18 }] },
+              { startMs: T0 + 4000, durationMs: 1000, width: 64, height: 36, fps: 10, codec: 'hevc', bframes: 2, startsMidGop: 3, forceCutsMs: [450] },
             ],
           },
         ],
@@ -308,6 +361,212 @@ describe('determinism', () => {
       expect(video).toContain(`#EXT-X-DISCONTINUITY\n#EXT-X-AGORA-TRACK-EVENT:EVENT=START,TRACK_TYPE=VIDEO,TIME=${utc17(T0)}\n#EXT-X-AGORA-ROTATE:`);
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('recorder-like recordings', () => {
+  const JITTER_MS = 15;
+  /** H.264 High with B-frames at 30 fps, started 7 frames into a GOP, force-cut at 4.5 s (mid-GOP). */
+  const bframes: FixtureVideoRun = { startMs: T0, durationMs: 9000, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, sliceMs: 3000, forceCutsMs: [4500], startsMidGop: 7 };
+  const rec: FixtureRecording = {
+    sid: SID,
+    cname: CNAME,
+    jitterMs: JITTER_MS,
+    extinf: 'recorder',
+    users: [
+      {
+        uid: '1',
+        // T0+500 lies in the undecodable lead of the video (its first keyframe is frame 23, 767 ms).
+        markers: [T0 + 500, T0 + 2500, T0 + 5200, T0 + 8000],
+        audio: [{ startMs: T0, durationMs: 9000, sliceMs: 3000 }],
+        video: [bframes],
+      },
+      {
+        uid: '2',
+        markers: [T0 + 1000, T0 + 3000, T0 + 5000],
+        video: [{ startMs: T0, durationMs: 6000, width: 160, height: 90, fps: 15, codec: 'vp8', sliceMs: 4000, resizes: [{ atMs: T0 + 2000, width: 96, height: 54 }] }],
+      },
+      {
+        uid: '3',
+        markers: [T0 + 1000, T0 + 3500],
+        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, codec: 'hevc', rotations: [{ atMs: T0 + 1500, rotation: 90 }, { atMs: T0 + 2500, rotation: 180 }] }],
+      },
+      {
+        uid: '4',
+        // T0+1700 falls in the loss burst.
+        markers: [T0 + 1000, T0 + 1700, T0 + 3000],
+        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, gopFrames: 10, dropFrames: [{ fromMs: T0 + 1400, toMs: T0 + 1900 }] }],
+      },
+    ],
+  };
+  let root: string;
+  let written: WrittenRecording;
+  const of = (uid: string, media: 'audio' | 'video') => written.slices.filter((s) => s.uid === uid && s.media === media);
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'fixture-recorder-'));
+    written = await writeRecording(path.join(root, 'rec'), rec);
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('jitters slice names around the media they hold, within the bound', async () => {
+    const offsets: number[] = [];
+    for (const uid of ['1', '2', '3', '4']) {
+      for (const media of ['audio', 'video'] as const) {
+        const slices = of(uid, media);
+        for (const [i, slice] of slices.entries()) {
+          expect(utcToMs(SLICE_NAME.exec(path.basename(slice.key))![5]!)).toBe(slice.nameStartMs);
+          // The builder reads TS timestamps itself: they are what ffprobe reports.
+          expect((await probe(slice.path))[media]!.startS).toBeCloseTo(slice.mediaStartS, 5);
+          if (media === 'video') expect((await packets(slice.path))[0]!.key).toBe(slice.startsOnKeyframe);
+          offsets.push(slice.nameStartMs - Math.round(slice.wallStartMs));
+          // The wall clock a slice holds follows its media: start_time differences between slices of a run.
+          if (i > 0) expect(slice.wallStartMs - slices[0]!.wallStartMs).toBeCloseTo((slice.mediaStartS - slices[0]!.mediaStartS) * 1000, 0);
+        }
+      }
+    }
+    expect(Math.max(...offsets.map(Math.abs))).toBeLessThanOrEqual(JITTER_MS);
+    expect(new Set(offsets).size).toBeGreaterThan(5);
+  });
+
+  it('announces EXTINF like the service: rounded, audio nominal, video a few ms off the media', async () => {
+    for (const media of ['audio', 'video'] as const) {
+      const text = await readFile(path.join(written.root, playlistName(rec, '1', media)), 'utf8');
+      expect(text).toMatch(/^#EXTINF:\d+\.\d{3}$/m);
+      expect(text).not.toMatch(/^#EXTINF:.*,/m);
+      expect(text).not.toMatch(/^#EXTINF:\d+\.\d{4}/m);
+    }
+    const audio = of('1', 'audio');
+    const audioErrors: number[] = [];
+    for (const [i, slice] of audio.entries()) {
+      const real = spanS(await packets(slice.path));
+      if (i < audio.length - 1) {
+        expect(slice.extinfS).toBe(3);
+        audioErrors.push(Math.abs(real - 3));
+      } else {
+        // A run's last slice: its length rounded (the encoder pads the last AAC frame).
+        expect(slice.extinfS).toBeCloseTo(slice.durationMs / 1000, 3);
+        expect(Math.abs(real - slice.extinfS)).toBeLessThan(AAC_FRAME_S);
+      }
+    }
+    expect(Math.max(...audioErrors)).toBeGreaterThan(0.005);
+    const videoErrors: number[] = [];
+    for (const slice of ['1', '2', '3', '4'].flatMap((uid) => of(uid, 'video'))) {
+      const list = await packets(slice.path);
+      const fps = slice.key.includes('uid_s_1_') ? 30 : 15;
+      // Frame slots from the earliest to the latest frame (dropped frames leave their slots).
+      const real = Math.max(...list.map((p) => p.startS)) - Math.min(...list.map((p) => p.startS)) + 1 / fps;
+      videoErrors.push(Math.round((slice.extinfS - real) * 1000));
+    }
+    expect(Math.max(...videoErrors.map(Math.abs))).toBeLessThanOrEqual(4 + 1);
+    expect(videoErrors.filter((e) => e !== 0).length).toBeGreaterThan(2);
+  });
+
+  it('force-cuts H.264 mid-GOP, and its contiguous TS slices concatenate into a stream that decodes cleanly', async () => {
+    const slices = of('1', 'video');
+    const starts = await Promise.all(slices.map(async (s) => (await packets(s.path))[0]!.key));
+    expect(starts).toEqual(slices.map((s) => s.startsOnKeyframe));
+    // Lead (mid-GOP start), keyframe cut after 3 s, force cut at 4.5 s, keyframe cut after 3 s.
+    expect(starts).toEqual([false, true, false, true]);
+    // The force-cut slice holds the frames from 4.5 s on; with B-frames its first packet is a P-frame
+    // presented up to 2 frames later (its name follows that first packet, the one start_time reports).
+    const forced = await packets(slices[2]!.path);
+    const earliest = Math.min(...forced.map((p) => p.startS));
+    expect(slices[2]!.wallStartMs + (earliest - slices[2]!.mediaStartS) * 1000 - T0).toBeCloseTo(4500, 0);
+    expect(slices[2]!.wallStartMs - T0).toBeGreaterThanOrEqual(4500);
+    expect(slices[2]!.wallStartMs - T0).toBeLessThan(4500 + 3000 / 30);
+    const whole = await concatSlices(slices.slice(1), path.join(root, 'forced.ts'));
+    const { stderr } = await execFileAsync('ffmpeg', ['-v', 'warning', '-i', whole, '-f', 'null', '-']);
+    expect(stderr).toBe('');
+    const frames = (await Promise.all(slices.slice(1).map(async (s) => (await packets(s.path)).length))).reduce((a, b) => a + b);
+    expect(await decodedFrames(whole)).toBe(frames);
+  });
+
+  it('starts a mid-GOP recording without its I-frame: the lead does not decode', async () => {
+    const [first] = of('1', 'video');
+    const list = await packets(first!.path);
+    const firstKey = list.findIndex((p) => p.key);
+    expect(firstKey).toBeGreaterThan(0);
+    expect(await decodedFrames(first!.path)).toBeLessThan(list.length);
+    expect(written.truth.find((t) => t.uid === '1' && t.markerMs === T0 + 500)).toMatchObject({ videoMs: null, audioMs: expect.any(Number) });
+  });
+
+  it('writes B-frames (High profile), HEVC, and VP8 that changes its coded size inside a slice', async () => {
+    const [h264] = of('1', 'video');
+    const stream = await streamFacts(h264!.path);
+    expect(stream).toMatchObject({ codec_name: 'h264', profile: 'High' });
+    expect(stream.has_b_frames).toBeGreaterThan(0);
+    const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts,dts', '-of', 'csv=p=0', h264!.path]);
+    expect(stdout.trim().split('\n').some((line) => line.split(',')[0] !== line.split(',')[1])).toBe(true);
+
+    expect((await streamFacts(of('3', 'video')[0]!.path)).codec_name).toBe('hevc');
+
+    const vp8 = of('2', 'video');
+    expect(vp8.map((s) => s.wallStartMs - T0)).toEqual([0, 4000]);
+    const sizes = await frameSizes(vp8[0]!.path);
+    expect([...new Set(sizes.map((f) => `${f.width}x${f.height}`))]).toEqual(['160x90', '96x54']);
+    const change = sizes.find((f) => f.width === 96)!;
+    expect(change.t - vp8[0]!.mediaStartS).toBeCloseTo(2, 2);
+    expect(change.key).toBe(true);
+  });
+
+  it('turns the picture mid-slice and says so with ROTATE tags carrying the instant', async () => {
+    const text = await readFile(path.join(written.root, playlistName(rec, '3', 'video')), 'utf8');
+    const [slice] = of('3', 'video');
+    expect(of('3', 'video')).toHaveLength(1);
+    expect(text).toContain(
+      [
+        `#EXT-X-AGORA-ROTATE:WIDTH=160,HEIGHT=90,ROTATE=0,TIME=${utc17(T0)}`,
+        `#EXT-X-AGORA-TRACK-EVENT:EVENT=START,TRACK_TYPE=VIDEO,TIME=${utc17(T0)}`,
+        `#EXT-X-AGORA-ROTATE:WIDTH=160,HEIGHT=90,ROTATE=90,TIME=${utc17(T0 + 1500)}`,
+        `#EXT-X-AGORA-ROTATE:WIDTH=160,HEIGHT=90,ROTATE=180,TIME=${utc17(T0 + 2500)}`,
+        '#EXTINF:',
+      ].join('\n'),
+    );
+    const at = (s: number) => cornerLuma(slice!.path, slice!.mediaStartS + s);
+    // The square is a sixth of the upright width: 15 px of the 90 px portrait picture, in 20x11 px corners.
+    const bright = (c: Record<string, number>) => Object.entries(c).filter(([, y]) => y > 150).map(([k]) => k);
+    expect(bright(await at(1.2))).toEqual(['topLeft']);
+    expect(bright(await at(2.2))).toEqual(['bottomLeft']);
+    expect(bright(await at(3.2))).toEqual(['bottomRight']);
+    expect((await streamFacts(slice!.path)).width).toBe(160);
+  });
+
+  it('leaves the frames of a loss burst out, the others on their timestamps; keyframes every gopFrames', async () => {
+    const [slice] = of('4', 'video');
+    const list = await packets(slice!.path);
+    const rel = list.map((p) => Math.round((p.startS - slice!.mediaStartS) * 15));
+    // 15 fps: frames 21..28 (1400..1866 ms) are gone.
+    expect(rel).toEqual([...Array(60).keys()].filter((i) => i < 21 || i > 28));
+    // gopFrames: 10 -> a keyframe every 10 frames.
+    expect(list.filter((p) => p.key).map((p) => Math.round((p.startS - slice!.mediaStartS) * 15))).toEqual([0, 10, 20, 30, 40, 50]);
+    expect(written.truth.filter((t) => t.uid === '4').map((t) => t.videoMs === null)).toEqual([false, true, false]);
+  });
+
+  it('gives each marker the instant its frame and beep carry in the slice files', async () => {
+    const measured = { audio: [] as { uid: string; ms: number }[], video: [] as { uid: string; ms: number }[] };
+    for (const slice of written.slices) {
+      const resized = slice.key.endsWith('.webm') && new Set((await frameSizes(slice.path)).map((f) => f.width)).size > 1;
+      const times = slice.media === 'audio' ? await beepTimes(slice.path) : resized ? await whiteFrameTimesAcrossSizes(slice.path) : await whiteFrameTimes(slice.path);
+      for (const t of times) measured[slice.media].push({ uid: slice.uid, ms: slice.nameStartMs + (t - slice.mediaStartS) * 1000 });
+    }
+    expect(written.truth).toHaveLength(12);
+    for (const media of ['audio', 'video'] as const) {
+      const expected = written.truth
+        .map((t) => ({ uid: t.uid, ms: media === 'audio' ? t.audioMs : t.videoMs }))
+        .filter((t): t is { uid: string; ms: number } => t.ms !== null);
+      const found = [...measured[media]].sort((a, b) => a.uid.localeCompare(b.uid) || a.ms - b.ms);
+      expect(found.map((f) => f.uid)).toEqual(expected.map((e) => e.uid));
+      found.forEach((f, i) => expect(Math.abs(f.ms - expected[i]!.ms), `${media} ${JSON.stringify(f)}`).toBeLessThan(media === 'audio' ? 0.05 : 0.01));
+    }
+    // And the truth sits where the marker was authored, give or take the name's jitter and the frame grid.
+    for (const t of written.truth) {
+      if (t.videoMs !== null) expect(Math.abs(t.videoMs - t.markerMs)).toBeLessThanOrEqual(JITTER_MS + 1000 / 30 / 2 + 1);
+      if (t.audioMs !== null) expect(Math.abs(t.audioMs - t.markerMs)).toBeLessThanOrEqual(JITTER_MS + 1);
     }
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatUtc17 } from '../src/core/names.js';
 import { coveredSpans, keysToProbe, placeSlices, planMerge } from '../src/core/plan.js';
-import type { Inventory, MediaFacts, MediaKind, OutputPlan, Rotation, Slice, SliceContainer, UidRecording, VideoFacts } from '../src/core/types.js';
+import type { Inventory, MediaFacts, MediaKind, OutputPlan, Rotation, Slice, SliceContainer, SliceMedia, UidRecording, VideoFacts } from '../src/core/types.js';
 import type { PlanOptions } from '../src/options.js';
 
 const SID = 'aaaa0000bbbb1111cccc2222dddd3333';
@@ -133,7 +133,7 @@ describe('planMerge: video runs', () => {
     ['contiguous same-size slices: one run', [[0, 5000], [5000, 5000], [10000, 5000]], [[0, 5000, 10000]]],
     ['a gap splits', [[0, 5000], [8000, 5000]], [[0], [8000]]],
     ['a size change splits', [[0, 5000], [5000, 5000, { w: 320, h: 240 }], [10000, 5000, { w: 320, h: 240 }]], [[0], [5000, 10000]]],
-    ['a rotation splits', [[0, 5000], [5000, 5000, { rot: 90 }], [10000, 5000]], [[0], [5000], [10000]]],
+    ['a rotation does not split: the stream decodes on across the turn', [[0, 5000], [5000, 5000, { rot: 90 }], [10000, 5000]], [[0, 5000, 10000]]],
     ['a container change splits', [[0, 5000], [5000, 5000, { ext: 'webm' }]], [[0], [5000]]],
     ['a frame rate change alone does not split', [[0, 5000], [5000, 5000, { fps: 30 }]], [[0, 5000]]],
   ])('%s', (_what, video, runs) => {
@@ -143,6 +143,87 @@ describe('planMerge: video runs', () => {
   it('a run carries its size, rotation, codec and end', () => {
     const o = only([{ video: [[0, 5000, { rot: 270, w: 640, h: 360 }], [5000, 4000, { rot: 270, w: 640, h: 360 }]] }]);
     expect(o.video!.runs[0]).toMatchObject({ width: 640, height: 360, rotation: 270, codec: 'h264', fps: 15, offsetMs: 0, endMs: 9000, container: 'ts' });
+  });
+});
+
+describe('planMerge: what the slices measured (SliceMedia)', () => {
+  const withMedia = (users: U[], media: (key: string, media: MediaKind, i: number) => SliceMedia | undefined, options: PlanOptions = {}) => {
+    const { inv, facts } = setup(...users);
+    const m = new Map<string, SliceMedia>();
+    for (const rec of inv.sessions.flatMap((x) => x.uids)) {
+      for (const t of [rec.audio, rec.video]) t?.slices.forEach((sl, i) => {
+        const got = media(sl.key, t.media, i);
+        if (got) m.set(sl.key, got);
+      });
+    }
+    const p = planMerge(inv, facts, options, m);
+    expect(p.outputs).toHaveLength(1);
+    return p.outputs[0]!;
+  };
+  const frames = (lengthMs: number, fps = 15) => Array.from({ length: Math.round((lengthMs * fps) / 1000) }, (_, i) => (i * 1000) / fps);
+  const video = (lengthMs: number, x: Partial<SliceMedia> = {}): SliceMedia => ({
+    hasVideo: true, hasAudio: false, startS: 100, lengthMs, frameOffsetsMs: frames(lengthMs), firstKeyMs: 0, startsOnKey: true, ...x,
+  });
+
+  it('a slice lasts what its media holds, not what #EXTINF says (clamped, and said when far off)', () => {
+    const o = withMedia([{ video: [[0, 100_000], [4000, 4000]] }], (_k, _m, i) => video(i === 0 ? 4000 : 3000));
+    expect(o.durationMs).toBe(7000);
+    expect(o.warnings.join('\n')).toMatch(/holds 4\.000s of media but #EXTINF says 100\.000s/);
+    expect(o.video!.runs[0]!.slices[0]).toMatchObject({ mediaStartS: 100, slotMs: 4000 });
+  });
+
+  it('jitter-sized #EXTINF differences are not reported', () => {
+    const o = withMedia([{ video: [[0, 4000], [4010, 4000]] }], () => video(4005));
+    expect(o.warnings.filter((w) => /EXTINF/.test(w))).toEqual([]);
+  });
+
+  it('an overlap that holds whole frames reports how many frames were dropped; one that only shortens a frame does not', () => {
+    // Slice 1 holds 4 s + 2 frames beyond where slice 2 starts (at 4000); slice 2 then overlaps by 20 ms only.
+    const o = withMedia([{ video: [[0, 4000], [4000, 4000], [7980, 4000]] }], (_k, _m, i) => video(i === 0 ? 4000 + 2000 / 15 : 4000));
+    const w = o.warnings.filter((x) => x.startsWith('video:'));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/1 slice\(s\) overlap the next one \(by up to 133 ms.*2 frame\(s\) in the overlaps were dropped/);
+  });
+
+  it('audio overlaps are reported with their length', () => {
+    const audio = (lengthMs: number): SliceMedia => ({ hasVideo: false, hasAudio: true, startS: 5, lengthMs, audio: { sampleRate: 48000, channels: 1, frames: 700, changes: false } });
+    const o = withMedia([{ audio: [[0, 15000], [14990, 15000], [29985, 15000]] }], () => audio(15000));
+    expect(o.warnings.find((x) => x.startsWith('audio:'))).toMatch(/2 slice\(s\) overlap the next one \(by up to 10 ms, 15 ms in all/);
+  });
+
+  it('a channel count change between slices starts a new audio run and re-encodes', () => {
+    const audio = (channels: number): SliceMedia => ({ hasVideo: false, hasAudio: true, startS: 5, lengthMs: 4000, audio: { sampleRate: 48000, channels, frames: 187, changes: false } });
+    const o = withMedia([{ audio: [[0, 4000], [4000, 4000], [8000, 4000]] }], (_k, _m, i) => audio(i === 0 ? 1 : 2));
+    expect(o.audio!.runs.map((r) => [r.offsetMs, r.channels])).toEqual([[0, 1], [4000, 2]]);
+    expect(o.audio!.path).toBe('transcode');
+  });
+
+  it('a run that starts mid-GOP starts at its first keyframe, and says how much was concealed', () => {
+    const o = withMedia([{ video: [[1000, 4000], [5000, 4000]] }], (_k, _m, i) => video(4000, i === 0 ? { startsOnKey: false, firstKeyMs: 1400 } : {}));
+    const first = o.video!.runs[0]!;
+    // Time 0 is the first slice's UTC (nothing else is earlier): the picture starts 1.4 s in.
+    expect(first.offsetMs).toBe(1400);
+    expect(first.slices[0]).toMatchObject({ offsetMs: 1400, slotMs: 2600, leadMs: 1400, mediaStartS: 101.4 });
+    expect(o.warnings.join('\n')).toMatch(/video: 1\.400s from 0\.000s cannot be decoded .*shown as black/);
+    expect(o.durationMs).toBe(8000);
+  });
+
+  it('a first slice with no keyframe at all is left out of its run', () => {
+    const o = withMedia([{ video: [[0, 4000], [4000, 4000]] }], (_k, _m, i) => video(4000, i === 0 ? { startsOnKey: false, firstKeyMs: null } : {}));
+    expect(runsOf(o)).toEqual([[4000]]);
+    expect(o.warnings.join('\n')).toMatch(/4\.000s from 0\.000s cannot be decoded/);
+  });
+
+  it('a ROTATE inside a slice turns the picture at that instant; the canvas fits both orientations', () => {
+    const { inv, facts } = setup({ video: [[0, 5000], [5000, 5000]] });
+    const slices = inv.sessions[0]!.uids[0]!.video!.slices;
+    slices[0]!.turns = [{ atMs: T0 + 3000, rotation: 90 }];
+    slices[1]!.rotation = 90;
+    const o = planMerge(inv, facts).outputs[0]!;
+    expect(o.video!.runs).toHaveLength(1);
+    expect(o.video!.runs[0]!.turns).toEqual([{ atMs: 3000, rotation: 90 }]);
+    expect(o.video!.path).toBe('transcode');
+    expect([o.video!.width, o.video!.height]).toEqual([640, 480]);
   });
 });
 

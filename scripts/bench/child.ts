@@ -13,7 +13,7 @@ import { probeOutput } from '../../src/ffmpeg/probe.js';
 import { runFfmpeg } from '../../src/ffmpeg/runner.js';
 import { readSliceFrames, writePlacedAdts } from '../../src/media/audio-placer.js';
 import { concatList, DEFAULT_PRESET, mergeArgs } from '../../src/merge/commands.js';
-import { containersOf, measureUnlisted, probeFacts, readInventory, rejectBadSlices } from '../../src/recording-reader.js';
+import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../../src/recording-reader.js';
 import { openSource } from '../../src/storage/open.js';
 import type { BenchSlice } from './recordings.js';
 import { scriptMethod } from './script-method.js';
@@ -159,11 +159,14 @@ async function runProfile(task: Extract<ChildTask, { method: 'profile' }>): Prom
   const probed = await timed('probe slices (ffprobe)', () => probeFacts(src, inventory, options));
   counts['slices probed'] = probed.facts.size;
   const plan = await timed('plan', async () => planMerge(probed.inventory, probed.facts, options));
+  const containers = containersOf(probed.inventory);
   const outputs: ChildOutput[] = [];
-  for (const output of plan.outputs) {
-    counts['slices read'] = (counts['slices read'] ?? 0) + output.inputs.length;
-    const { paths, missing } = await timed('materialize (local: paths)', () => src.materialize(output.inputs));
-    await timed('check slice files', () => rejectBadSlices(paths, missing, output, containersOf(probed.inventory)));
+  for (const planned of plan.outputs) {
+    counts['slices read'] = (counts['slices read'] ?? 0) + planned.inputs.length;
+    const { paths, missing } = await timed('materialize (local: paths)', () => src.materialize(planned.inputs));
+    const media = await timed('check + measure slices (TS scan in Node)', () => measureSlices(paths, missing, planned, containers));
+    const output = await timed('plan with measured slices', async () =>
+      planMerge(probed.inventory, probed.facts, { ...options, uids: [planned.uid] }, media).outputs.find((o) => o.id === planned.id)!);
     const workDir = path.join(task.outDir, `.work-${output.uid}`);
     await mkdir(workDir, { recursive: true });
     const videoList = path.join(workDir, 'video.ffconcat');
@@ -178,7 +181,7 @@ async function runProfile(task: Extract<ChildTask, { method: 'profile' }>): Prom
       await timed('audio placement in Node (read TS, demux ADTS, write)', () => writePlacedAdts(slices, paths, adts, async () => (await readSliceFrames(firstPath)).frames[0]!));
     }
     const file = path.join(task.outDir, `${output.uid}.mp4`);
-    const args = mergeArgs(output, { videoLists: output.video ? [videoList] : [], videoDelayMs: output.video?.runs[0]?.offsetMs ?? 0, adtsFile: output.audio ? adts : null, audioList: null, audioDelayMs: 0 }, file, { preset: DEFAULT_PRESET });
+    const args = mergeArgs(output, { videoLists: output.video ? [videoList] : [], videoDelayMs: output.video?.runs[0]?.offsetMs ?? 0, adtsFile: output.audio ? adts : null, audioLists: [] }, file, { preset: DEFAULT_PRESET });
     await timed('ffmpeg mux (video copy + placed AAC copy)', () => runFfmpeg(args));
     await timed('verify output (ffprobe)', () => probeOutput(file));
     await rm(workDir, { recursive: true, force: true });

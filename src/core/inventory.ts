@@ -7,6 +7,8 @@ import type { Inventory, MediaKind, Problem, RecordingName, Rotation, Session, S
 export const DUPLICATE_TOLERANCE_MS = 100;
 /** Slices further apart than this leave a gap; closer ones are one continuous stream (recorder jitter). */
 export const GAP_TOLERANCE_MS = 250;
+/** A ROTATE TIME this close after a slice's start applies from the start (name jitter). */
+export const TURN_TOLERANCE_MS = 50;
 
 type PlaylistName = Extract<RecordingName, { type: 'playlist' }>;
 type SliceName = Extract<RecordingName, { type: 'slice' }>;
@@ -120,16 +122,26 @@ function slicesFromPlaylist(
   const seen = new Set<string>();
   let prev: { startMs: number; endMs: number } | null = null;
   for (const entry of cand.parsed.entries) {
-    const last = entry.rotates.at(-1);
-    if (last) {
-      rotation = last.rotation;
-      codedSize = { width: last.width, height: last.height };
-    }
-    events.push(...entry.events);
     const key = entryKey(cand, entry.uri);
     // A slice in storage was parsed when the keys were classified: not again.
     const stored = present.get(key);
     const parsed = stored ? ({ ok: true, name: stored } as const) : parseRecordingName(key);
+    // A ROTATE tag whose TIME falls inside the slice turns the picture there, not at the slice's start.
+    const sliceStart = parsed.ok && parsed.name.type === 'slice' ? parsed.name.startMs : null;
+    const turns: { atMs: number; rotation: Rotation }[] = [];
+    let startRotation: Rotation | null = null;
+    for (const r of entry.rotates) {
+      codedSize = { width: r.width, height: r.height };
+      if (r.timeMs !== null && sliceStart !== null && r.timeMs > sliceStart + TURN_TOLERANCE_MS && entry.durationSec !== null && r.timeMs < sliceStart + entry.durationSec * 1000) {
+        if ((turns.at(-1)?.rotation ?? startRotation ?? rotation) !== r.rotation) turns.push({ atMs: r.timeMs, rotation: r.rotation });
+      } else {
+        startRotation = r.rotation;
+      }
+    }
+    if (startRotation !== null) rotation = startRotation;
+    const sliceRotation = rotation;
+    if (turns.length > 0) rotation = turns.at(-1)!.rotation;
+    events.push(...entry.events);
     if (!parsed.ok || parsed.name.type !== 'slice') {
       problems.push({ severity: 'error', key: cand.name.key, message: `entry "${entry.uri}" is not a slice name (${parsed.ok ? 'a playlist' : parsed.reason}); left out` });
       continue;
@@ -161,10 +173,11 @@ function slicesFromPlaylist(
       startMs: n.startMs,
       durationMs: entry.durationSec * 1000,
       discontinuity: entry.discontinuity,
-      rotation,
+      rotation: sliceRotation,
       codedSize,
       backup: n.backup !== null,
       present: stored !== undefined,
+      ...(turns.length > 0 ? { turns } : {}),
     });
   }
   if (!cand.parsed.endList) {

@@ -11,10 +11,13 @@ import type {
   Interval,
   Inventory,
   MediaFacts,
+  MediaKind,
   MergePlan,
   OutputPlan,
   PlacedSlice,
+  Rotation,
   Slice,
+  SliceMedia,
   VideoFacts,
   VideoPlan,
   VideoRun,
@@ -24,6 +27,8 @@ import type { PlanOptions } from '../options.js';
 export { GAP_TOLERANCE_MS };
 export const DEFAULT_FPS = 15;
 export const DEFAULT_SPLIT_GAP_S = 15;
+/** A slice whose measured length differs from its #EXTINF by more than this is reported. */
+export const EXTINF_WARN_MS = 500;
 
 interface Unit {
   sid: string | null;
@@ -64,7 +69,7 @@ function toOutput(wallMs: number, originMs: number, cuts: Interval[]): number {
 }
 
 /** Places slices in output time; each owns the time up to the next slice when they are contiguous. */
-export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[]): PlacedSlice[] {
+export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[], media?: Map<string, SliceMedia>): PlacedSlice[] {
   const sorted = [...slices].sort((a, b) => a.startMs - b.startMs);
   const placed: PlacedSlice[] = [];
   sorted.forEach((s, i) => {
@@ -76,12 +81,30 @@ export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[])
       // Contiguous (or overlapping): the slice runs exactly up to the next one.
       if (nextOffset - offsetMs <= s.durationMs + GAP_TOLERANCE_MS) slotMs = nextOffset - offsetMs;
     }
-    if (slotMs > 0) placed.push({ key: s.key, offsetMs, slotMs, durationMs: s.durationMs, startMs: s.startMs });
+    if (slotMs <= 0) return;
+    const p: PlacedSlice = { key: s.key, offsetMs, slotMs, durationMs: s.durationMs, startMs: s.startMs };
+    const m = media?.get(s.key);
+    if (m) p.mediaStartS = m.startS;
+    if (s.turns) p.turns = s.turns.map((t) => ({ atMs: toOutput(t.atMs, originMs, cuts), rotation: t.rotation }));
+    placed.push(p);
   });
   return placed;
 }
 
-function unitsOf(inventory: Inventory, options: PlanOptions): { units: Unit[]; failures: MergePlan['failures'] } {
+/**
+ * A slice as its media says: the length is the measured one (an #EXTINF that disagrees is reported
+ * when the difference is more than rounding and jitter).
+ */
+function measured(slice: Slice, media: Map<string, SliceMedia> | undefined, warnings: string[]): Slice {
+  const m = media?.get(slice.key);
+  if (!m || !(m.lengthMs > 0)) return slice;
+  if (Math.abs(m.lengthMs - slice.durationMs) > EXTINF_WARN_MS) {
+    warnings.push(`${slice.key}: holds ${(m.lengthMs / 1000).toFixed(3)}s of media but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; its measured length is used`);
+  }
+  return { ...slice, durationMs: m.lengthMs };
+}
+
+function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string, SliceMedia>): { units: Unit[]; failures: MergePlan['failures'] } {
   const failures: MergePlan['failures'] = [];
   const units: Unit[] = [];
   const wanted = options.uids && options.uids.length > 0 ? new Set(options.uids) : null;
@@ -92,7 +115,8 @@ function unitsOf(inventory: Inventory, options: PlanOptions): { units: Unit[]; f
         failures.push({ sid: session.sid, cname: session.cname, uid: rec.uid, error: rec.failed });
         continue;
       }
-      const present = (slices: Slice[] | undefined) => (slices ?? []).filter((s) => s.present);
+      const warnings = rec.problems.map((p) => (p.key ? `${p.key}: ${p.message}` : p.message));
+      const present = (slices: Slice[] | undefined) => (slices ?? []).filter((s) => s.present).map((s) => measured(s, media, warnings));
       units.push({
         sid: session.sid,
         sids: [session.sid],
@@ -100,7 +124,7 @@ function unitsOf(inventory: Inventory, options: PlanOptions): { units: Unit[]; f
         uid: rec.uid,
         audio: present(rec.audio?.slices),
         video: present(rec.video?.slices),
-        warnings: rec.problems.map((p) => (p.key ? `${p.key}: ${p.message}` : p.message)),
+        warnings,
       });
     }
   }
@@ -181,41 +205,130 @@ function span(placed: PlacedSlice[], run: number[]) {
 const sameVideo = (a: VideoFacts | undefined, b: VideoFacts | undefined) =>
   a?.codec === b?.codec && a?.width === b?.width && a?.height === b?.height;
 
-function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>): VideoRun[] {
+/**
+ * Rotation changes of a run in output time: a slice whose starting rotation differs from what was in
+ * force, and turns inside slices (a phone turned mid-slice). Runs are not split on rotation: the stream
+ * goes on decoding across the turn, and the picture is turned from that instant.
+ */
+function turnsOf(placed: PlacedSlice[], ordered: Slice[], run: number[]): { atMs: number; rotation: Rotation }[] {
+  const turns: { atMs: number; rotation: Rotation }[] = [];
+  let current = ordered[run[0]!]!.rotation;
+  for (const i of run) {
+    const slice = ordered[i]!;
+    if (slice.rotation !== current) turns.push({ atMs: placed[i]!.offsetMs, rotation: (current = slice.rotation) });
+    for (const t of placed[i]!.turns ?? []) if (t.rotation !== current) turns.push({ atMs: t.atMs, rotation: (current = t.rotation) });
+  }
+  return turns;
+}
+
+/**
+ * A run that starts mid-GOP cannot show anything before its first keyframe: slices with no keyframe at
+ * all are left out and the first slice with one starts at it (TS slices are cut there by the executor;
+ * a WebM slice is decoded from its start and the decoder drops the lead). Returns what was concealed.
+ */
+function skipUndecodableLead(slices: PlacedSlice[], containers: Slice[], media: Map<string, SliceMedia> | undefined): { slices: PlacedSlice[]; leadMs: number } {
+  if (!media) return { slices, leadMs: 0 };
+  let leadMs = 0;
+  for (let i = 0; i < slices.length; i++) {
+    const p = slices[i]!;
+    const m = media.get(p.key);
+    if (!m || m.startsOnKey !== false) return { slices: slices.slice(i), leadMs };
+    if (m.firstKeyMs === null || m.firstKeyMs === undefined || m.firstKeyMs >= p.slotMs) {
+      leadMs += p.slotMs;
+      continue;
+    }
+    leadMs += m.firstKeyMs;
+    if (containers[i]!.container !== 'ts') return { slices: slices.slice(i), leadMs };
+    const cut = m.firstKeyMs;
+    const shifted: PlacedSlice = { ...p, offsetMs: p.offsetMs + cut, slotMs: p.slotMs - cut, durationMs: p.durationMs - cut, leadMs: cut };
+    if (p.mediaStartS !== undefined) shifted.mediaStartS = p.mediaStartS + cut / 1000;
+    return { slices: [shifted, ...slices.slice(i + 1)], leadMs };
+  }
+  return { slices: [], leadMs };
+}
+
+function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>, media: Map<string, SliceMedia> | undefined, warnings: string[]): VideoRun[] {
   const ordered = placed.map((p) => slices.get(p.key)!);
   const f = factsFor(ordered, facts);
-  const same = (i: number) =>
-    ordered[i]!.container === ordered[i - 1]!.container && ordered[i]!.rotation === ordered[i - 1]!.rotation && sameVideo(f[i]?.video, f[i - 1]?.video);
-  return splitRuns(placed, same).map((run) => {
+  const same = (i: number) => ordered[i]!.container === ordered[i - 1]!.container && sameVideo(f[i]?.video, f[i - 1]?.video);
+  const runs: VideoRun[] = [];
+  for (const run of splitRuns(placed, same)) {
     const s = ordered[run[0]!]!;
     const vf = f[run[0]!]?.video;
-    return {
-      ...span(placed, run),
+    const lead = skipUndecodableLead(run.map((i) => placed[i]!), run.map((i) => ordered[i]!), media);
+    if (lead.leadMs > 0) {
+      warnings.push(
+        `video: ${(lead.leadMs / 1000).toFixed(3)}s from ${(placed[run[0]!]!.offsetMs / 1000).toFixed(3)}s cannot be decoded (the stream starts without a keyframe, ${s.key}); ` +
+          (lead.slices.length > 0 && runs.length > 0 ? 'the previous picture is held there' : 'shown as black'),
+      );
+    }
+    if (lead.slices.length === 0) continue;
+    const first = lead.slices[0]!;
+    const last = lead.slices.at(-1)!;
+    runs.push({
+      slices: lead.slices,
+      offsetMs: first.offsetMs,
+      endMs: last.offsetMs + last.slotMs,
       container: s.container,
       rotation: s.rotation,
+      turns: turnsOf(placed, ordered, run),
       width: vf?.width ?? s.codedSize?.width ?? 0,
       height: vf?.height ?? s.codedSize?.height ?? 0,
       codec: vf?.codec ?? (s.container === 'webm' ? 'vp8' : 'h264'),
       fps: vf?.fps ?? null,
-    };
-  });
+    });
+  }
+  return runs;
 }
 
 const sameAudio = (a: AudioFacts | undefined, b: AudioFacts | undefined) =>
   a?.codec === b?.codec && a?.sampleRate === b?.sampleRate && a?.channels === b?.channels && a?.profile === b?.profile;
 
-function audioRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>): AudioRun[] {
+function audioRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>, media: Map<string, SliceMedia> | undefined): AudioRun[] {
   const f = factsFor(placed.map((p) => slices.get(p.key)!), facts);
-  return splitRuns(placed, (i) => sameAudio(f[i]?.audio, f[i - 1]?.audio)).map((run) => {
+  // What each slice's own frames say beats the probe of the first slice of its stretch.
+  const config = placed.map((p, i) => {
+    const m = media?.get(p.key)?.audio;
+    const af = f[i]?.audio;
+    return { sampleRate: m?.sampleRate ?? af?.sampleRate ?? 48000, channels: m?.channels ?? af?.channels ?? 0 };
+  });
+  const same = (i: number) =>
+    sameAudio(f[i]?.audio, f[i - 1]?.audio) && config[i]!.sampleRate === config[i - 1]!.sampleRate && config[i]!.channels === config[i - 1]!.channels;
+  return splitRuns(placed, same).map((run) => {
     const af = f[run[0]!]?.audio;
     return {
       ...span(placed, run),
       codec: af?.codec ?? 'aac',
-      sampleRate: af?.sampleRate ?? 48000,
-      channels: af?.channels ?? 0,
+      sampleRate: config[run[0]!]!.sampleRate,
+      channels: config[run[0]!]!.channels,
       profile: af?.profile ?? null,
     };
   });
+}
+
+/** Where slices overlap their successor, the overlap is cut: what that costs, said once per track. */
+function overlapWarning(kind: MediaKind, placed: PlacedSlice[], media: Map<string, SliceMedia> | undefined): string | null {
+  let count = 0;
+  let totalMs = 0;
+  let largestMs = 0;
+  let frames = 0;
+  for (const p of placed) {
+    const overlap = p.durationMs - p.slotMs;
+    if (overlap <= 0.5) continue;
+    const offsets = media?.get(p.key)?.frameOffsetsMs;
+    if (kind === 'video') {
+      // Only frames that start inside the next slice's time are dropped; a shorter last frame is not a loss.
+      const lost = offsets ? offsets.filter((o) => o >= p.slotMs - 0.5).length : 0;
+      if (lost === 0) continue;
+      frames += lost;
+    }
+    count++;
+    totalMs += overlap;
+    largestMs = Math.max(largestMs, overlap);
+  }
+  if (count === 0) return null;
+  const what = kind === 'video' ? `${frames} frame(s) in the overlaps were dropped` : 'the overlapping audio was dropped';
+  return `${kind}: ${count} slice(s) overlap the next one (by up to ${Math.round(largestMs)} ms, ${Math.round(totalMs)} ms in all; slice names and lengths disagree); each is cut where the next starts: ${what}`;
 }
 
 /** Output-time intervals inside [0, duration) that no run covers. */
@@ -231,14 +344,16 @@ function gapsBetween(runs: { offsetMs: number; endMs: number }[], durationMs: nu
 }
 
 const even = (n: number) => Math.max(2, Math.ceil(n / 2) * 2);
-const displaySize = (r: VideoRun) => (r.rotation === 90 || r.rotation === 270 ? { w: r.height, h: r.width } : { w: r.width, h: r.height });
+const displaySize = (r: Pick<VideoRun, 'rotation' | 'width' | 'height'>) => (r.rotation === 90 || r.rotation === 270 ? { w: r.height, h: r.width } : { w: r.width, h: r.height });
 
 function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimmed: boolean, options: PlanOptions): VideoPlan {
   let width = 0;
   let height = 0;
   for (const r of runs) {
-    const d = displaySize(r);
-    if (d.w * d.h > width * height) ({ w: width, h: height } = d);
+    for (const rotation of [r.rotation, ...r.turns.map((t) => t.rotation)]) {
+      const d = displaySize({ ...r, rotation });
+      if (d.w * d.h > width * height) ({ w: width, h: height } = d);
+    }
   }
   if (options.size) ({ width, height } = options.size);
   width = even(width);
@@ -251,7 +366,7 @@ function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimm
   const codecs = new Set(runs.map((r) => r.codec));
   if ([...codecs].some((c) => c !== 'h264')) reasons.push(`video codec ${[...codecs].join('/')} is not H.264`);
   if (new Set(runs.map((r) => `${r.width}x${r.height}`)).size > 1) reasons.push('the picture size changes');
-  if (runs.some((r) => r.rotation !== 0)) reasons.push('rotated slices must be turned upright');
+  if (runs.some((r) => r.rotation !== 0 || r.turns.length > 0)) reasons.push('rotated slices must be turned upright');
   if (options.size && runs.some((r) => r.width !== width || r.height !== height)) reasons.push('--size differs from the source size');
   if (options.fps) reasons.push('--fps asks for a constant frame rate');
   const innerGaps = gaps.filter((g) => g.startMs > 0);
@@ -291,7 +406,14 @@ function rawFileNameOf(unit: Unit, kind: OutputPlan['kind'], options: PlanOption
   return `${head}${kind}${segmentStart !== null ? `_${formatUtc17(segmentStart)}` : ''}.${ext}`;
 }
 
-function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptions, segment: boolean, multiSession: boolean): OutputPlan | string {
+function planUnit(
+  unit: Unit,
+  facts: Map<string, MediaFacts>,
+  options: PlanOptions,
+  segment: boolean,
+  multiSession: boolean,
+  media: Map<string, SliceMedia> | undefined,
+): OutputPlan | string {
   const mode = options.mode ?? 'av';
   const audio = mode === 'video' ? [] : unit.audio;
   const video = mode === 'audio' ? [] : unit.video;
@@ -312,8 +434,8 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
   let durationMs = toOutput(endMs, originMs, cuts);
 
   let trim: OutputPlan['trim'] = null;
-  let placedAudio = placeSlices(audio, originMs, cuts);
-  let placedVideo = placeSlices(video, originMs, cuts);
+  let placedAudio = placeSlices(audio, originMs, cuts, media);
+  let placedVideo = placeSlices(video, originMs, cuts, media);
   const fromMs = Math.max(0, (options.from ?? 0) * 1000);
   const windowMs = Math.min(durationMs - fromMs, options.duration !== undefined ? options.duration * 1000 : Infinity);
   if (fromMs > 0 || windowMs < durationMs) {
@@ -329,8 +451,10 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
   const cutsStart = trim !== null && trim.fromMs > 0;
   // Plans are in untrimmed output time; the executor cuts [from, from + duration] at the end.
   const fullDuration = trim ? trim.fromMs + trim.durationMs : durationMs;
-  const vRuns = videoRuns(placedVideo, bySlice, facts);
-  const aRuns = audioRuns(placedAudio, bySlice, facts);
+  const warnings = [...unit.warnings];
+  const vRuns = videoRuns(placedVideo, bySlice, facts, media, warnings);
+  const aRuns = audioRuns(placedAudio, bySlice, facts, media);
+  for (const w of [overlapWarning('video', placedVideo, media), overlapWarning('audio', placedAudio, media)]) if (w) warnings.push(w);
   const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, cutsStart, options) : null;
   const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options) : null;
   if (!videoPlan && !audioPlan) return 'nothing inside the trim window';
@@ -339,7 +463,6 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
 
   const segmentStart = segment ? originMs : null;
   const idBase = `${unit.sid ?? unit.cname}/${unit.uid}`;
-  const warnings = [...unit.warnings];
   if (videoPlan?.path === 'transcode' && videoPlan.reasons.length > 0) warnings.push(`video is re-encoded: ${videoPlan.reasons.join('; ')}`);
   return {
     id: segmentStart !== null ? `${idBase}/${formatUtc17(segmentStart)}` : idBase,
@@ -361,14 +484,18 @@ function planUnit(unit: Unit, facts: Map<string, MediaFacts>, options: PlanOptio
   };
 }
 
-export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, options: PlanOptions = {}): MergePlan {
-  const { units, failures } = unitsOf(inventory, options);
+/**
+ * The merge plan. `media` holds what reading the slices measured (see SliceMedia); without it slices
+ * are placed by their names and #EXTINF alone (what `--dry-run` shows before anything is downloaded).
+ */
+export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, options: PlanOptions = {}, media?: Map<string, SliceMedia>): MergePlan {
+  const { units, failures } = unitsOf(inventory, options, media);
   const outputs: OutputPlan[] = [];
   const multiSession = new Set(units.map((u) => u.sid)).size > 1;
   for (const unit of units) {
     const parts = options.mode === 'segments' ? splitSegments(unit, (options.splitGap ?? DEFAULT_SPLIT_GAP_S) * 1000) : [unit];
     for (const part of parts) {
-      const result = planUnit(part, facts, { ...options, mode: options.mode === 'segments' ? 'av' : options.mode }, options.mode === 'segments', multiSession);
+      const result = planUnit(part, facts, { ...options, mode: options.mode === 'segments' ? 'av' : options.mode }, options.mode === 'segments', multiSession, media);
       if (typeof result === 'string') failures.push({ sid: unit.sid ?? unit.sids.join('+'), cname: unit.cname, uid: unit.uid, error: `uid ${unit.uid}: ${result}` });
       else outputs.push(result);
     }

@@ -74,6 +74,29 @@ export interface Slice {
   backup: boolean;
   /** Whether storage holds the file (false: listed by the playlist but never uploaded). */
   present: boolean;
+  /** The picture turns inside the slice (`#EXT-X-AGORA-ROTATE` with a TIME after the slice starts). */
+  turns?: { atMs: number; rotation: Rotation }[];
+}
+
+/**
+ * What reading a slice's bytes tells beyond its playlist entry (TS slices are scanned in Node, WebM
+ * slices probed): the placement of its media is measured, never taken from #EXTINF alone.
+ */
+export interface SliceMedia {
+  hasVideo: boolean;
+  hasAudio: boolean;
+  /** The slice's first timestamp as ffmpeg sees it (seconds): concat in/out points are in these units. */
+  startS: number;
+  /** Real length (ms): from the first timestamp to the end of the last frame or sample. */
+  lengthMs: number;
+  /** Video: presentation offsets (ms from startS) of every frame, ascending. */
+  frameOffsetsMs?: number[];
+  /** Video: presentation offset (ms from startS) of the first keyframe; null when the slice has none. */
+  firstKeyMs?: number | null;
+  /** Video: the slice's first frame in decode order is a keyframe. */
+  startsOnKey?: boolean;
+  /** Audio: configuration of the first frame, and whether it changes inside the slice. */
+  audio?: { sampleRate: number; channels: number; frames: number; changes: boolean };
 }
 
 export interface Track {
@@ -147,16 +170,25 @@ export interface PlacedSlice {
   offsetMs: number;
   /** Time the slice owns in the output (up to the next slice, or its own length at the end of a run). */
   slotMs: number;
-  /** The slice's own length (EXTINF). */
+  /** The slice's own length (measured when its media was read, else #EXTINF). */
   durationMs: number;
   startMs: number;
+  /** The slice's first timestamp (seconds, its own clock), when measured: concat out points need it. */
+  mediaStartS?: number;
+  /** Leading time (ms, slice time) that cannot be decoded: the run starts mid-GOP. Skipped, shown as black. */
+  leadMs?: number;
+  /** Picture turns inside the slice, in output time. */
+  turns?: { atMs: number; rotation: Rotation }[];
 }
 
 /** A run of video slices that can be decoded as one stream: contiguous, same container, size and rotation. */
 export interface VideoRun {
   slices: PlacedSlice[];
   container: SliceContainer;
+  /** Rotation at the start of the run. */
   rotation: Rotation;
+  /** Rotation changes inside the run (a phone turned mid-slice), output time, ascending. */
+  turns: { atMs: number; rotation: Rotation }[];
   /** Decoded size before rotation. */
   width: number;
   height: number;

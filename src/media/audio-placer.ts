@@ -10,6 +10,8 @@ export class AudioCopyError extends Error {}
 
 /** A slice whose real length differs from its #EXTINF by more than this is reported. */
 export const EXTINF_TOLERANCE_MS = 1000;
+/** Silent frames written at once when filling a gap (about 44 s at 48 kHz). */
+const SILENCE_CHUNK_FRAMES = 2048;
 
 export interface PlacedAudio {
   config: AdtsConfig;
@@ -76,13 +78,16 @@ export async function writePlacedAdts(
       }
       const target = Math.round(slice.offsetMs / frameMs);
       const next = ordered[i + 1];
-      if (written < target) {
-        await write(Buffer.concat(new Array<Buffer>(target - written).fill(silent!)));
-        written = target;
+      // Silence is written in bounded chunks: memory does not grow with the length of a gap.
+      while (written < target) {
+        const n = Math.min(target - written, SILENCE_CHUNK_FRAMES);
+        await write(Buffer.concat(new Array<Buffer>(n).fill(silent!)));
+        written += n;
       }
       const skip = written - target;
       const limit = next ? Math.max(0, Math.round(next.offsetMs / frameMs) - written) : Infinity;
       const frames = parsed.frames.slice(skip, skip + limit);
+
       // One write per slice: a UID-hour is some 170,000 frames.
       await write(Buffer.concat(frames));
       written += frames.length;
@@ -92,5 +97,6 @@ export async function writePlacedAdts(
     await once(out, 'close');
   }
   if (!config) throw new AudioCopyError('no audio slice could be read');
+
   return { config, frames: written, sampleRate: SAMPLE_RATES[config.sampleRateIndex]!, warnings };
 }

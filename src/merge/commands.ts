@@ -1,5 +1,5 @@
 // Output plan -> ffmpeg inputs, filter graph and arguments. Pure: the executor writes the files.
-import type { AudioPlan, GapMode, OutputPlan, PlacedSlice, VideoPlan, VideoRun } from '../core/types.js';
+import type { AudioPlan, GapMode, OutputPlan, PlacedSlice, Rotation, VideoPlan, VideoRun } from '../core/types.js';
 
 export const DEFAULT_PRESET = 'veryfast';
 
@@ -13,17 +13,22 @@ export function concatQuote(file: string): string {
 
 /**
  * An ffconcat list that places each slice at its output offset: every entry lasts until the next
- * slice starts (so a gap holds the last frame), and a slice that overlaps the next is cut there.
+ * slice starts (so a gap holds the last frame). A slice whose media runs into the next one's time is
+ * cut there: ffconcat out points are in the slice's own timestamps, so they need its measured start.
+ * `lead` puts a clip (black frames) before the first slice, lasting up to it.
  */
-export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cutOverlaps: boolean): string {
+export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cutOverlaps: boolean, lead?: { file: string; durationMs: number }): string {
   const lines = ['ffconcat version 1.0'];
+  if (lead) lines.push(`file ${concatQuote(lead.file)}`, `duration ${sec(lead.durationMs)}`);
   slices.forEach((s, i) => {
     const next = slices[i + 1];
     const path = paths.get(s.key);
     if (!path) throw new Error(`${s.key}: no local file`);
     lines.push(`file ${concatQuote(path)}`);
     lines.push(`duration ${sec(next ? next.offsetMs - s.offsetMs : s.slotMs)}`);
-    if (cutOverlaps && s.slotMs < s.durationMs - 1) lines.push(`outpoint ${sec(s.slotMs)}`);
+    if (cutOverlaps && next && s.mediaStartS !== undefined && s.slotMs < s.durationMs - 0.5) {
+      lines.push(`outpoint ${(s.mediaStartS + s.slotMs / 1000).toFixed(6)}`);
+    }
   });
   return lines.join('\n') + '\n';
 }
@@ -44,63 +49,120 @@ export function uprightFilter(rotation: VideoRun['rotation']): string[] {
   }
 }
 
+const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+const sideways = (rotation: Rotation) => rotation === 90 || rotation === 270;
+
+/** The coded size a run's pictures are scaled to so that, once turned upright, they fit the canvas. */
+export function fitSize(run: { width: number; height: number }, rotation: Rotation, canvas: { width: number; height: number }): { width: number; height: number } {
+  const [dw, dh] = sideways(rotation) ? [run.height, run.width] : [run.width, run.height];
+  const f = Math.min(canvas.width / Math.max(1, dw), canvas.height / Math.max(1, dh));
+  const w = Math.min(canvas.width, even(dw * f));
+  const h = Math.min(canvas.height, even(dh * f));
+  return sideways(rotation) ? { width: h, height: w } : { width: w, height: h };
+}
+
+/** A run's pictures by rotation: [from, to) in the run's own time (seconds from its first slice). */
+export function rotationPieces(run: VideoRun): { fromS: number; toS: number | null; rotation: Rotation }[] {
+  const pieces: { fromS: number; toS: number | null; rotation: Rotation }[] = [{ fromS: 0, toS: null, rotation: run.rotation }];
+  for (const t of run.turns) {
+    const at = Math.max(0, (t.atMs - run.offsetMs) / 1000);
+    const last = pieces.at(-1)!;
+    if (at <= last.fromS) last.rotation = t.rotation;
+    else {
+      last.toS = at;
+      pieces.push({ fromS: at, toS: null, rotation: t.rotation });
+    }
+  }
+  return pieces;
+}
+
 /**
- * The transcode video graph: each run (one input each) is turned upright, scaled into the canvas
- * keeping its aspect ratio (padded, never stretched), set to the output rate, then padded in time
- * up to the next run: the last frame held (freeze) or black. Runs are then concatenated; every run
- * starts on the output frame nearest its wall-clock offset, so nothing drifts however many runs.
+ * The transcode video graph. Each run (one input each; `-reinit_filter 0`, so a size change inside a
+ * stream is absorbed by `scale` instead of resetting the whole graph) is overlaid on a black canvas of
+ * the output rate for the output frames it owns: from the frame nearest its first picture up to the next
+ * run. Frames keep their own timestamps, shifted by half an output frame, so each lands on the output
+ * frame nearest its instant, an undecodable lead stays black, and nothing is renumbered. After a run's
+ * last frame the picture is held (freeze) or the canvas shows (black). A turn inside a run (a phone
+ * turned mid-slice) splits it into pieces with their own rotation, each laid over the one before.
  */
 export function videoGraph(video: VideoPlan, firstInput: number, durationMs: number, gapMode: GapMode): string {
   const fps = video.fps!;
-  const { width: w, height: h } = video;
+  const canvas = { width: video.width, height: video.height };
   const total = Math.max(1, frameAt(durationMs, fps));
   const starts = video.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, frameAt(run.offsetMs, fps))));
   // A run shorter than half an output frame gets no frame of its own; the others keep their exact starts.
   const segments = video.runs
     .map((run, k) => ({ run, k, frames: (starts[k + 1] ?? total) - starts[k]! }))
     .filter((x) => x.frames > 0);
-  const hold = gapMode === 'black' ? 'stop_mode=add:color=black' : 'stop_mode=clone';
-  const parts = segments.map(({ run, k, frames }, n) => {
-    const lead = n === 0 ? Math.min(frames, frameAt(run.offsetMs, fps)) : 0;
-    const chain = [
-      ...uprightFilter(run.rotation),
-      `scale=${w}:${h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
-      `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
-      'setsar=1',
-      'format=yuv420p',
-      `fps=${fps}`,
-      ...(lead > 0 ? [`tpad=start=${lead}:start_mode=add:color=black`] : []),
-      `tpad=stop=${frames + 2}:${hold}`,
-      `trim=end_frame=${frames}`,
-      'setpts=N/FRAME_RATE/TB',
-    ];
-    return `[${firstInput + k}:v:0]${chain.join(',')}[v${n}]`;
+  const parts: string[] = [];
+  segments.forEach(({ run, k, frames }, n) => {
+    const shift = run.offsetMs / 1000 - starts[k]! / fps - 0.5 / fps;
+    const pieces = rotationPieces(run);
+    const labels = pieces.map((_, j) => `r${n}p${j}`);
+    const source = `[${firstInput + k}:v:0]`;
+    if (pieces.length > 1) parts.push(`${source}split=${pieces.length}${labels.map((l) => `[${l}in]`).join('')}`);
+    pieces.forEach((piece, j) => {
+      const fit = fitSize(run, piece.rotation, canvas);
+      const window = pieces.length > 1 ? [`trim=start=${piece.fromS.toFixed(6)}${piece.toS !== null ? `:end=${piece.toS.toFixed(6)}` : ''}`] : [];
+      const chain = [
+        ...window,
+        `scale=${fit.width}:${fit.height}`,
+        ...uprightFilter(piece.rotation),
+        `pad=${canvas.width}:${canvas.height}:(ow-iw)/2:(oh-ih)/2:color=black`,
+        'setsar=1',
+        'format=yuv420p',
+        `setpts=PTS${shift >= 0 ? '+' : '-'}${Math.abs(shift).toFixed(6)}/TB`,
+      ];
+      parts.push(`${pieces.length > 1 ? `[${labels[j]}in]` : source}${chain.join(',')}[${labels[j]}]`);
+    });
+    let below = `c${n}`;
+    parts.push(`color=c=black:s=${canvas.width}x${canvas.height}:r=${fps},trim=end_frame=${frames}[${below}]`);
+    pieces.forEach((_, j) => {
+      // Earlier pieces are held under later ones; the last one is held or not as the gap mode says.
+      const eof = j < pieces.length - 1 || gapMode !== 'black' ? 'repeat' : 'pass';
+      const out = j === pieces.length - 1 ? `o${n}` : `c${n}_${j}`;
+      parts.push(`[${below}][${labels[j]}]overlay=eof_action=${eof}:format=yuv420${j === pieces.length - 1 ? `,trim=end_frame=${frames}` : ''}[${out}]`);
+      below = out;
+    });
   });
-  if (parts.length === 1) return parts[0]!.replace(/\[v0\]$/, '[vout]');
-  parts.push(`${segments.map((_, n) => `[v${n}]`).join('')}concat=n=${segments.length}:v=1:a=0[vout]`);
+  if (segments.length === 1) return parts.join(';').replace(/\[o0\]$/, '[vout]');
+  parts.push(`${segments.map((_, n) => `[o${n}]`).join('')}concat=n=${segments.length}:v=1:a=0[vout]`);
   return parts.join(';');
 }
 
-/** The transcode audio graph: one placed input; gaps become silence, the start is padded from 0. */
-export function audioGraph(audio: AudioPlan, input: number, durationMs: number): string {
+/**
+ * The transcode audio graph: one input per run (a run has one sample rate and channel count), each
+ * converted to the output layout and laid, by its timestamps, over the samples it owns: from its
+ * offset to the next run, silence before and after. Gaps inside a run are filled by aresample.
+ */
+export function audioGraph(audio: AudioPlan, firstInput: number, durationMs: number): string {
   const rate = Math.max(...audio.runs.map((r) => r.sampleRate)) || 48000;
-  return (
-    `[${input}:a:0]aresample=${rate}:async=1:min_hard_comp=0.010:first_pts=0,` +
-    `apad=whole_dur=${sec(durationMs)},atrim=end=${sec(durationMs)}[aout]`
-  );
+  const layout = audio.runs.some((r) => r.channels >= 2) ? 'stereo' : 'mono';
+  const total = Math.max(1, Math.round((durationMs / 1000) * rate));
+  const starts = audio.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, Math.round((run.offsetMs / 1000) * rate))));
+  const segments = audio.runs.map((run, k) => ({ run, k, samples: (starts[k + 1] ?? total) - starts[k]! })).filter((x) => x.samples > 0);
+  const parts = segments.map(({ run, k, samples }, n) => {
+    const shift = run.offsetMs / 1000 - starts[k]! / rate;
+    return (
+      `[${firstInput + k}:a:0]aformat=sample_fmts=fltp:sample_rates=${rate}:channel_layouts=${layout},` +
+      `asetpts=PTS${shift >= 0 ? '+' : '-'}${Math.abs(shift).toFixed(6)}/TB,` +
+      `aresample=async=1:min_hard_comp=0.010:first_pts=0,apad=whole_len=${samples},atrim=end_sample=${samples}[a${n}]`
+    );
+  });
+  if (segments.length === 1) return parts[0]!.replace(/\[a0\]$/, '[aout]');
+  parts.push(`${segments.map((_, n) => `[a${n}]`).join('')}concat=n=${segments.length}:v=0:a=1[aout]`);
+  return parts.join(';');
 }
 
 export interface MergeInputs {
   /** Copy path: one concat list of all video slices. Transcode: one list per run. */
   videoLists: string[];
-  /** Output-time offset of the first video frame (copy path; the MP4 edit list delays it). */
+  /** Output-time offset of the copy path's first video frame (an MP4 edit list delays it). */
   videoDelayMs: number;
   /** Placed ADTS file (audio copy path). */
   adtsFile: string | null;
-  /** Concat list of audio slices (audio transcode path). */
-  audioList: string | null;
-  /** Output-time offset of the first audio slice (transcode path; silence fills up to it). */
-  audioDelayMs: number;
+  /** Concat lists of audio slices, one per run (audio transcode path). */
+  audioLists: string[];
 }
 
 export interface EncodeSettings {
@@ -127,7 +189,7 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     codecs.push('-c:v', 'copy');
     index++;
   } else if (video) {
-    for (const list of inputs.videoLists) args.push('-f', 'concat', '-safe', '0', '-i', list);
+    for (const list of inputs.videoLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
     graph.push(videoGraph(video, index, timelineEnd(plan), plan.gapMode));
     maps.push('-map', '[vout]');
     codecs.push('-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(video.fps));
@@ -140,10 +202,8 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     args.push('-f', 'aac', '-i', inputs.adtsFile);
     maps.push('-map', `${index}:a:0`);
     codecs.push('-c:a', 'copy');
-  } else if (audio && inputs.audioList) {
-    args.push('-f', 'concat', '-safe', '0');
-    if (inputs.audioDelayMs > 0) args.push('-itsoffset', sec(inputs.audioDelayMs));
-    args.push('-i', inputs.audioList);
+  } else if (audio && inputs.audioLists.length > 0) {
+    for (const list of inputs.audioLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
     graph.push(audioGraph(audio, index, timelineEnd(plan)));
     maps.push('-map', '[aout]');
     codecs.push('-c:a', 'aac', '-b:a', '128k');

@@ -3,11 +3,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MergePath, OutputPlan } from '../core/types.js';
+import type { MergePath, OutputPlan, PlacedSlice, VideoRun } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
+import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
 import { concatList, mergeArgs, type MergeInputs } from './commands.js';
 import { partialName, workPrefix } from './leftovers.js';
 
@@ -77,6 +78,26 @@ async function verifyOutput(file: string, plan: OutputPlan, signal?: AbortSignal
   return check.durationMs;
 }
 
+/** TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy that starts at the keyframe. */
+async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
+  const out = new Map(paths);
+  for (const [i, s] of slices.entries()) {
+    const file = paths.get(s.key);
+    if (!s.leadMs || !file || !file.endsWith('.ts')) continue;
+    const cut = path.join(workDir, `lead-cut-${i}.ts`);
+    await writeFile(cut, dropLeadBeforeKeyframe(await readFile(file)).data);
+    out.set(s.key, cut);
+  }
+  return out;
+}
+
+/** Black H.264 frames of the run's size and rate, for the time before a copied video's first picture. */
+async function encodeBlackLead(file: string, run: VideoRun, fps: number, durationMs: number, signal?: AbortSignal): Promise<void> {
+  const frames = Math.max(1, Math.ceil((durationMs / 1000) * fps));
+  await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${run.width}x${run.height}:r=${fps}`, '-frames:v', String(frames),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(frames), '-f', 'mpegts', file], { signal });
+}
+
 export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Promise<ExecuteResult> {
   const finalFile = outputPath(ctx.outDir, plan.fileName);
   await mkdir(path.dirname(finalFile), { recursive: true });
@@ -84,16 +105,31 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
   const partial = partialName(finalFile, randomBytes(4).toString('hex'));
   const warnings: string[] = [];
   try {
-    const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioList: null, audioDelayMs: 0 };
+    const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioLists: [] };
     const video = plan.video;
     if (video) {
-      const groups = video.path === 'copy' ? [video.runs.flatMap((r) => r.slices)] : video.runs.map((r) => r.slices);
-      for (const [i, slices] of groups.entries()) {
-        const list = path.join(workDir, `video-${i}.ffconcat`);
-        await writeFile(list, concatList(slices, ctx.paths, true));
+      const paths = await withLeadsCut(video.runs.flatMap((r) => r.slices), ctx.paths, workDir);
+      if (video.path === 'copy') {
+        // Black before a late first picture: players show the first frame during an MP4 empty edit.
+        const first = video.runs[0]!;
+        const fps = first.fps ?? 15;
+        let lead: { file: string; durationMs: number } | undefined;
+        if (first.offsetMs >= 1000 / fps) {
+          lead = { file: path.join(workDir, 'black-lead.ts'), durationMs: first.offsetMs };
+          await encodeBlackLead(lead.file, first, fps, first.offsetMs, ctx.signal);
+        } else {
+          inputs.videoDelayMs = first.offsetMs;
+        }
+        const list = path.join(workDir, 'video-0.ffconcat');
+        await writeFile(list, concatList(video.runs.flatMap((r) => r.slices), paths, true, lead));
         inputs.videoLists.push(list);
+      } else {
+        for (const [i, run] of video.runs.entries()) {
+          const list = path.join(workDir, `video-${i}.ffconcat`);
+          await writeFile(list, concatList(run.slices, paths, true));
+          inputs.videoLists.push(list);
+        }
       }
-      inputs.videoDelayMs = video.runs[0]!.offsetMs;
     }
 
     let audioPath: MergePath | null = plan.audio?.path ?? null;
@@ -122,10 +158,11 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
         }
       }
       if (!inputs.adtsFile) {
-        const list = path.join(workDir, 'audio.ffconcat');
-        await writeFile(list, concatList(slices, ctx.paths, true));
-        inputs.audioList = list;
-        inputs.audioDelayMs = slices[0]!.offsetMs;
+        for (const [i, run] of plan.audio.runs.entries()) {
+          const list = path.join(workDir, `audio-${i}.ffconcat`);
+          await writeFile(list, concatList(run.slices, ctx.paths, true));
+          inputs.audioLists.push(list);
+        }
       }
     }
 

@@ -1,8 +1,24 @@
-// Builds individual-mode recordings the way the recording service lays them out (see
-// /work/shared/recording-format.md): one continuous lavfi encode per run, cut into slices by ffmpeg's
-// segment muxer, named by wall clock, listed in service-style playlists. Every run carries markers
-// (a white frame and a 1 kHz beep at the same wall-clock instant) that measure.ts finds in outputs.
-import { execFile } from 'node:child_process';
+// Builds individual-mode recordings the way the recording service writes them (see
+// /work/shared/recording-format.md), from lavfi pictures and authored PCM, so tests can measure markers.
+//
+// What it models, per presence span ("run") of one user and one media type:
+// - ONE continuous encode (as a sender's stream is), cut into slices afterwards, as a recorder does:
+//   audio every sliceMs; video at the first keyframe after sliceMs of slice, plus forced cuts that may fall
+//   mid-GOP (H.264 force-cut at 5.5 min / 50 MB). TS slices are cut by this module on PES boundaries, so
+//   contiguous TS slices of one stream are byte-concatenable (continuity counters run on across slices).
+//   VP8 is encoded to IVF (one encode per coded size), cut frame by frame on keyframes only, each slice
+//   remuxed to WebM.
+// - Unrelated PTS bases per run; markers: a full white frame and a 1 kHz beep at the same wall-clock
+//   instants, over a dark gray picture with a white square in its upright top-left corner and a quiet
+//   200 Hz presence tone (measure.ts finds them).
+// - What real recordings get wrong: slice names jittered around the media they hold (jitterMs), EXTINF
+//   rounded and a few ms off (extinf: 'recorder'), streams that begin mid-GOP (startsMidGop: the lead is
+//   dropped at packet level, so the first frames reference a missing I-frame), B-frames (profile/bframes),
+//   HEVC, VP8 resolution changes inside a slice (resizes), a phone turned mid-slice (rotations + a ROTATE tag
+//   with that TIME), frames lost in bursts (dropFrames; the others keep their timestamps).
+// - The truth: for every marker, the instant its frame/first beep sample really carries, defined as the name
+//   UTC of the slice that holds it + (its timestamp - the slice's start_time as ffprobe reports it).
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,21 +27,39 @@ import pLimit from 'p-limit';
 
 const execFileAsync = promisify(execFile);
 
+export type Rotation = 0 | 90 | 180 | 270;
+
 export interface FixtureVideoRun {
-  /** Wall clock (epoch ms) of the run's first frame. */
+  /** Wall clock (epoch ms) of the run's first frame that is in the file. */
   startMs: number;
-  /** Multiple of 1000 recommended. */
+  /** Multiple of 1000 recommended; the file holds round(durationMs * fps / 1000) frame slots. */
   durationMs: number;
-  /** Coded size (what is in the bitstream). */
+  /** Coded size (what is in the bitstream) at the run's start. */
   width: number;
   height: number;
   fps: number;
-  /** vp8 -> .webm slices (libvpx), h264 -> .ts (libx264). */
-  codec?: 'h264' | 'vp8';
-  /** Degrees the picture is turned anticlockwise in the coded frames. */
-  rotation?: 0 | 90 | 180 | 270;
-  /** Default 4000; slices are cut on keyframes (keyframe every 1 s). */
+  /** vp8 -> .webm slices (libvpx), h264 -> .ts (libx264), hevc -> .ts (libx265). Default h264. */
+  codec?: 'h264' | 'hevc' | 'vp8';
+  /** Degrees the picture is turned anticlockwise in the coded frames at the run's start. */
+  rotation?: Rotation;
+  /** Default 4000; video slices are cut at the first keyframe at least this long after the slice start. */
   sliceMs?: number;
+  /** H.264 only. Default 'baseline'; 'main' adds CABAC, 'high' CABAC and 8x8 transforms. */
+  profile?: 'baseline' | 'main' | 'high';
+  /** Consecutive B-frames (H.264 main/high, HEVC). Default 0. */
+  bframes?: number;
+  /** Keyframe interval in frames. Default fps (one per second). */
+  gopFrames?: number;
+  /** H.264/HEVC: extra cut instants, ms from the run start, cut on whatever frame is there (mid-GOP). */
+  forceCutsMs?: number[];
+  /** The recording started this many frames into a GOP: the file begins with frames whose I-frame is missing. */
+  startsMidGop?: number;
+  /** VP8 only, wall-clock instants: the coded size changes there, inside a slice, on a keyframe. */
+  resizes?: { atMs: number; width: number; height: number }[];
+  /** Wall-clock instants: from atMs on the coded frames hold the picture turned anticlockwise this much. */
+  rotations?: { atMs: number; rotation: Rotation }[];
+  /** Wall-clock windows [fromMs, toMs): frames there are missing from the stream (network loss). */
+  dropFrames?: { fromMs: number; toMs: number }[];
 }
 
 export interface FixtureAudioRun {
@@ -61,6 +95,17 @@ export interface FixtureRecording {
   users: FixtureUser[];
   /** Order of ROTATE and TRACK-EVENT before a run's first slice; default 'rotate-first'. */
   tagOrder?: 'rotate-first' | 'event-first';
+  /**
+   * Default 0. Each slice name's UTC is off from the wall clock of the media it holds by a deterministic
+   * whole number of ms in [-jitterMs, +jitterMs] (seeded by sid/uid/media/run/slice).
+   */
+  jitterMs?: number;
+  /**
+   * Default 'exact': #EXTINF is the slice's real length, 6 decimals. 'recorder': as the service writes it,
+   * 3 decimals: audio slices announced as sliceMs (a run's last, shorter slice as its rounded length),
+   * video slices as their rounded length plus a deterministic error in [-4, +4] ms.
+   */
+  extinf?: 'exact' | 'recorder';
 }
 
 export interface WrittenSlice {
@@ -69,8 +114,37 @@ export interface WrittenSlice {
   path: string;
   media: 'audio' | 'video';
   uid: string;
+  /** The UTC in the slice's name (epoch ms); equals nameStartMs. */
   startMs: number;
+  /** The UTC in the slice's name (epoch ms): wallStartMs rounded, plus the jitter. */
+  nameStartMs: number;
+  /**
+   * True wall clock (epoch ms) of the frame / sample at the slice's start_time (for video the first packet,
+   * which after a mid-GOP cut with B-frames is not the earliest frame); not rounded, not jittered.
+   */
+  wallStartMs: number;
+  /** Real length of the media: frame slots from the first to the last frame (gaps of dropped frames included), or samples. */
   durationMs: number;
+  /** What the playlist announces in #EXTINF (seconds). */
+  extinfS: number;
+  /** The slice's stream start_time (seconds) as ffprobe reports it. */
+  mediaStartS: number;
+  /** Whether the first packet of the slice is a keyframe (audio: always). */
+  startsOnKeyframe: boolean;
+}
+
+export interface MarkerTruth {
+  uid: string;
+  /** The marker as asked (wall-clock epoch ms). */
+  markerMs: number;
+  /**
+   * Name UTC of the slice holding the marker's white frame + (the frame's timestamp - the slice's start_time).
+   * null when no video run covers the marker or its frame is not decodable in any slice (dropped, or in
+   * the lead before a run's first keyframe).
+   */
+  videoMs: number | null;
+  /** Same for the first sample of the beep; null when no audio run carries the beep. */
+  audioMs: number | null;
 }
 
 export interface WrittenRecording {
@@ -78,6 +152,8 @@ export interface WrittenRecording {
   /** Paths of the written playlists. */
   playlists: string[];
   slices: WrittenSlice[];
+  /** One entry per user and marker. */
+  truth: MarkerTruth[];
 }
 
 type Media = 'audio' | 'video';
@@ -86,10 +162,12 @@ type NameParts = { sid: string; cname: string; backup?: number };
 /** Base picture luma (BT.601 limited range Y of RGB 0x282828 is about 50). */
 const BASE_GRAY = '0x282828';
 /** RMS of the 200 Hz presence tone: -30 dBFS (sine amplitude 0.0447). */
-const PRESENCE_AMPLITUDE = Math.SQRT2 * 10 ** (-30 / 20);
+const PRESENCE_AMPLITUDE = Number((Math.SQRT2 * 10 ** (-30 / 20)).toFixed(5));
 /** Peak of the 1 kHz beep: -6 dBFS. */
 const BEEP_AMPLITUDE = 0.5;
 const BEEP_S = 0.06;
+const BEEP_HZ = 1000;
+const PRESENCE_HZ = 200;
 /**
  * ffmpeg's native AAC encoder emits one frame of priming (initial padding) whose timestamp lies before
  * the first input sample. Decoding a TS slice yields those samples first, so the slice (and run) starts
@@ -98,6 +176,12 @@ const BEEP_S = 0.06;
 const AAC_PRIMING_SAMPLES = 1024;
 const DEFAULT_SLICE_MS = 4000;
 const MAX_PARALLEL_ENCODES = 2;
+/** Largest error the 'recorder' EXTINF adds to a video slice's length. */
+const EXTINF_ERROR_MS = 4;
+const TS_PACKET = 188;
+const TS_CLOCK = 90000;
+const COMMON_ARGS = ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y'];
+const BITEXACT = ['-threads', '1', '-fflags', '+bitexact', '-flags', '+bitexact'];
 
 export function utc17(ms: number): string {
   return new Date(Math.round(ms)).toISOString().replace(/\D/g, '');
@@ -124,23 +208,11 @@ interface RunJob {
   markers: number[];
 }
 
-/** A slice as cut by the segment muxer, relative to its run's first frame/sample. */
-interface CutSlice {
-  file: string;
-  offsetS: number;
-  durationS: number;
-}
-
-interface EncodeSpec {
-  graph: string;
-  codecArgs: string[];
-  format: 'mpegts' | 'webm';
-  ext: 'ts' | 'webm';
-  /** Run time (s) of the first packet relative to the authored content's t=0. */
-  leadS: number;
-  durationS: number;
-  /** Tolerance for the cut instants, so float rounding cannot move a cut to the next keyframe. */
-  cutDeltaS: number;
+/** Deterministic integer in [-range, +range] from a text seed. */
+function noise(seed: string, range: number): number {
+  if (range <= 0) return 0;
+  const digest = createHash('sha256').update(seed).digest();
+  return (digest.readUInt32BE(0) % (2 * Math.floor(range) + 1)) - Math.floor(range);
 }
 
 /** Deterministic stand-in for the unrelated PTS base every real run has: 10 s .. ~40000 s, whole ms. */
@@ -148,6 +220,36 @@ function ptsBaseS(rec: FixtureRecording, job: RunJob): number {
   const digest = createHash('sha256').update(`${rec.sid}/${job.uid}/${job.media}/${job.index}/${job.run.startMs}`).digest();
   return 10 + (digest.readUInt32BE(0) % 40_000_000) / 1000;
 }
+
+function runSeed(rec: FixtureRecording, job: RunJob): string {
+  return `${rec.sid}/${job.uid}/${job.media}/${job.index}`;
+}
+
+async function ffmpeg(args: string[]): Promise<void> {
+  await execFileAsync('ffmpeg', [...COMMON_ARGS, ...args], { maxBuffer: 1 << 26 });
+}
+
+interface ProbedPacket {
+  pts_time?: string;
+  flags?: string;
+}
+
+/** The first stream's start_time and its packets in file order, as ffprobe reports them. */
+async function probeSlice(file: string): Promise<{ startS: number; packets: { ptsS: number; key: boolean }[] }> {
+  const { stdout } = await execFileAsync(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', '0', '-show_entries', 'stream=start_time:packet=pts_time,flags', '-of', 'json', file],
+    { maxBuffer: 1 << 28 },
+  );
+  const out = JSON.parse(stdout) as { streams?: { start_time?: string }[]; packets?: ProbedPacket[] };
+  const startS = Number(out.streams?.[0]?.start_time);
+  if (!Number.isFinite(startS)) throw new Error(`${file}: ffprobe reports no start_time`);
+  const packets = (out.packets ?? []).map((p) => ({ ptsS: Number(p.pts_time), key: (p.flags ?? '').startsWith('K') }));
+  return { startS, packets };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pictures
 
 function anticlockwise(rotation: number): string[] {
   switch (rotation) {
@@ -162,93 +264,421 @@ function anticlockwise(rotation: number): string[] {
   }
 }
 
-function videoSpec(run: FixtureVideoRun, markers: number[]): EncodeSpec {
-  const rotation = run.rotation ?? 0;
-  const sideways = rotation === 90 || rotation === 270;
-  const [w, h] = sideways ? [run.height, run.width] : [run.width, run.height];
-  const frames = Math.round((run.durationMs * run.fps) / 1000);
-  const whiteFrames = markers
-    .map((m) => Math.round(((m - run.startMs) * run.fps) / 1000))
-    .filter((n) => n >= 0 && n < frames);
-  const filters = [
-    `color=c=${BASE_GRAY}:s=${w}x${h}:r=${run.fps}`,
-    `trim=end_frame=${frames}`,
-    'drawbox=x=0:y=0:w=iw/6:h=iw/6:color=white:t=fill',
-    ...(whiteFrames.length
-      ? [`drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='${whiteFrames.map((n) => `eq(n,${n})`).join('+')}'`]
-      : []),
-    ...anticlockwise(rotation),
-    'format=yuv420p',
-  ];
-  const vp8 = run.codec === 'vp8';
-  const gop = ['-g', String(run.fps), '-keyint_min', String(run.fps)];
-  const codecArgs = vp8
-    ? ['-c:v', 'libvpx', ...gop, '-deadline', 'realtime', '-cpu-used', '8', '-auto-alt-ref', '0', '-b:v', '150k']
-    : ['-c:v', 'libx264', '-preset', 'ultrafast', ...gop, '-sc_threshold', '0', '-b:v', '150k'];
-  return {
-    graph: filters.join(','),
-    codecArgs,
-    format: vp8 ? 'webm' : 'mpegts',
-    ext: vp8 ? 'webm' : 'ts',
-    leadS: 0,
-    durationS: frames / run.fps,
-    cutDeltaS: 0.5 / run.fps,
-  };
+/** A stretch of frames with one coded size and one rotation; `first` is a file frame index (lead < 0). */
+interface PictureSpan {
+  first: number;
+  count: number;
+  width: number;
+  height: number;
+  rotation: Rotation;
 }
 
-function audioSpec(run: FixtureAudioRun, markers: number[]): EncodeSpec {
+/** lavfi graph for consecutive spans of one coded size; white frames at the given file frame indices. */
+function pictureGraph(spans: PictureSpan[], fps: number, whiteFrames: number[]): string {
+  const chains = spans.map((span, k) => {
+    const sideways = span.rotation === 90 || span.rotation === 270;
+    const [w, h] = sideways ? [span.height, span.width] : [span.width, span.height];
+    const whites = whiteFrames.filter((n) => n >= span.first && n < span.first + span.count).map((n) => n - span.first);
+    const filters = [
+      `color=c=${BASE_GRAY}:s=${w}x${h}:r=${fps}`,
+      `trim=end_frame=${span.count}`,
+      'drawbox=x=0:y=0:w=iw/6:h=iw/6:color=white:t=fill',
+      ...(whites.length ? [`drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='${whites.map((n) => `eq(n,${n})`).join('+')}'`] : []),
+      ...anticlockwise(span.rotation),
+      'format=yuv420p',
+    ];
+    return spans.length > 1 ? `${filters.join(',')}[p${k}]` : filters.join(',');
+  });
+  if (spans.length === 1) return chains[0]!;
+  return `${chains.join(';')};${spans.map((_, k) => `[p${k}]`).join('')}concat=n=${spans.length}:v=1:a=0`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Video runs
+
+/** The run as frame slots: file frame i is presented at startMs + i / fps; the lead has i < 0. */
+class VideoTimeline {
+  readonly fps: number;
+  readonly lead: number;
+  readonly frames: number;
+  readonly gop: number;
+
+  constructor(readonly run: FixtureVideoRun) {
+    this.fps = run.fps;
+    this.lead = run.startsMidGop ?? 0;
+    this.frames = Math.round((run.durationMs * run.fps) / 1000);
+    this.gop = run.gopFrames ?? run.fps;
+  }
+
+  wallMs(i: number): number {
+    return this.run.startMs + (i * 1000) / this.fps;
+  }
+
+  /** First frame presented at or after a wall-clock instant. */
+  frameAt(wallMs: number): number {
+    return Math.ceil(((wallMs - this.run.startMs) * this.fps) / 1000 - 1e-6);
+  }
+
+  /** The frame shown at a marker: the nearest one. */
+  markerFrame(wallMs: number): number {
+    return Math.round(((wallMs - this.run.startMs) * this.fps) / 1000);
+  }
+
+  dropped(i: number): boolean {
+    return i < 0 || (this.run.dropFrames ?? []).some((d) => i >= this.frameAt(d.fromMs) && i < this.frameAt(d.toMs));
+  }
+
+  sizeAt(i: number): { width: number; height: number } {
+    let size = { width: this.run.width, height: this.run.height };
+    for (const r of [...(this.run.resizes ?? [])].sort((a, b) => a.atMs - b.atMs)) {
+      if (this.frameAt(r.atMs) <= i) size = { width: r.width, height: r.height };
+    }
+    return size;
+  }
+
+  rotationAt(i: number): Rotation {
+    let rotation = this.run.rotation ?? 0;
+    for (const r of [...(this.run.rotations ?? [])].sort((a, b) => a.atMs - b.atMs)) {
+      if (this.frameAt(r.atMs) <= i) rotation = r.rotation;
+    }
+    return rotation;
+  }
+
+  /** Frames -lead .. frames-1 as spans of constant size and rotation. */
+  spans(): PictureSpan[] {
+    const spans: PictureSpan[] = [];
+    for (let i = -this.lead; i < this.frames; i++) {
+      const { width, height } = this.sizeAt(i);
+      const rotation = this.rotationAt(i);
+      const last = spans.at(-1);
+      if (last && last.width === width && last.height === height && last.rotation === rotation) last.count++;
+      else spans.push({ first: i, count: 1, width, height, rotation });
+    }
+    return spans;
+  }
+}
+
+function validateVideo(run: FixtureVideoRun): void {
+  const codec = run.codec ?? 'h264';
+  const bad = (what: string): never => {
+    throw new Error(`fixture video run at ${run.startMs}: ${what}`);
+  };
+  if (run.resizes?.length && codec !== 'vp8') bad('resizes need codec vp8 (the service cuts H.264/HEVC on a size change)');
+  if (run.forceCutsMs?.length && codec === 'vp8') bad('VP8 is not force-cut');
+  if (run.profile && codec !== 'h264') bad('profile is an H.264 option');
+  if ((run.bframes ?? 0) > 0 && (codec === 'vp8' || (codec === 'h264' && (run.profile ?? 'baseline') === 'baseline'))) {
+    bad('B-frames need H.264 main/high or HEVC');
+  }
+}
+
+function videoCodecArgs(run: FixtureVideoRun, gop: number): string[] {
+  const bframes = run.bframes ?? 0;
+  switch (run.codec ?? 'h264') {
+    case 'vp8':
+      return ['-c:v', 'libvpx', '-g', String(gop), '-keyint_min', String(gop), '-deadline', 'realtime', '-cpu-used', '8', '-auto-alt-ref', '0', '-b:v', '150k'];
+    case 'hevc':
+      return [
+        '-c:v', 'libx265', '-preset', 'ultrafast', '-b:v', '150k',
+        '-x265-params', `log-level=error:pools=none:frame-threads=1:keyint=${gop}:min-keyint=${gop}:scenecut=0:open-gop=0:bframes=${bframes}`,
+      ];
+    default: {
+      const profile = run.profile ?? 'baseline';
+      const extra = profile === 'main' ? ['-profile:v', 'main', '-x264-params', 'cabac=1'] : profile === 'high' ? ['-profile:v', 'high', '-x264-params', 'cabac=1:8x8dct=1'] : [];
+      return ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-bf', String(bframes), ...extra, '-b:v', '150k'];
+    }
+  }
+}
+
+/** One coded frame of the continuous encode, in decode order; `i` is its file frame index. */
+interface CodedFrame {
+  i: number;
+  key: boolean;
+  /** TS: the PES presentation time (s), exactly what ffprobe reports for the packet. */
+  ptsS?: number;
+  /** TS: the video packets of its PES, and the other packets (PAT/PMT/SDT) written just before it. */
+  video: Buffer[];
+  other: Buffer[];
+}
+
+/** Splits a TS file into the PES of its video stream (one per frame, as ffmpeg's muxer writes them). */
+function parseTs(data: Buffer): { frames: { pts: number; key: boolean; video: Buffer[]; other: Buffer[] }[]; header: Buffer[] } {
+  const frames: { pts: number; key: boolean; video: Buffer[]; other: Buffer[] }[] = [];
+  let pending: Buffer[] = [];
+  let header: Buffer[] | undefined;
+  let videoPid = -1;
+  for (let at = 0; at + TS_PACKET <= data.length; at += TS_PACKET) {
+    const packet = data.subarray(at, at + TS_PACKET);
+    if (packet[0] !== 0x47) throw new Error(`TS sync byte missing at ${at}`);
+    const pid = ((packet[1]! & 0x1f) << 8) | packet[2]!;
+    const start = (packet[1]! & 0x40) !== 0;
+    const afc = (packet[3]! >> 4) & 3;
+    const afLength = afc & 2 ? packet[4]! : -1;
+    const payload = afc & 2 ? 5 + afLength : 4;
+    const isVideoStart = start && afc & 1 && packet[payload] === 0 && packet[payload + 1] === 0 && packet[payload + 2] === 1 && (packet[payload + 3]! & 0xf0) === 0xe0;
+    if (isVideoStart) videoPid = pid;
+    if (pid !== videoPid) {
+      pending.push(packet);
+      continue;
+    }
+    if (!start) {
+      const frame = frames.at(-1);
+      if (!frame) throw new Error('TS video packet before its PES start');
+      frame.video.push(packet);
+      continue;
+    }
+    header ??= pending.slice();
+    const key = afLength > 0 && (packet[5]! & 0x40) !== 0; // random_access_indicator
+    const pts = pesPts(packet.subarray(payload));
+    frames.push({ pts, key, video: [packet], other: pending });
+    pending = [];
+  }
+  frames.at(-1)?.other.push(...pending);
+  return { frames, header: header ?? [] };
+}
+
+/** PTS (90 kHz) of a PES whose header starts at `p` (00 00 01 id len len flags flags hdrlen PTS...). */
+function pesPts(p: Buffer): number {
+  return (p[9]! & 0x0e) * 2 ** 29 + p[10]! * 2 ** 22 + (p[11]! >> 1) * 2 ** 15 + p[12]! * 2 ** 7 + (p[13]! >> 1);
+}
+
+/** Presentation time (s) of the first PES of a one-stream TS: what ffprobe reports as its start_time. */
+function firstPtsS(data: Buffer, file: string): number {
+  for (let at = 0; at + TS_PACKET <= data.length; at += TS_PACKET) {
+    const packet = data.subarray(at, at + TS_PACKET);
+    const afc = (packet[3]! >> 4) & 3;
+    const payload = packet.subarray(afc & 2 ? 5 + packet[4]! : 4);
+    if (packet[1]! & 0x40 && afc & 1 && payload[0] === 0 && payload[1] === 0 && payload[2] === 1 && payload[3]! >= 0xc0 && payload[3]! <= 0xef) {
+      return pesPts(payload) / TS_CLOCK;
+    }
+  }
+  throw new Error(`${file}: no PES with a timestamp`);
+}
+
+/** Slices as groups of consecutive kept frames (decode order), cut as the recorder cuts. */
+function planCuts<F extends CodedFrame>(frames: F[], timeline: VideoTimeline): F[][] {
+  const sliceFrames = ((timeline.run.sliceMs ?? DEFAULT_SLICE_MS) * timeline.fps) / 1000;
+  const forced = (timeline.run.forceCutsMs ?? []).map((ms) => timeline.frameAt(timeline.run.startMs + ms)).sort((a, b) => a - b);
+  const slices: F[][] = [];
+  let current: F[] = [];
+  let firstI = Infinity;
+  for (const frame of frames) {
+    let cut = false;
+    if (current.length) {
+      if (forced.length && frame.i >= forced[0]!) {
+        cut = true;
+        while (forced.length && frame.i >= forced[0]!) forced.shift();
+      } else if (frame.key && frame.i - firstI >= sliceFrames - 0.5) {
+        cut = true;
+      }
+    } else {
+      while (forced.length && frame.i >= forced[0]!) forced.shift();
+    }
+    if (cut) {
+      slices.push(current);
+      current = [];
+      firstI = Infinity;
+    }
+    current.push(frame);
+    firstI = Math.min(firstI, frame.i);
+  }
+  if (current.length) slices.push(current);
+  return slices;
+}
+
+/** Sets continuity counters so the packets run on per PID (what a recorder muxing one stream writes). */
+class Continuity {
+  private readonly last = new Map<number, number>();
+
+  apply(packet: Buffer): Buffer {
+    const copy = Buffer.from(packet);
+    const pid = ((copy[1]! & 0x1f) << 8) | copy[2]!;
+    const hasPayload = ((copy[3]! >> 4) & 1) === 1;
+    const previous = this.last.get(pid);
+    const cc = previous === undefined ? copy[3]! & 0x0f : hasPayload ? (previous + 1) & 0x0f : previous;
+    copy[3] = (copy[3]! & 0xf0) | cc;
+    this.last.set(pid, cc);
+    return copy;
+  }
+}
+
+/** A cut slice before naming: files in tmp, the frames it holds. */
+interface CutVideoSlice {
+  file: string;
+  frames: CodedFrame[];
+}
+
+async function encodeTsVideo(run: FixtureVideoRun, timeline: VideoTimeline, whites: number[], baseS: number, tmp: string): Promise<CutVideoSlice[]> {
+  const encoded = path.join(tmp, 'run.ts');
+  await ffmpeg([
+    '-f', 'lavfi', '-i', pictureGraph(timeline.spans(), timeline.fps, whites),
+    ...videoCodecArgs(run, timeline.gop), ...BITEXACT,
+    '-output_ts_offset', baseS.toFixed(3), '-f', 'mpegts', encoded,
+  ]);
+  const { frames: pes, header } = parseTs(await readFile(encoded));
+  const expected = timeline.lead + timeline.frames;
+  if (pes.length !== expected) throw new Error(`fixture encode: ${pes.length} frames, expected ${expected}`);
+  // Presentation order gives each PES its frame slot.
+  const byPts = pes.map((p, k) => ({ pts: p.pts, k })).sort((a, b) => a.pts - b.pts);
+  const slot = new Array<number>(pes.length);
+  byPts.forEach((p, rank) => (slot[p.k] = rank - timeline.lead));
+  const all: CodedFrame[] = pes.map((p, k) => ({ i: slot[k]!, key: p.key, ptsS: p.pts / TS_CLOCK, video: p.video, other: p.other }));
+  const kept = all.filter((f) => !timeline.dropped(f.i));
+  const plan = planCuts(kept, timeline);
+  // Packets of dropped frames vanish; the PSI written before them goes with the next kept frame.
+  const carried = new Map<CodedFrame, Buffer[]>();
+  let extra: Buffer[] = [];
+  for (const frame of all) {
+    if (timeline.dropped(frame.i)) extra.push(...frame.other);
+    else {
+      carried.set(frame, [...extra, ...frame.other]);
+      extra = [];
+    }
+  }
+  const lastKept = kept.at(-1);
+  if (lastKept) carried.get(lastKept)!.push(...extra);
+  const continuity = new Continuity();
+  return Promise.all(
+    plan.map(async (frames, n) => {
+      const packets = frames.flatMap((f) => [...carried.get(f)!, ...f.video]);
+      const startsWithPat = packets.length > 0 && (((packets[0]![1]! & 0x1f) << 8) | packets[0]![2]!) === 0;
+      const all = startsWithPat ? packets : [...header, ...packets];
+      const file = path.join(tmp, `${String(n).padStart(4, '0')}.ts`);
+      await writeFile(file, Buffer.concat(all.map((p) => continuity.apply(p))));
+      return { file, frames };
+    }),
+  );
+}
+
+/** IVF: 32-byte header, then per frame a 12-byte header (size LE32, pts LE64) and the VP8 frame. */
+function parseIvf(data: Buffer): { header: Buffer; frames: { key: boolean; data: Buffer }[] } {
+  if (data.toString('latin1', 0, 4) !== 'DKIF') throw new Error('not an IVF file');
+  const headerSize = data.readUInt16LE(6);
+  const frames: { key: boolean; data: Buffer }[] = [];
+  for (let at = headerSize; at + 12 <= data.length; ) {
+    const size = data.readUInt32LE(at);
+    const frame = data.subarray(at + 12, at + 12 + size);
+    frames.push({ key: (frame[0]! & 1) === 0, data: frame });
+    at += 12 + size;
+  }
+  return { header: data.subarray(0, headerSize), frames };
+}
+
+async function encodeVp8Video(run: FixtureVideoRun, timeline: VideoTimeline, whites: number[], baseS: number, tmp: string): Promise<CutVideoSlice[]> {
+  // One libvpx encode per coded size: after a resize the stream goes on with a keyframe, as WebRTC's does.
+  const spans = timeline.spans();
+  const pieces: PictureSpan[][] = [];
+  for (const span of spans) {
+    const last = pieces.at(-1)?.at(-1);
+    if (last && last.width === span.width && last.height === span.height) pieces.at(-1)!.push(span);
+    else pieces.push([span]);
+  }
+  const frames: (CodedFrame & { data: Buffer })[] = [];
+  let header: Buffer | undefined;
+  for (const [n, piece] of pieces.entries()) {
+    const file = path.join(tmp, `piece${n}.ivf`);
+    await ffmpeg(['-f', 'lavfi', '-i', pictureGraph(piece, timeline.fps, whites), ...videoCodecArgs(run, timeline.gop), ...BITEXACT, '-f', 'ivf', file]);
+    const ivf = parseIvf(await readFile(file));
+    header ??= Buffer.from(ivf.header);
+    const first = piece[0]!.first;
+    const count = piece.reduce((sum, s) => sum + s.count, 0);
+    if (ivf.frames.length !== count) throw new Error(`fixture encode: ${ivf.frames.length} VP8 frames, expected ${count}`);
+    ivf.frames.forEach((f, k) => frames.push({ i: first + k, key: f.key, data: f.data, video: [], other: [] }));
+  }
+  const kept = frames.filter((f) => !timeline.dropped(f.i));
+  if (!header || !kept.length) throw new Error('fixture encode: no VP8 frame kept');
+  const plan = planCuts(kept, timeline);
+  // Each slice is its own IVF (time base 1/fps, a frame's timestamp is its slot, so dropped frames leave
+  // gaps) remuxed to WebM, so its header carries the coded size its first frame has, as the service's do.
+  const remux = pLimit(MAX_PARALLEL_ENCODES);
+  return Promise.all(
+    plan.map(async (sliceFrames, n) => {
+      const head = Buffer.from(header);
+      const size = timeline.sizeAt(sliceFrames[0]!.i);
+      head.writeUInt16LE(size.width, 12);
+      head.writeUInt16LE(size.height, 14);
+      head.writeUInt32LE(sliceFrames.length, 24);
+      const ivfFrames = sliceFrames.map((f) => {
+        const frameHead = Buffer.alloc(12);
+        frameHead.writeUInt32LE(f.data.length, 0);
+        frameHead.writeBigUInt64LE(BigInt(f.i + timeline.lead), 4);
+        return Buffer.concat([frameHead, f.data]);
+      });
+      const ivf = path.join(tmp, `${String(n).padStart(4, '0')}.ivf`);
+      const file = path.join(tmp, `${String(n).padStart(4, '0')}.webm`);
+      await writeFile(ivf, Buffer.concat([head, ...ivfFrames]));
+      await remux(() => ffmpeg(['-copyts', '-i', ivf, '-map', '0:v', '-c', 'copy', '-copyinkf', ...BITEXACT, '-output_ts_offset', baseS.toFixed(3), '-f', 'webm', file]));
+      return { file, frames: sliceFrames };
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Audio runs
+
+/** A slice as cut by the segment muxer, relative to its run's first sample. */
+interface CutAudioSlice {
+  file: string;
+  offsetS: number;
+  durationS: number;
+}
+
+/** Authored samples (the presence tone and beeps), fed to ffmpeg as raw float PCM on stdin. */
+async function encodeAudioRun(run: FixtureAudioRun, beepSamples: number[], sliceMs: number, baseS: number, tmp: string): Promise<CutAudioSlice[]> {
   const rate = run.sampleRate ?? 48000;
   const channels = run.channels ?? 1;
   const total = Math.round((run.durationMs * rate) / 1000);
-  const beeps = markers
-    .filter((m) => m >= run.startMs && m < run.startMs + run.durationMs)
-    .map((m) => Math.round(((m - run.startMs) * rate) / 1000) - AAC_PRIMING_SAMPLES);
+  const authored = total - AAC_PRIMING_SAMPLES;
   const beepLen = Math.round(BEEP_S * rate);
-  const beepTerms = beeps.map(
-    (n) => `+${BEEP_AMPLITUDE}*cos(2*PI*1000*(n-(${n}))/${rate})*gte(n,${n})*lt(n,${n + beepLen})`,
-  );
-  const expr = `${PRESENCE_AMPLITUDE.toFixed(5)}*sin(2*PI*200*n/${rate})${beepTerms.join('')}`;
-  return {
-    graph: `aevalsrc=exprs='${Array(channels).fill(expr).join('|')}':s=${rate},atrim=end_sample=${total - AAC_PRIMING_SAMPLES}`,
-    codecArgs: ['-c:a', 'aac', '-b:a', '48k', '-ar', String(rate), '-ac', String(channels)],
-    format: 'mpegts',
-    ext: 'ts',
-    leadS: -AAC_PRIMING_SAMPLES / rate,
-    durationS: total / rate,
-    cutDeltaS: 0,
-  };
-}
-
-function runSpec(job: RunJob): EncodeSpec {
-  return job.media === 'video'
-    ? videoSpec(job.run as FixtureVideoRun, job.markers)
-    : audioSpec(job.run as FixtureAudioRun, job.markers);
-}
-
-/** Cut instants (run time, s) every sliceMs; the muxer cuts at the first keyframe at or after each. */
-function cutTimes(durationS: number, sliceMs: number): number[] {
-  const times: number[] = [];
-  for (let t = sliceMs / 1000; t < durationS - 1e-6; t += sliceMs / 1000) times.push(t);
-  return times;
-}
-
-async function encodeRun(spec: EncodeSpec, sliceMs: number, baseS: number, tmp: string): Promise<CutSlice[]> {
+  const durationS = total / rate;
   const csv = path.join(tmp, 'segments.csv');
-  // The segment muxer sees timestamps after -output_ts_offset, so cut instants are absolute.
-  const cuts = cutTimes(spec.durationS, sliceMs).map((t) => (baseS + t).toFixed(6));
-  const cutArgs = cuts.length ? ['-segment_times', cuts.join(',')] : ['-segment_time', String(1e9)];
-  await execFileAsync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
-    '-f', 'lavfi', '-i', spec.graph,
-    ...spec.codecArgs,
-    '-threads', '1', '-fflags', '+bitexact', '-flags', '+bitexact',
+  const cuts: string[] = [];
+  for (let t = sliceMs / 1000; t < durationS - 1e-6; t += sliceMs / 1000) cuts.push((baseS + t).toFixed(6));
+  const args = [
+    ...COMMON_ARGS,
+    '-f', 'f32le', '-ar', String(rate), '-ac', String(channels), '-i', 'pipe:0',
+    // The fast coder without PNS/TNS/intensity stereo: a 10 min run encodes in ~2.5 s of CPU instead of ~4.5.
+    '-c:a', 'aac', '-aac_coder', 'fast', '-aac_pns', '0', '-aac_tns', '0', '-aac_is', '0', '-b:a', '48k', '-ar', String(rate), '-ac', String(channels),
+    ...BITEXACT,
+    // The segment muxer sees timestamps after -output_ts_offset, so cut instants are absolute.
     '-output_ts_offset', baseS.toFixed(3),
-    '-f', 'segment', '-segment_format', spec.format, ...cutArgs,
-    '-segment_time_delta', spec.cutDeltaS.toFixed(6), '-reset_timestamps', '0',
+    '-f', 'segment', '-segment_format', 'mpegts',
+    ...(cuts.length ? ['-segment_times', cuts.join(',')] : ['-segment_time', String(1e9)]),
+    '-segment_time_delta', '0', '-reset_timestamps', '0',
     '-segment_list', csv, '-segment_list_type', 'csv',
-    path.join(tmp, `%04d.${spec.ext}`),
-  ]);
-  return parseSegmentList(await readFile(csv, 'utf8'), baseS + spec.leadS, tmp);
+    path.join(tmp, '%04d.ts'),
+  ];
+  const child = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  // The presence tone repeats every `period` samples (240 at 48 kHz): one table serves the whole run.
+  const period = rate / gcd(rate, PRESENCE_HZ);
+  const tone = Float64Array.from({ length: period }, (_, s) => PRESENCE_AMPLITUDE * Math.sin((2 * Math.PI * PRESENCE_HZ * s) / rate));
+  const chunk = rate;
+  for (let from = 0; from < authored; from += chunk) {
+    const n = Math.min(chunk, authored - from);
+    const mono = new Float64Array(n);
+    for (let k = 0; k < n; k++) mono[k] = tone[(from + k) % period]!;
+    for (const b of beepSamples) {
+      for (let s = Math.max(b, from); s < Math.min(b + beepLen, from + n); s++) {
+        mono[s - from]! += BEEP_AMPLITUDE * Math.cos((2 * Math.PI * BEEP_HZ * (s - b)) / rate);
+      }
+    }
+    const pcm = new Float32Array(n * channels);
+    for (let k = 0; k < n; k++) for (let c = 0; c < channels; c++) pcm[k * channels + c] = mono[k]!;
+    if (!child.stdin.write(Buffer.from(pcm.buffer))) await new Promise((resolve) => child.stdin.once('drain', resolve));
+  }
+  child.stdin.end();
+  const code = await exited;
+  if (code !== 0) throw new Error(`fixture audio encode failed (${code}): ${stderr}`);
+  return parseSegmentList(await readFile(csv, 'utf8'), baseS - AAC_PRIMING_SAMPLES / rate, tmp);
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 /** The csv has microsecond precision; drop the float noise of subtracting large timestamps. */
@@ -260,7 +690,7 @@ function micro(seconds: number): number {
  * The csv lists `file,start,end` in muxer time. Its first start is always 0 (ffmpeg 5.1), so each slice
  * starts where the previous one ended, the first at the run's first packet.
  */
-function parseSegmentList(csv: string, firstPacketS: number, dir: string): CutSlice[] {
+function parseSegmentList(csv: string, firstPacketS: number, dir: string): CutAudioSlice[] {
   let previousEnd = firstPacketS;
   return csv
     .trim()
@@ -274,11 +704,16 @@ function parseSegmentList(csv: string, firstPacketS: number, dir: string): CutSl
     });
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Runs -> named slices, playlist entries, truth
+
 interface PlaylistEntry {
   name: string;
-  durationS: number;
-  /** Tags written before the slice: set on a run's first slice. */
-  head?: string[];
+  /** What #EXTINF says, already formatted. */
+  extinf: string;
+  extinfS: number;
+  /** Tags written before the slice. */
+  tags: string[];
 }
 
 function runHead(rec: FixtureRecording, job: RunJob): string[] {
@@ -292,14 +727,14 @@ function runHead(rec: FixtureRecording, job: RunJob): string[] {
 }
 
 function playlistText(entries: PlaylistEntry[]): string {
-  const target = Math.ceil(Math.max(...entries.map((e) => e.durationS)));
+  const target = Math.ceil(Math.max(...entries.map((e) => e.extinfS)));
   const lines = [
     '#EXTM3U',
     '#EXT-X-VERSION:3',
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-ALLOW-CACHE:YES',
     `#EXT-X-TARGETDURATION:${target}`,
-    ...entries.flatMap((e) => [...(e.head ?? []), `#EXTINF:${e.durationS.toFixed(6)}`, e.name]),
+    ...entries.flatMap((e) => [...e.tags, `#EXTINF:${e.extinf}`, e.name]),
     '#EXT-X-ENDLIST',
   ];
   return `${lines.join('\n')}\n`;
@@ -314,29 +749,143 @@ function runJobs(rec: FixtureRecording): RunJob[] {
   });
 }
 
+/** Where one marker sits in a run: its instant by the truth's definition, or null. */
+interface RunTruth {
+  markerMs: number;
+  ms: number | null;
+}
+
 interface BuiltRun {
   job: RunJob;
   slices: WrittenSlice[];
   entries: PlaylistEntry[];
+  truth: RunTruth[];
+}
+
+interface Placed {
+  file: string;
+  ext: 'ts' | 'webm';
+  wallStartMs: number;
+  durationS: number;
+  extinfS: number;
+  mediaStartS: number;
+  startsOnKeyframe: boolean;
+  tags: string[];
+}
+
+async function placeSlices(rec: FixtureRecording, outDir: string, job: RunJob, placed: Placed[]): Promise<Omit<BuiltRun, 'truth'>> {
+  const built: Omit<BuiltRun, 'truth'> = { job, slices: [], entries: [] };
+  const recorder = rec.extinf === 'recorder';
+  for (const [n, p] of placed.entries()) {
+    const nameStartMs = Math.round(p.wallStartMs) + noise(`${runSeed(rec, job)}/${n}/name`, rec.jitterMs ?? 0);
+    const name = sliceName(rec, job.uid, job.media, nameStartMs, p.ext);
+    const target = path.join(outDir, name);
+    await rename(p.file, target);
+    const key = path.posix.join(rec.dir ?? '', name);
+    const extinf = recorder ? p.extinfS.toFixed(3) : p.extinfS.toFixed(6);
+    built.slices.push({
+      key, path: target, media: job.media, uid: job.uid, startMs: nameStartMs, nameStartMs, wallStartMs: p.wallStartMs,
+      durationMs: p.durationS * 1000, extinfS: Number(extinf), mediaStartS: p.mediaStartS, startsOnKeyframe: p.startsOnKeyframe,
+    });
+    built.entries.push({ name, extinf, extinfS: Number(extinf), tags: [...(n === 0 ? runHead(rec, job) : []), ...p.tags] });
+  }
+  return built;
+}
+
+async function buildVideoRun(rec: FixtureRecording, outDir: string, job: RunJob, tmp: string): Promise<BuiltRun> {
+  const run = job.run as FixtureVideoRun;
+  validateVideo(run);
+  const timeline = new VideoTimeline(run);
+  const markerFrames = job.markers.map((m) => ({ m, i: timeline.markerFrame(m) })).filter(({ i }) => i >= 0 && i < timeline.frames);
+  const whites = markerFrames.map(({ i }) => i);
+  const baseS = ptsBaseS(rec, job);
+  const vp8 = run.codec === 'vp8';
+  const cut = vp8 ? await encodeVp8Video(run, timeline, whites, baseS, tmp) : await encodeTsVideo(run, timeline, whites, baseS, tmp);
+  // TS: the times parsed from the PES headers (start_time is the first packet's); WebM: ffprobe.
+  const probeLimit = pLimit(2);
+  const probes = await Promise.all(
+    cut.map((s) =>
+      vp8
+        ? probeLimit(() => probeSlice(s.file))
+        : { startS: s.frames[0]!.ptsS!, packets: s.frames.map((f) => ({ ptsS: f.ptsS!, key: f.key })) },
+    ),
+  );
+  const seed = runSeed(rec, job);
+  const rotations = [...(run.rotations ?? [])].sort((a, b) => a.atMs - b.atMs);
+  const sliceOf = (i: number) => cut.findIndex((s) => s.frames.some((f) => f.i === i));
+  const rotationTags = new Map<number, string[]>();
+  for (const r of rotations) {
+    const at = timeline.frameAt(r.atMs);
+    const n = cut.findIndex((s) => s.frames.some((f) => f.i >= at));
+    if (n < 0) continue;
+    const size = timeline.sizeAt(at);
+    rotationTags.set(n, [...(rotationTags.get(n) ?? []), `#EXT-X-AGORA-ROTATE:WIDTH=${size.width},HEIGHT=${size.height},ROTATE=${r.rotation},TIME=${utc17(r.atMs)}`]);
+  }
+  const placed = cut.map((s, n): Placed => {
+    const slots = s.frames.map((f) => f.i);
+    const durationS = (Math.max(...slots) - Math.min(...slots) + 1) / timeline.fps;
+    const probed = probes[n]!;
+    if (probed.packets.length !== s.frames.length) throw new Error(`fixture cut: slice ${n} has ${probed.packets.length} packets, expected ${s.frames.length}`);
+    // The slice starts (by its name) at the frame whose timestamp ffprobe reports as its start_time: the
+    // first packet, which with B-frames after a mid-GOP cut is not the earliest frame.
+    const nearest = probed.packets.reduce((best, p, k) => (Math.abs(p.ptsS - probed.startS) < Math.abs(probed.packets[best]!.ptsS - probed.startS) ? k : best), 0);
+    const first = s.frames[nearest]!.i;
+    const extinfS = rec.extinf === 'recorder' ? (Math.round(durationS * 1000) + noise(`${seed}/${n}/extinf`, EXTINF_ERROR_MS)) / 1000 : durationS;
+    return {
+      file: s.file, ext: vp8 ? 'webm' : 'ts', wallStartMs: timeline.wallMs(first), durationS, extinfS,
+      mediaStartS: probed.startS, startsOnKeyframe: probed.packets[0]?.key ?? false, tags: rotationTags.get(n) ?? [],
+    };
+  });
+  // The undecodable lead: frames of a run that starts mid-GOP presented before its first keyframe.
+  const firstKey = cut[0]?.frames.find((f) => f.key);
+  const leadEnd = timeline.lead > 0 ? (firstKey?.i ?? Infinity) : -Infinity;
+  const built = await placeSlices(rec, outDir, job, placed);
+  const truth = markerFrames.map(({ m, i }): RunTruth => {
+    const n = sliceOf(i);
+    if (n < 0 || i < leadEnd) return { markerMs: m, ms: null };
+    const k = cut[n]!.frames.findIndex((f) => f.i === i);
+    const ptsS = probes[n]!.packets[k]!.ptsS;
+    return { markerMs: m, ms: built.slices[n]!.nameStartMs + (ptsS - probes[n]!.startS) * 1000 };
+  });
+  return { ...built, truth };
+}
+
+async function buildAudioRun(rec: FixtureRecording, outDir: string, job: RunJob, tmp: string): Promise<BuiltRun> {
+  const run = job.run as FixtureAudioRun;
+  const rate = run.sampleRate ?? 48000;
+  const sliceMs = run.sliceMs ?? DEFAULT_SLICE_MS;
+  // A beep's first sample, counted from the run's first (priming) sample.
+  const beeps = job.markers
+    .filter((m) => m >= run.startMs && m < run.startMs + run.durationMs)
+    .map((m) => ({ m, s: Math.round(((m - run.startMs) * rate) / 1000) }))
+    .filter(({ s }) => s >= AAC_PRIMING_SAMPLES);
+  const cut = await encodeAudioRun(run, beeps.map(({ s }) => s - AAC_PRIMING_SAMPLES), sliceMs, ptsBaseS(rec, job), tmp);
+  const starts = await Promise.all(cut.map(async (s) => firstPtsS(await readFile(s.file), s.file)));
+  const placed = cut.map((s, n): Placed => {
+    const last = n === cut.length - 1;
+    const extinfS = rec.extinf === 'recorder' ? (last ? Math.round(s.durationS * 1000) / 1000 : sliceMs / 1000) : s.durationS;
+    return {
+      file: s.file, ext: 'ts', wallStartMs: run.startMs + s.offsetS * 1000, durationS: s.durationS, extinfS,
+      mediaStartS: starts[n]!, startsOnKeyframe: true, tags: [],
+    };
+  });
+  const built = await placeSlices(rec, outDir, job, placed);
+  const runStartS = starts[0]!;
+  const truth = beeps.map(({ m, s }): RunTruth => {
+    const atS = s / rate;
+    const n = cut.findLastIndex((c) => c.offsetS <= atS + 1e-9);
+    if (n < 0) return { markerMs: m, ms: null };
+    const ptsS = runStartS + atS;
+    return { markerMs: m, ms: built.slices[n]!.nameStartMs + (ptsS - starts[n]!) * 1000 };
+  });
+  return { ...built, truth };
 }
 
 async function buildRun(rec: FixtureRecording, outDir: string, job: RunJob): Promise<BuiltRun> {
-  const spec = runSpec(job);
   // Encode next to the destination so the final renames never cross file systems.
   const tmp = await mkdtemp(path.join(outDir, '.fixture-'));
   try {
-    const cut = await encodeRun(spec, job.run.sliceMs ?? DEFAULT_SLICE_MS, ptsBaseS(rec, job), tmp);
-    const built: BuiltRun = { job, slices: [], entries: [] };
-    for (const [i, slice] of cut.entries()) {
-      const startMs = Math.round(job.run.startMs + slice.offsetS * 1000);
-      const name = sliceName(rec, job.uid, job.media, startMs, spec.ext);
-      const target = path.join(outDir, name);
-      await rename(slice.file, target);
-      const key = path.posix.join(rec.dir ?? '', name);
-      built.slices.push({ key, path: target, media: job.media, uid: job.uid, startMs, durationMs: slice.durationS * 1000 });
-      built.entries.push({ name, durationS: slice.durationS, ...(i === 0 ? { head: runHead(rec, job) } : {}) });
-    }
-    return built;
+    return job.media === 'video' ? await buildVideoRun(rec, outDir, job, tmp) : await buildAudioRun(rec, outDir, job, tmp);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -358,6 +907,19 @@ async function writePlaylists(rec: FixtureRecording, outDir: string, runs: Built
   return written;
 }
 
+function markerTruth(rec: FixtureRecording, runs: BuiltRun[]): MarkerTruth[] {
+  return rec.users.flatMap((user) =>
+    (user.markers ?? []).map((markerMs): MarkerTruth => {
+      const find = (media: Media) =>
+        runs
+          .filter((r) => r.job.uid === user.uid && r.job.media === media)
+          .flatMap((r) => r.truth)
+          .find((t) => t.markerMs === markerMs)?.ms ?? null;
+      return { uid: user.uid, markerMs, videoMs: find('video'), audioMs: find('audio') };
+    }),
+  );
+}
+
 export async function writeRecording(root: string, rec: FixtureRecording): Promise<WrittenRecording> {
   const outDir = path.join(root, rec.dir ?? '');
   await mkdir(outDir, { recursive: true });
@@ -365,5 +927,7 @@ export async function writeRecording(root: string, rec: FixtureRecording): Promi
   const runs = await Promise.all(runJobs(rec).map((job) => limit(() => buildRun(rec, outDir, job))));
   const playlists = await writePlaylists(rec, outDir, runs);
   const slices = runs.flatMap((r) => r.slices).sort((a, b) => a.key.localeCompare(b.key));
-  return { root, playlists, slices };
+  const clash = slices.find((s, i) => i > 0 && s.key === slices[i - 1]!.key);
+  if (clash) throw new Error(`fixture: two slices named ${clash.key} (slices shorter than the name jitter?)`);
+  return { root, playlists, slices, truth: markerTruth(rec, runs) };
 }

@@ -1,0 +1,115 @@
+// Measures what a slice really holds (see SliceMedia): TS slices from their packets (scanTs, ADTS
+// headers), WebM slices with one ffprobe. A slice that lacks the stream its name promises is refused
+// with a reason, so the merge treats it as missing (its time becomes a gap) instead of failing.
+import { readFile } from 'node:fs/promises';
+import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
+import { runFfprobe } from '../ffmpeg/runner.js';
+import { SAMPLE_RATES, sameConfig, splitAdts, tsAudioPayload } from './adts.js';
+import { scanTs, type TsStream } from './ts-scan.js';
+
+/** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
+const FALLBACK_FRAME_MS = 1000 / 15;
+
+export class SliceMediaError extends Error {}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+/** Frame spacing of a sorted list of presentation times (ms). */
+function frameSpacing(sorted: number[]): number {
+  const deltas: number[] = [];
+  for (let i = 1; i < sorted.length; i++) {
+    const d = sorted[i]! - sorted[i - 1]!;
+    if (d > 0) deltas.push(d);
+  }
+  return deltas.length > 0 ? median(deltas) : FALLBACK_FRAME_MS;
+}
+
+/** Video timing from presentation times (s, decode order) and key flags. */
+function videoTiming(pts: number[], keys: boolean[]): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey'> {
+  const startS = Math.min(...pts);
+  const offsets = pts.map((t) => (t - startS) * 1000).sort((a, b) => a - b);
+  const keyIndex = keys.indexOf(true);
+  const spacing = frameSpacing(offsets);
+  return {
+    startS,
+    lengthMs: offsets.at(-1)! + spacing,
+    frameOffsetsMs: offsets,
+    firstKeyMs: keyIndex < 0 ? null : (pts[keyIndex]! - startS) * 1000,
+    startsOnKey: keys[0] === true,
+  };
+}
+
+function videoOfTs(stream: TsStream): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey'> | null {
+  const units = stream.units.filter((u) => u.pts !== null);
+  if (units.length === 0) return null;
+  return videoTiming(units.map((u) => u.pts!), units.map((u) => u.key));
+}
+
+async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
+  const bytes = await readFile(file);
+  const scan = scanTs(bytes);
+  const video = scan.streams.find((s) => s.kind === 'video' && s.units.length > 0);
+  const audio = scan.streams.find((s) => s.kind === 'audio' && s.units.length > 0);
+  const result: SliceMedia = { hasVideo: video !== undefined, hasAudio: audio !== undefined, startS: 0, lengthMs: 0 };
+  if (media === 'video') {
+    const timing = video && videoOfTs(video);
+    if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : 'holds no video stream');
+    return { ...result, ...timing };
+  }
+  if (!audio) throw new SliceMediaError('holds no audio stream');
+  if (audio.codec !== 'aac') return { ...result, startS: audio.units[0]!.pts ?? 0, lengthMs: 0 };
+  const { config, frames } = splitAdts(tsAudioPayload(bytes));
+  if (!config || frames.length === 0) throw new SliceMediaError('holds no AAC frames');
+  const rate = SAMPLE_RATES[config.sampleRateIndex] ?? 48000;
+  let changes = false;
+  for (const f of frames) {
+    const c = { objectType: (f[2]! >> 6) + 1, sampleRateIndex: (f[2]! >> 2) & 0x0f, channelConfig: ((f[2]! & 0x01) << 2) | (f[3]! >> 6) };
+    if (!sameConfig(c, config)) {
+      changes = true;
+      break;
+    }
+  }
+  const blocks = frames.reduce((n, f) => n + (f[6]! & 0x03) + 1, 0);
+  return {
+    ...result,
+    startS: audio.units.find((u) => u.pts !== null)?.pts ?? 0,
+    lengthMs: ((blocks * 1024) / rate) * 1000,
+    audio: { sampleRate: rate, channels: config.channelConfig, frames: frames.length, changes },
+  };
+}
+
+interface ProbePacket {
+  pts_time?: string;
+  duration_time?: string;
+  flags?: string;
+  stream_index?: number;
+}
+
+async function measureWebm(file: string, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
+  const { stdout } = await runFfprobe(
+    ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time,flags,stream_index:stream=index,codec_type', '-of', 'json', file],
+    { signal },
+  );
+  const data = JSON.parse(stdout) as { packets?: ProbePacket[]; streams?: { index?: number; codec_type?: string }[] };
+  const streams = data.streams ?? [];
+  const videoIndex = streams.find((s) => s.codec_type === 'video')?.index;
+  const audioIndex = streams.find((s) => s.codec_type === 'audio')?.index;
+  const result: SliceMedia = { hasVideo: videoIndex !== undefined, hasAudio: audioIndex !== undefined, startS: 0, lengthMs: 0 };
+  const index = media === 'video' ? videoIndex : audioIndex;
+  if (index === undefined) throw new SliceMediaError(`holds no ${media} stream`);
+  const packets = (data.packets ?? []).filter((p) => p.stream_index === index && p.pts_time !== undefined && p.pts_time !== 'N/A');
+  if (packets.length === 0) throw new SliceMediaError(`its ${media} stream has no packets`);
+  const pts = packets.map((p) => Number(p.pts_time));
+  if (media === 'video') return { ...result, ...videoTiming(pts, packets.map((p) => p.flags?.startsWith('K') === true)) };
+  const startS = Math.min(...pts);
+  const last = packets.at(-1)!;
+  return { ...result, startS, lengthMs: (Number(last.pts_time) - startS + (Number(last.duration_time) || 0)) * 1000 };
+}
+
+/** What a slice file holds, for the track `media` it belongs to. Throws SliceMediaError when it cannot be used. */
+export async function measureSlice(file: string, container: SliceContainer, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
+  return container === 'ts' ? measureTs(file, media) : measureWebm(file, media, signal);
+}
