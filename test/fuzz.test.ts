@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergeSummary } from '../src/options.js';
 import { PARTIAL_MARKER } from '../src/merge/leftovers.js';
 import { probe } from './support/measure.js';
@@ -174,6 +174,9 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 let base: string;
+/** How the cases ended (printed at the end: a fuzz run where everything exits 0 proves little). */
+const endings = new Map<string, number>();
+afterAll(() => console.log(`fuzz endings: ${JSON.stringify(Object.fromEntries([...endings].sort()))}`));
 
 beforeAll(async () => {
   base = await tempDir('fuzz-base');
@@ -201,6 +204,7 @@ describe(`fuzz: ${CASES} mutated recordings (seeds ${FIRST_SEED}..${FIRST_SEED +
       const context = `seed ${seed}: ${what.join(', ')}; recmerge ${args.join(' ')} -> exit ${res.code} after ${Date.now() - started} ms\nstderr: ${res.stderr.slice(-2000)}`;
       expect(res.timedOut, context).toBe(false);
       expect([0, 1, 2], context).toContain(res.code);
+      endings.set(`exit ${res.code}`, (endings.get(`exit ${res.code}`) ?? 0) + 1);
 
       let summary: MergeSummary | null;
       try {
@@ -224,6 +228,8 @@ describe(`fuzz: ${CASES} mutated recordings (seeds ${FIRST_SEED}..${FIRST_SEED +
       const reported = new Set((summary?.results ?? []).filter((x) => x.file).map((x) => path.basename(x.file!)));
       for (const f of written.filter((name) => !name.startsWith('.recmerge-cache'))) expect(reported.has(f), `${context}\nunreported file ${f}`).toBe(true);
       for (const x of summary?.results ?? []) {
+        const how = x.error ? 'failed outputs' : x.warnings.length ? 'outputs with warnings' : 'clean outputs';
+        endings.set(how, (endings.get(how) ?? 0) + 1);
         if (!x.file) continue;
         expect((await stat(x.file)).size, context).toBeGreaterThan(0);
         const media = await probe(x.file);
