@@ -37,7 +37,8 @@ describe('what a worker trusts', () => {
     until(`job ${id}`, async () => {
       const job = await queue.getJob(id);
       const state = await job?.getState();
-      return state === 'completed' || state === 'failed' ? (job as Job) : undefined;
+      // Read again once settled: the first read may predate the failure (no failedReason yet).
+      return state === 'completed' || state === 'failed' ? ((await queue.getJob(id)) as Job) : undefined;
     });
   /** Adds a job as anyone with access to Redis could (no enqueue-side resolution or checks). */
   const addRaw = async (data: object) => (await queue.add('merge', { ...data, meta: { enqueuedAt: new Date().toISOString(), requestId: 'raw' } })).id!;
