@@ -28,6 +28,8 @@ function validate(options: PlanOptions): void {
   positive(options.fps, 'fps', 240);
   positive(options.duration, 'duration');
   positive(options.splitGap, 'split-gap');
+  positive(options.maxGapHours, 'max-gap');
+  positive(options.maxSpanHours, 'max-span');
   if (options.from !== undefined && !(Number.isFinite(options.from) && options.from >= 0)) throw new UsageError(`from must be 0 or more seconds (got ${options.from})`);
   if (options.size && !(options.size.width >= 2 && options.size.height >= 2 && options.size.width <= 8192 && options.size.height <= 8192)) {
     throw new UsageError(`size must be between 2x2 and 8192x8192 (got ${options.size.width}x${options.size.height})`);

@@ -41,6 +41,10 @@ export interface PlanOptions {
   names?: NameStyle;
   /** Force re-encoding of video and audio. */
   transcode?: boolean;
+  /** An absence longer than this many hours splits a user's output into separate files (default 24). */
+  maxGapHours?: number;
+  /** A user's output may span at most this many hours; longer ones fail for that user (default 48). */
+  maxSpanHours?: number;
 }
 
 export interface MergeProgress {

@@ -1,7 +1,7 @@
 // Real buckets are messy. Every case: a clear message naming the file, and a correct result for
 // everything that can be saved.
 import { execFile, spawn } from 'node:child_process';
-import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ import { mergeRecordings } from '../src/api.js';
 import type { MergeSummary } from '../src/options.js';
 import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
 import { probe } from './support/measure.js';
-import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
+import { playlistName, utc17, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
 
 const SID = '5151aaaa5151aaaa5151aaaa5151aaaa';
@@ -84,6 +84,72 @@ describe('slices', () => {
     expect(r.warnings.some((w) => w.includes(audio.key))).toBe(true);
     await expectMarkers(r.file!, expected, 15);
     expect((await probe(r.file!)).durationS).toBeCloseTo(12, 0);
+  });
+
+  it('a video slice that holds no video stream becomes a gap with a warning; the UID still merges', async () => {
+    const root = await copyOfBase('nostream');
+    const video = sliceAt('video', 2000);
+    // A well-formed TS file, but of the wrong kind: an audio slice under a video slice's name.
+    await cp(path.join(root, sliceAt('audio', 2000).key), path.join(root, video.key));
+    const r = uid1(await mergeRecordings({ source: root, outDir: `${root}-out` }));
+    expect(r.warnings.some((w) => w.includes(video.key) && /holds no video stream/.test(w)), JSON.stringify(r.warnings)).toBe(true);
+    await expectMarkers(r.file!, expected, 15);
+  });
+
+  it.each([false, true])('a #EXTINF far beyond the media (100 s, 1e6 s) costs nothing: both paths agree on the real length (transcode: %s)', async (transcode) => {
+    const root = await copyOfBase(`extinf-${transcode}`);
+    for (const media of ['audio', 'video'] as const) {
+      await editPlaylist(root, media, (lines) => {
+        const infs = lines.map((l, i) => (l.startsWith('#EXTINF') ? i : -1)).filter((i) => i >= 0);
+        const out = [...lines];
+        out[infs[2]!] = '#EXTINF:100.000';
+        out[infs.at(-1)!] = '#EXTINF:1000000';
+        return out;
+      });
+    }
+    const r = uid1(await mergeRecordings({ source: root, outDir: `${root}-out`, transcode }));
+    expect(r.warnings.filter((w) => /but #EXTINF says (100|1000000)\.000s; its measured length is used/.test(w))).toHaveLength(4);
+    expect((await probe(r.file!)).durationS).toBeCloseTo(12, 1);
+    await expectMarkers(r.file!, expected, 15);
+  });
+
+  it('a slice named a year later does not blow up memory: the user becomes two outputs, said in their warnings', async () => {
+    const root = await copyOfBase('year');
+    const YEAR = 365 * 24 * 3_600_000;
+    for (const media of ['audio', 'video'] as const) {
+      const last = sliceAt(media, 10_000);
+      const moved = last.key.replace(utc17(last.startMs), utc17(last.startMs + YEAR));
+      await rename(path.join(root, last.key), path.join(root, moved));
+      await editPlaylist(root, media, (lines) => lines.map((l) => (l === last.key ? moved : l)));
+    }
+    const before = process.memoryUsage().rss;
+    const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    const mine = s.results.filter((r) => r.uid === '1');
+    expect(mine.map((r) => r.error)).toEqual([null, null]);
+    expect(mine.map((r) => Math.round(r.durationMs / 1000))).toEqual([10, 2]);
+    for (const r of mine) expect(r.warnings.join('\n')).toMatch(/absent for more than 24 h .*written as 2 separate outputs named by their start/);
+    await expectMarkers(mine[0]!.file!, expected, 15);
+  });
+
+  it('memory does not follow a slice\'s size: a 512 MiB (sparse) audio slice is read as a stream', async () => {
+    const root = await copyOfBase('huge');
+    const audio = sliceAt('audio', 4000);
+    const file = path.join(root, audio.key);
+    // The real slice, then a hole up to 512 MiB (zeros: junk to a TS reader), as a broken upload can leave.
+    const real = (await readFile(file)).length;
+    await truncate(file, 1 << 29);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    try {
+      const r = uid1(await mergeRecordings({ source: root, outDir: `${root}-out` }));
+      expect(r.warnings).toContain(`${audio.key}: ${(1 << 29) - real} bytes are not MPEG-TS packets (junk, a broken upload) and were skipped`);
+      await expectMarkers(r.file!, expected, 15);
+    } finally {
+      clearInterval(timer);
+    }
+    expect((peak - before) / 2 ** 20).toBeLessThan(300);
   });
 
   it('a slice whose inside is damaged (valid packets, broken payload) still merges and keeps sync', async () => {
@@ -231,7 +297,7 @@ describe('disk full', () => {
   const canMount = async () => {
     await mkdir(tiny, { recursive: true });
     try {
-      await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'tmpfs', tiny]);
+      await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=24k', 'tmpfs', tiny]);
       return true;
     } catch {
       return false;

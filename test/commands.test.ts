@@ -58,8 +58,8 @@ describe('concatList', () => {
   });
 
   it('a lead clip comes first and lasts up to the first slice', () => {
-    const list = concatList([placed('a', 1500, 1000)], paths('a'), true, { file: '/work/black.ts', durationMs: 1500 });
-    expect(list.split('\n').slice(1, 5)).toEqual(["file '/work/black.ts'", 'duration 1.500000', "file '/cache/a.ts'", 'duration 1.000000']);
+    const list = concatList([placed('a', 1500, 1000)], paths('a'), true, { file: '/work/black.ts', durationMs: 1500, startS: 1.4 });
+    expect(list.split('\n').slice(1, 6)).toEqual(["file '/work/black.ts'", 'duration 1.500000', 'outpoint 2.900000', "file '/cache/a.ts'", 'duration 1.000000']);
   });
 
   it('the durations add up to the end of the last slot', () => {

@@ -123,7 +123,8 @@ describe('H.264 High with B-frames at 30 fps, force-cut mid-GOP', () => {
           uid: '2',
           markers,
           audio: [{ startMs: T0, durationMs: 11_000, sliceMs: 3000 }],
-          video: [{ startMs: T0, durationMs: 11_000, sliceMs: 3000, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, gopFrames: 60, forceCutsMs: [4500, 6600] }],
+          // The video starts 90 ms after the audio: a black lead of a few frames on the copy path.
+          video: [{ startMs: T0 + 90, durationMs: 11_000, sliceMs: 3000, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, gopFrames: 60, forceCutsMs: [4500, 6600] }],
         },
       ],
     });

@@ -227,6 +227,31 @@ describe('planMerge: what the slices measured (SliceMedia)', () => {
   });
 });
 
+describe('planMerge: instants far apart', () => {
+  const H = 3_600_000;
+  it('an absence over maxGapHours (default 24) splits a user into outputs named by their start, said in both', () => {
+    const p = plan([{ audio: [[0, 5000], [5000, 5000], [25 * H, 5000]], video: [[0, 10000], [25 * H, 5000]] }]);
+    expect(p.failures).toEqual([]);
+    expect(p.outputs.map((o) => [o.durationMs, o.fileName.endsWith(`_${utc(0)}.mp4`) || o.fileName.endsWith(`_${utc(25 * H)}.mp4`)])).toEqual([
+      [10000, true],
+      [5000, true],
+    ]);
+    for (const o of p.outputs) expect(o.warnings.join('\n')).toMatch(/absent for more than 24 h .*: written as 2 separate outputs/);
+  });
+
+  it('a gap under the limit stays one output; the limit is an option', () => {
+    expect(plan([{ audio: [[0, 5000], [23 * H, 5000]] }]).outputs).toHaveLength(1);
+    expect(plan([{ audio: [[0, 5000], [2 * H, 5000]] }], { maxGapHours: 1 }).outputs).toHaveLength(2);
+  });
+
+  it('an output spanning more than maxSpanHours (default 48) fails for that user only', () => {
+    const slices: S[] = Array.from({ length: 60 }, (_, i) => [i * H, H] as S);
+    const p = plan([{ uid: '1', audio: slices }, { uid: '2', audio: [[0, 5000]] }]);
+    expect(p.outputs.map((o) => o.uid)).toEqual(['2']);
+    expect(p.failures).toEqual([expect.objectContaining({ uid: '1', error: expect.stringMatching(/uid 1: spans 60\.0 h, more than the 48 h allowed/) })]);
+  });
+});
+
 describe('planMerge: --gaps cut', () => {
   it('removes the time when neither track is present, from both tracks alike', () => {
     const o = only([{ audio: [[0, 5000], [20000, 5000]], video: [[0, 5000], [20000, 5000]] }], { gaps: 'cut' });

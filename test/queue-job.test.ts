@@ -70,7 +70,7 @@ describe('connection', () => {
 });
 
 describe('enqueue flags', () => {
-  const parsed = { mode: 'segments', gaps: 'freeze', splitGap: 15, names: 'recmerge', preset: 'veryfast' } as const;
+  const parsed = { mode: 'segments', gaps: 'freeze', splitGap: 15, names: 'recmerge', preset: 'veryfast', maxGap: 24, maxSpan: 48 } as const;
 
   it('map to job options like the merge command', () => {
     expect(mergeJobOptionsFrom({ ...parsed, size: { width: 1280, height: 720 }, fps: 15, uid: ['7', '9'], duration: 30, concurrency: '2', pathStyle: true })).toEqual({
@@ -85,6 +85,8 @@ describe('enqueue flags', () => {
       names: 'recmerge',
       transcode: false,
       preset: 'veryfast',
+      maxGapHours: 24,
+      maxSpanHours: 48,
       concurrency: 2,
       forcePathStyle: true,
     });

@@ -33,6 +33,8 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--join-sessions', 'join the same cname+uid across recording sessions (sids) into one file')
     .option('--split-gap <seconds>', 'segments mode: an absence longer than this starts a new file', number('split-gap'), 15)
     .addOption(new Option('--names <style>', "output names: recmerge's, or the service script's (<uid>_0_merge_av.mp4 ...)").choices(['recmerge', 'script']).default('recmerge'))
+    .option('--max-gap <hours>', 'an absence longer than this splits a user into separate outputs', number('max-gap'), 24)
+    .option('--max-span <hours>', "refuse a user's output that would span more than this", number('max-span'), 48)
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
     .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
 }
@@ -60,6 +62,8 @@ export interface PlanFlags {
   names: NameStyle;
   transcode?: boolean;
   preset: string;
+  maxGap: number;
+  maxSpan: number;
 }
 
 export interface StorageFlags {
@@ -85,6 +89,8 @@ export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: strin
     names: flags.names,
     transcode: flags.transcode ?? false,
     preset: flags.preset,
+    maxGapHours: flags.maxGap,
+    maxSpanHours: flags.maxSpan,
   };
 }
 

@@ -29,6 +29,10 @@ export const DEFAULT_FPS = 15;
 export const DEFAULT_SPLIT_GAP_S = 15;
 /** A slice whose measured length differs from its #EXTINF by more than this is reported. */
 export const EXTINF_WARN_MS = 500;
+/** An absence longer than this (hours) splits a user's recording into separate outputs (`maxGapHours`). */
+export const DEFAULT_MAX_GAP_H = 24;
+/** A user's output may span at most this many hours (`maxSpanHours`); longer ones are refused. */
+export const DEFAULT_MAX_SPAN_H = 48;
 
 interface Unit {
   sid: string | null;
@@ -97,6 +101,7 @@ export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[],
  */
 function measured(slice: Slice, media: Map<string, SliceMedia> | undefined, warnings: string[]): Slice {
   const m = media?.get(slice.key);
+  if (m?.junkBytes) warnings.push(`${slice.key}: ${m.junkBytes} bytes are not ${slice.container === 'ts' ? 'MPEG-TS packets' : 'media'} (junk, a broken upload) and were skipped`);
   if (!m || !(m.lengthMs > 0)) return slice;
   if (Math.abs(m.lengthMs - slice.durationMs) > EXTINF_WARN_MS) {
     warnings.push(`${slice.key}: holds ${(m.lengthMs / 1000).toFixed(3)}s of media but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; its measured length is used`);
@@ -492,10 +497,31 @@ export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, 
   const { units, failures } = unitsOf(inventory, options, media);
   const outputs: OutputPlan[] = [];
   const multiSession = new Set(units.map((u) => u.sid)).size > 1;
+  const maxGapMs = (options.maxGapHours ?? DEFAULT_MAX_GAP_H) * 3_600_000;
+  const maxSpanMs = (options.maxSpanHours ?? DEFAULT_MAX_SPAN_H) * 3_600_000;
   for (const unit of units) {
-    const parts = options.mode === 'segments' ? splitSegments(unit, (options.splitGap ?? DEFAULT_SPLIT_GAP_S) * 1000) : [unit];
+    const segments = options.mode === 'segments';
+    let parts = segments ? splitSegments(unit, (options.splitGap ?? DEFAULT_SPLIT_GAP_S) * 1000) : [unit];
+    // Instants far apart (a slice named a year later) would make one output of mostly nothing, hours of
+    // encoding and a file nobody wants: such a recording becomes separate outputs, said in their warnings.
+    let split = false;
+    if (!segments) {
+      const far = splitSegments(unit, maxGapMs);
+      if (far.length > 1) {
+        split = true;
+        const bounds = far.map((p) => coveredSpans([...p.audio, ...p.video], maxGapMs)[0]!);
+        const note = `uid ${unit.uid}: absent for more than ${maxGapMs / 3_600_000} h (${bounds.slice(1).map((b, i) => `${formatUtc17(bounds[i]!.endMs)} to ${formatUtc17(b.startMs)}`).join(', ')}): written as ${far.length} separate outputs named by their start`;
+        parts = far.map((p) => ({ ...p, warnings: [...p.warnings, note] }));
+      }
+    }
     for (const part of parts) {
-      const result = planUnit(part, facts, { ...options, mode: options.mode === 'segments' ? 'av' : options.mode }, options.mode === 'segments', multiSession, media);
+      const all = [...part.audio, ...part.video];
+      // By the names only: an #EXTINF is not trusted before the slice is measured.
+      const spanMs = all.length > 0 ? maxOf(all.map((x) => x.startMs)) - minOf(all.map((x) => x.startMs)) : 0;
+      const result =
+        spanMs > maxSpanMs
+          ? `spans ${(spanMs / 3_600_000).toFixed(1)} h, more than the ${maxSpanMs / 3_600_000} h allowed (maxSpanHours / --max-span); refused`
+          : planUnit(part, facts, { ...options, mode: segments ? 'av' : options.mode }, segments || split, multiSession, media);
       if (typeof result === 'string') failures.push({ sid: unit.sid ?? unit.sids.join('+'), cname: unit.cname, uid: unit.uid, error: `uid ${unit.uid}: ${result}` });
       else outputs.push(result);
     }

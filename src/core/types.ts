@@ -95,6 +95,8 @@ export interface SliceMedia {
   firstKeyMs?: number | null;
   /** Video: the slice's first frame in decode order is a keyframe. */
   startsOnKey?: boolean;
+  /** Bytes that are not packets of the container (junk, a truncated tail): skipped. */
+  junkBytes?: number;
   /** Audio: configuration of the first frame, and whether it changes inside the slice. */
   audio?: { sampleRate: number; channels: number; frames: number; changes: boolean };
 }

@@ -97,37 +97,70 @@ export function tsAudioPayload(ts: Buffer): Buffer {
   return Buffer.concat(pes);
 }
 
-/** Splits an ADTS byte stream into frames, skipping anything that is not a frame. */
+const configOf = (data: Buffer, i: number): AdtsConfig => ({
+  objectType: (data[i + 2]! >> 6) + 1,
+  sampleRateIndex: (data[i + 2]! >> 2) & 0x0f,
+  channelConfig: ((data[i + 2]! & 0x01) << 2) | (data[i + 3]! >> 6),
+});
+
+/**
+ * Splits an ADTS byte stream pushed in pieces of any size into frames, skipping anything that is not a
+ * frame. Only a partial frame is kept between pushes, so memory does not grow with the stream.
+ */
+export class AdtsSplitter {
+  config: AdtsConfig | null = null;
+  /** The configuration changed after the first frame. */
+  configChanges = false;
+  frames = 0;
+  /** Raw data blocks (x 1024 samples). */
+  blocks = 0;
+  junkBytes = 0;
+  private carry: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly onFrame: (frame: Buffer, config: AdtsConfig) => void) {}
+
+  push(chunk: Buffer): void {
+    const data = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    let i = 0;
+    while (i + 7 <= data.length) {
+      if (data[i] !== 0xff || (data[i + 1]! & 0xf6) !== 0xf0) {
+        i++;
+        this.junkBytes++;
+        continue;
+      }
+      const length = ((data[i + 3]! & 0x03) << 11) | (data[i + 4]! << 3) | (data[i + 5]! >> 5);
+      if (length < 7) {
+        // A false sync word: skip it and keep looking.
+        i++;
+        this.junkBytes++;
+        continue;
+      }
+      if (i + length > data.length) break; // the rest of this frame comes with the next push
+      const config = configOf(data, i);
+      if (!this.config) this.config = config;
+      else if (!sameConfig(this.config, config)) this.configChanges = true;
+      this.frames++;
+      this.blocks += (data[i + 6]! & 0x03) + 1;
+      this.onFrame(data.subarray(i, i + length), config);
+      i += length;
+    }
+    this.carry = Buffer.from(data.subarray(i));
+  }
+
+  /** A truncated last frame counts as junk. */
+  finish(): void {
+    this.junkBytes += this.carry.length;
+    this.carry = Buffer.alloc(0);
+  }
+}
+
+/** Splits an ADTS byte stream held in memory into frames, skipping anything that is not a frame. */
 export function splitAdts(data: Buffer): AdtsFrames {
   const frames: Buffer[] = [];
-  let config: AdtsConfig | null = null;
-  let junkBytes = 0;
-  let i = 0;
-  while (i + 7 <= data.length) {
-    if (data[i] !== 0xff || (data[i + 1]! & 0xf6) !== 0xf0) {
-      i++;
-      junkBytes++;
-      continue;
-    }
-    const length = ((data[i + 3]! & 0x03) << 11) | (data[i + 4]! << 3) | (data[i + 5]! >> 5);
-    if (length < 7) {
-      // A false sync word: skip it and keep looking.
-      i++;
-      junkBytes++;
-      continue;
-    }
-    if (i + length > data.length) break; // a truncated last frame: counted as junk below
-    const frameConfig: AdtsConfig = {
-      objectType: (data[i + 2]! >> 6) + 1,
-      sampleRateIndex: (data[i + 2]! >> 2) & 0x0f,
-      channelConfig: ((data[i + 2]! & 0x01) << 2) | (data[i + 3]! >> 6),
-    };
-    config ??= frameConfig;
-    frames.push(data.subarray(i, i + length));
-    i += length;
-  }
-  junkBytes += Math.max(0, data.length - i);
-  return { config, frames, junkBytes };
+  const splitter = new AdtsSplitter((frame) => frames.push(frame));
+  splitter.push(data);
+  splitter.finish();
+  return { config: splitter.config, frames, junkBytes: splitter.junkBytes };
 }
 
 export const sameConfig = (a: AdtsConfig, b: AdtsConfig) =>

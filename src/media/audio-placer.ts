@@ -4,12 +4,11 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { PlacedSlice } from '../core/types.js';
-import { type AdtsConfig, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, tsAudioPayload } from './adts.js';
+import { type AdtsConfig, AdtsSplitter, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, TsError, tsAudioPayload } from './adts.js';
+import { fileChunks, TsScanner } from './ts-scan.js';
 
 export class AudioCopyError extends Error {}
 
-/** A slice whose real length differs from its #EXTINF by more than this is reported. */
-export const EXTINF_TOLERANCE_MS = 1000;
 /** Silent frames written at once when filling a gap (about 44 s at 48 kHz). */
 const SILENCE_CHUNK_FRAMES = 2048;
 
@@ -25,6 +24,34 @@ export type SilenceSource = (config: AdtsConfig) => Promise<Buffer>;
 
 export async function readSliceFrames(file: string) {
   return splitAdts(tsAudioPayload(await readFile(file)));
+}
+
+/** The AAC frames of a TS slice, a bounded batch at a time, read as a stream (memory does not follow the slice's size). */
+async function* sliceFrames(file: string): AsyncGenerator<{ frames: Buffer[]; config: AdtsConfig }[], AdtsSplitter> {
+  let batch: { frames: Buffer[]; config: AdtsConfig }[] = [];
+  const splitter = new AdtsSplitter((frame, config) => {
+    const last = batch.at(-1);
+    if (last && sameConfig(last.config, config)) last.frames.push(frame);
+    else batch.push({ frames: [frame], config });
+  });
+  let audioPid: number | null = null;
+  const scanner = new TsScanner((stream, data) => {
+    if (stream.kind !== 'audio' || stream.codec !== 'aac') return;
+    audioPid ??= stream.pid;
+    if (stream.pid === audioPid) splitter.push(data);
+  });
+  for await (const chunk of fileChunks(file)) {
+    scanner.push(chunk);
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  }
+  const scan = scanner.finish();
+  splitter.finish();
+  if (batch.length > 0) yield batch;
+  if (!scan.streams.some((x) => x.kind === 'audio' && x.codec === 'aac')) throw new TsError('no ADTS AAC audio stream');
+  return splitter;
 }
 
 export async function writePlacedAdts(
@@ -49,48 +76,59 @@ export async function writePlacedAdts(
       const slice = ordered[i]!;
       const file = paths.get(slice.key);
       if (!file) throw new AudioCopyError(`${slice.key}: no local file`);
-      let parsed;
-      let frameConfig: AdtsConfig;
+      const next = ordered[i + 1];
+      // Where this slice's frames go: from the frame nearest its offset up to the next slice's.
+      let window: { skip: number; limit: number } | null = null;
+      let index = 0;
+      let copied = 0;
+      const frames = sliceFrames(file);
+      let result: IteratorResult<{ frames: Buffer[]; config: AdtsConfig }[], AdtsSplitter>;
       try {
-        parsed = await readSliceFrames(file);
-        if (!parsed.config || parsed.frames.length === 0) throw new Error('no AAC frames');
-        frameConfig = parsed.config;
+        while (!(result = await frames.next()).done) {
+          for (const group of result.value) {
+            if (!config) {
+              config = group.config;
+              if (config.objectType !== 2) throw new AudioCopyError(`${slice.key}: AAC object type ${config.objectType} is not AAC-LC`);
+              if (SAMPLE_RATES[config.sampleRateIndex] === undefined) throw new AudioCopyError(`${slice.key}: bad sample rate index`);
+              silent = await silence(config);
+            } else if (!sameConfig(config, group.config)) {
+              throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
+            }
+            if (group.frames.some((f) => samplesInFrame(f) !== 1024)) throw new AudioCopyError(`${slice.key}: multi-block ADTS frames`);
+            if (!window) {
+              const frameMs = (1024 / SAMPLE_RATES[config.sampleRateIndex]!) * 1000;
+              const target = Math.round(slice.offsetMs / frameMs);
+              // Silence is written in bounded chunks: memory does not grow with the length of a gap.
+              while (written < target) {
+                const n = Math.min(target - written, SILENCE_CHUNK_FRAMES);
+                await write(Buffer.concat(new Array<Buffer>(n).fill(silent!)));
+                written += n;
+              }
+              window = { skip: written - target, limit: next ? Math.max(0, Math.round(next.offsetMs / frameMs) - written) : Infinity };
+            }
+            const from = Math.max(0, window.skip - index);
+            const to = Math.min(group.frames.length, window.skip + window.limit - index);
+            if (to > from) {
+              await write(Buffer.concat(group.frames.slice(from, to)));
+              copied += to - from;
+            }
+            index += group.frames.length;
+          }
+        }
       } catch (error) {
+        if (error instanceof AudioCopyError) throw error;
+        signal?.throwIfAborted();
         // An unreadable slice costs only its own time: silence fills it up to the next slice.
         warnings.push(`${slice.key}: ${(error as Error).message}; its time is silent`);
+        written += copied;
         continue;
       }
-      if (!config) {
-        config = frameConfig;
-        if (config.objectType !== 2) throw new AudioCopyError(`${slice.key}: AAC object type ${config.objectType} is not AAC-LC`);
-        if (SAMPLE_RATES[config.sampleRateIndex] === undefined) throw new AudioCopyError(`${slice.key}: bad sample rate index`);
-        silent = await silence(config);
-      } else if (!sameConfig(config, frameConfig)) {
-        throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
+      written += copied;
+      if (index === 0) {
+        warnings.push(`${slice.key}: no AAC frames; its time is silent`);
+        continue;
       }
-      if (parsed.frames.some((f) => samplesInFrame(f) !== 1024)) throw new AudioCopyError(`${slice.key}: multi-block ADTS frames`);
-      if (parsed.junkBytes > 0) warnings.push(`${slice.key}: ${parsed.junkBytes} bytes of audio did not parse and were skipped`);
-
-      const frameMs = (1024 / SAMPLE_RATES[config.sampleRateIndex]!) * 1000;
-      const realMs = parsed.frames.length * frameMs;
-      if (Math.abs(realMs - slice.durationMs) > EXTINF_TOLERANCE_MS) {
-        warnings.push(`${slice.key}: holds ${(realMs / 1000).toFixed(3)}s of audio but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; placed by its UTC, running until the next slice`);
-      }
-      const target = Math.round(slice.offsetMs / frameMs);
-      const next = ordered[i + 1];
-      // Silence is written in bounded chunks: memory does not grow with the length of a gap.
-      while (written < target) {
-        const n = Math.min(target - written, SILENCE_CHUNK_FRAMES);
-        await write(Buffer.concat(new Array<Buffer>(n).fill(silent!)));
-        written += n;
-      }
-      const skip = written - target;
-      const limit = next ? Math.max(0, Math.round(next.offsetMs / frameMs) - written) : Infinity;
-      const frames = parsed.frames.slice(skip, skip + limit);
-
-      // One write per slice: a UID-hour is some 170,000 frames.
-      await write(Buffer.concat(frames));
-      written += frames.length;
+      if (result.value.junkBytes > 0) warnings.push(`${slice.key}: ${result.value.junkBytes} bytes of audio did not parse and were skipped`);
     }
   } finally {
     out.end();

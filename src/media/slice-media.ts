@@ -1,11 +1,10 @@
 // Measures what a slice really holds (see SliceMedia): TS slices from their packets (scanTs, ADTS
 // headers), WebM slices with one ffprobe. A slice that lacks the stream its name promises is refused
 // with a reason, so the merge treats it as missing (its time becomes a gap) instead of failing.
-import { readFile } from 'node:fs/promises';
 import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
 import { runFfprobe } from '../ffmpeg/runner.js';
-import { SAMPLE_RATES, sameConfig, splitAdts, tsAudioPayload } from './adts.js';
-import { scanTs, type TsStream } from './ts-scan.js';
+import { AdtsSplitter, SAMPLE_RATES } from './adts.js';
+import { scanTsFile, type TsStream } from './ts-scan.js';
 
 /** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
 const FALLBACK_FRAME_MS = 1000 / 15;
@@ -49,35 +48,35 @@ function videoOfTs(stream: TsStream): Pick<SliceMedia, 'startS' | 'lengthMs' | '
 }
 
 async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
-  const bytes = await readFile(file);
-  const scan = scanTs(bytes);
+  // Read as a stream: memory does not follow the slice's size (a 2 GB slice costs a few MB).
+  const adts = new AdtsSplitter(() => {});
+  let audioPid: number | null = null;
+  const scan = await scanTsFile(file, media === 'audio' ? (stream, data) => {
+    if (stream.kind !== 'audio' || stream.codec !== 'aac') return;
+    audioPid ??= stream.pid;
+    if (stream.pid === audioPid) adts.push(data);
+  } : undefined);
+  adts.finish();
   const video = scan.streams.find((s) => s.kind === 'video' && s.units.length > 0);
   const audio = scan.streams.find((s) => s.kind === 'audio' && s.units.length > 0);
   const result: SliceMedia = { hasVideo: video !== undefined, hasAudio: audio !== undefined, startS: 0, lengthMs: 0 };
+  if (scan.junkBytes > 0) result.junkBytes = scan.junkBytes;
   if (media === 'video') {
     const timing = video && videoOfTs(video);
     if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : 'holds no video stream');
     return { ...result, ...timing };
   }
   if (!audio) throw new SliceMediaError('holds no audio stream');
-  if (audio.codec !== 'aac') return { ...result, startS: audio.units[0]!.pts ?? 0, lengthMs: 0 };
-  const { config, frames } = splitAdts(tsAudioPayload(bytes));
-  if (!config || frames.length === 0) throw new SliceMediaError('holds no AAC frames');
+  const startS = audio.units.find((u) => u.pts !== null)?.pts ?? 0;
+  if (audio.codec !== 'aac') return { ...result, startS, lengthMs: 0 };
+  const config = adts.config;
+  if (!config || adts.frames === 0) throw new SliceMediaError('holds no AAC frames');
   const rate = SAMPLE_RATES[config.sampleRateIndex] ?? 48000;
-  let changes = false;
-  for (const f of frames) {
-    const c = { objectType: (f[2]! >> 6) + 1, sampleRateIndex: (f[2]! >> 2) & 0x0f, channelConfig: ((f[2]! & 0x01) << 2) | (f[3]! >> 6) };
-    if (!sameConfig(c, config)) {
-      changes = true;
-      break;
-    }
-  }
-  const blocks = frames.reduce((n, f) => n + (f[6]! & 0x03) + 1, 0);
   return {
     ...result,
-    startS: audio.units.find((u) => u.pts !== null)?.pts ?? 0,
-    lengthMs: ((blocks * 1024) / rate) * 1000,
-    audio: { sampleRate: rate, channels: config.channelConfig, frames: frames.length, changes },
+    startS,
+    lengthMs: ((adts.blocks * 1024) / rate) * 1000,
+    audio: { sampleRate: rate, channels: config.channelConfig, frames: adts.frames, changes: adts.configChanges },
   };
 }
 

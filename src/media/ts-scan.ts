@@ -3,7 +3,16 @@
 // bytes (no ffprobe process), so every slice of an output can be measured. Written here for the same
 // reason as adts.ts: no maintained npm package exposes PES timing without a whole transmuxer.
 
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+
 const TS_PACKET = 188;
+/** A unit's payload is handed to the sink at least every this many bytes. */
+const MAX_GATHER = 256 * 1024;
+/** Bytes read at a time when a file is scanned as a stream. */
+const READ_CHUNK = 1 << 20;
+/** Files up to this size are read in one go. */
+const WHOLE_FILE_MAX = 8 << 20;
 const PTS_WRAP = 2 ** 33;
 /** How much of a video access unit is searched for its first picture NAL unit. */
 const NAL_SEARCH_BYTES = 16 * 1024;
@@ -68,62 +77,104 @@ const isKeyNal = (codec: 'h264' | 'hevc', type: number) => (codec === 'h264' ? t
 interface Pending {
   stream: TsStream;
   unit: TsUnit;
+  /** The head of a video unit's payload (for its picture type). */
   chunks: Buffer[];
   bytes: number;
   headerDone: boolean;
+  /** A PES header split across packets, until it is whole. */
+  header: Buffer;
+  /** Payload gathered for the sink (views into the current chunk: handed over before it is released). */
+  out: Buffer[];
+  outBytes: number;
 }
 
-/** Scans a transport stream: programs, elementary streams, and the timing of every access unit. */
-export function scanTs(ts: Buffer): TsScan {
-  let pmtPid = -1;
-  const streams = new Map<number, TsStream>();
-  const pending = new Map<number, Pending>();
-  let junkBytes = 0;
-  let firstTs: number | null = null;
+/** Receives the elementary-stream bytes of a stream (PES headers removed), in order, as they are read. */
+export type PayloadSink = (stream: TsStream, data: Buffer) => void;
 
-  const unwrap = (t: number) => {
-    firstTs ??= t;
+/**
+ * Scans a transport stream pushed in chunks of any size: programs, elementary streams, and the timing of
+ * every access unit. Memory stays bounded whatever the file's size: payload bytes are handed to `onPayload`
+ * (when given) and not kept, but for the head of each video access unit (searched for its picture type).
+ */
+export class TsScanner {
+  private pmtPid = -1;
+  private readonly streams = new Map<number, TsStream>();
+  private readonly pending = new Map<number, Pending>();
+  private junkBytes = 0;
+  private firstTs: number | null = null;
+  private carry: Buffer = Buffer.alloc(0);
+  private offset = 0;
+
+  constructor(private readonly onPayload?: PayloadSink) {}
+
+  private unwrap(t: number): number {
+    this.firstTs ??= t;
     // Timestamps that wrapped past 2^33 stay after the first one.
-    return (t < firstTs - PTS_WRAP / 2 ? t + PTS_WRAP : t) / 90000;
-  };
+    return (t < this.firstTs - PTS_WRAP / 2 ? t + PTS_WRAP : t) / 90000;
+  }
 
-  const finish = (p: Pending) => {
+  private finishUnit(p: Pending): void {
+    this.flushPayload(p);
     const { stream, unit } = p;
     if (stream.kind === 'video' && !unit.key && (stream.codec === 'h264' || stream.codec === 'hevc')) {
       const data = Buffer.concat(p.chunks);
-      // Skip the PES header.
-      const start = data.length >= 9 ? 9 + data[8]! : data.length;
-      const type = firstPictureNal(data.subarray(start, start + NAL_SEARCH_BYTES), stream.codec);
+      const type = firstPictureNal(data.subarray(0, NAL_SEARCH_BYTES), stream.codec);
       if (type !== null) unit.key = isKeyNal(stream.codec, type);
     }
     stream.units.push(unit);
-  };
+  }
 
-  const parsePesHeader = (p: Pending) => {
-    const head = p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks);
-    if (head.length < 9) return false;
-    if (head[0] !== 0 || head[1] !== 0 || head[2] !== 1) {
-      p.headerDone = true;
-      return true;
+  /** Reads the PES header once enough of it is there; returns the payload bytes that follow it. */
+  private parsePesHeader(p: Pending, data: Buffer): Buffer | null {
+    const head = p.header.length > 0 ? Buffer.concat([p.header, data]) : data;
+    if (head.length < 9) {
+      p.header = Buffer.from(head);
+      return null;
+    }
+    p.headerDone = true;
+    p.header = Buffer.alloc(0);
+    if (head[0] !== 0 || head[1] !== 0 || head[2] !== 1) return head;
+    const headerLength = head[8]!;
+    if (head.length < 9 + headerLength) {
+      p.headerDone = false;
+      p.header = Buffer.from(head);
+      return null;
     }
     const flags = head[7]! >> 6;
-    if (head.length < 9 + (flags === 3 ? 10 : flags === 2 ? 5 : 0)) return false;
-    if (flags & 2) p.unit.pts = unwrap(readTimestamp(head, 9));
-    if (flags === 3) p.unit.dts = unwrap(readTimestamp(head, 14));
+    if (flags & 2) p.unit.pts = this.unwrap(readTimestamp(head, 9));
+    if (flags === 3) p.unit.dts = this.unwrap(readTimestamp(head, 14));
     else p.unit.dts = p.unit.pts;
-    p.headerDone = true;
-    return true;
-  };
+    return head.subarray(9 + headerLength);
+  }
 
-  let off = 0;
-  while (off + TS_PACKET <= ts.length) {
-    if (ts[off] !== 0x47) {
-      const next = ts.indexOf(0x47, off + 1);
-      const to = next < 0 ? ts.length : next;
-      junkBytes += to - off;
-      off = to;
-      continue;
+  /** Hands a unit's gathered payload to the sink in one piece (one call per unit, not per packet). */
+  private flushPayload(p: Pending): void {
+    if (p.out.length === 0) return;
+    const data = p.out.length === 1 ? p.out[0]! : Buffer.concat(p.out);
+    p.out = [];
+    p.outBytes = 0;
+    this.onPayload?.(p.stream, data);
+  }
+
+  private payload(p: Pending, data: Buffer): void {
+    if (data.length === 0) return;
+    if (p.stream.kind === 'video' && p.bytes < NAL_SEARCH_BYTES) {
+      p.chunks.push(data);
+      p.bytes += data.length;
     }
+    if (this.onPayload) {
+      p.out.push(data);
+      p.outBytes += data.length;
+      if (p.outBytes >= MAX_GATHER) this.flushPayload(p);
+    }
+  }
+
+  /** Whether a packet's payload is needed at all (most video packets are only counted). */
+  private wants(p: Pending): boolean {
+    return !p.headerDone || this.onPayload !== undefined || (p.stream.kind === 'video' && p.bytes < NAL_SEARCH_BYTES);
+  }
+
+  private packet(ts: Buffer, off: number, fileOffset: number): void {
     const pusi = (ts[off + 1]! & 0x40) !== 0;
     const pid = ((ts[off + 1]! & 0x1f) << 8) | ts[off + 2]!;
     const afc = (ts[off + 3]! >> 4) & 3;
@@ -135,56 +186,113 @@ export function scanTs(ts: Buffer): TsScan {
       p += 1 + afLength;
     }
     const end = off + TS_PACKET;
-    if (afc & 1 && p < end) {
-      const payload = ts.subarray(p, end);
-      if (pid === 0 && pusi) {
-        const s = 1 + payload[0]!;
-        const sectionLength = ((payload[s + 1]! & 0x0f) << 8) | payload[s + 2]!;
-        for (let i = s + 8; i + 4 <= s + 3 + sectionLength - 4 && i + 4 <= payload.length; i += 4) {
-          const program = (payload[i]! << 8) | payload[i + 1]!;
-          if (program !== 0) {
-            pmtPid = ((payload[i + 2]! & 0x1f) << 8) | payload[i + 3]!;
-            break;
-          }
-        }
-      } else if (pid === pmtPid && pusi && streams.size === 0) {
-        const s = 1 + payload[0]!;
-        const sectionLength = ((payload[s + 1]! & 0x0f) << 8) | payload[s + 2]!;
-        const infoLength = ((payload[s + 10]! & 0x0f) << 8) | payload[s + 11]!;
-        let i = s + 12 + infoLength;
-        const stop = Math.min(payload.length, s + 3 + sectionLength - 4);
-        while (i + 5 <= stop) {
-          const type = payload[i]!;
-          const esPid = ((payload[i + 1]! & 0x1f) << 8) | payload[i + 2]!;
-          const esInfo = ((payload[i + 3]! & 0x0f) << 8) | payload[i + 4]!;
-          const known = STREAM_TYPES[type];
-          streams.set(esPid, { pid: esPid, streamType: type, kind: known?.kind ?? 'other', codec: known?.codec ?? 'other', units: [] });
-          i += 5 + esInfo;
-        }
-      } else {
-        const stream = streams.get(pid);
-        if (stream) {
-          let cur = pending.get(pid);
-          if (pusi) {
-            if (cur) finish(cur);
-            cur = { stream, unit: { pts: null, dts: null, key: randomAccess, offset: off }, chunks: [], bytes: 0, headerDone: false };
-            pending.set(pid, cur);
-          }
-          if (cur) {
-            const keep = stream.kind === 'video' ? cur.bytes < NAL_SEARCH_BYTES + 512 : !cur.headerDone;
-            if (keep) {
-              cur.chunks.push(payload);
-              cur.bytes += payload.length;
-            }
-            if (!cur.headerDone) parsePesHeader(cur);
-          }
+    if (!(afc & 1) || p >= end) return;
+    if (pid !== 0 && pid !== this.pmtPid && !pusi) {
+      // The common case, kept cheap: a continuation packet of a stream.
+      const cur = this.pending.get(pid);
+      if (!cur || !this.wants(cur)) return;
+    }
+    const payload = ts.subarray(p, end);
+    if (pid === 0 && pusi) {
+      const s = 1 + payload[0]!;
+      const sectionLength = ((payload[s + 1]! & 0x0f) << 8) | payload[s + 2]!;
+      for (let i = s + 8; i + 4 <= s + 3 + sectionLength - 4 && i + 4 <= payload.length; i += 4) {
+        const program = (payload[i]! << 8) | payload[i + 1]!;
+        if (program !== 0) {
+          this.pmtPid = ((payload[i + 2]! & 0x1f) << 8) | payload[i + 3]!;
+          break;
         }
       }
+    } else if (pid === this.pmtPid && pusi && this.streams.size === 0) {
+      const s = 1 + payload[0]!;
+      const sectionLength = ((payload[s + 1]! & 0x0f) << 8) | payload[s + 2]!;
+      const infoLength = ((payload[s + 10]! & 0x0f) << 8) | payload[s + 11]!;
+      let i = s + 12 + infoLength;
+      const stop = Math.min(payload.length, s + 3 + sectionLength - 4);
+      while (i + 5 <= stop) {
+        const type = payload[i]!;
+        const esPid = ((payload[i + 1]! & 0x1f) << 8) | payload[i + 2]!;
+        const esInfo = ((payload[i + 3]! & 0x0f) << 8) | payload[i + 4]!;
+        const known = STREAM_TYPES[type];
+        this.streams.set(esPid, { pid: esPid, streamType: type, kind: known?.kind ?? 'other', codec: known?.codec ?? 'other', units: [] });
+        i += 5 + esInfo;
+      }
+    } else {
+      const stream = this.streams.get(pid);
+      if (!stream) return;
+      let cur = this.pending.get(pid);
+      if (pusi) {
+        if (cur) this.finishUnit(cur);
+        cur = { stream, unit: { pts: null, dts: null, key: randomAccess, offset: fileOffset }, chunks: [], bytes: 0, headerDone: false, header: Buffer.alloc(0), out: [], outBytes: 0 };
+        this.pending.set(pid, cur);
+      }
+      if (!cur) return;
+      if (cur.headerDone) this.payload(cur, payload);
+      else {
+        const rest = this.parsePesHeader(cur, payload);
+        if (rest) this.payload(cur, rest);
+      }
     }
-    off = end;
   }
-  junkBytes += ts.length - off;
-  for (const p of pending.values()) finish(p);
-  if (pmtPid < 0) throw new TsScanError('no MPEG-TS program table');
-  return { streams: [...streams.values()], junkBytes };
+
+  push(chunk: Buffer): void {
+    const ts = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    const base = this.offset - this.carry.length;
+    let off = 0;
+    while (off + TS_PACKET <= ts.length) {
+      if (ts[off] !== 0x47) {
+        const next = ts.indexOf(0x47, off + 1);
+        const to = next < 0 ? ts.length : next;
+        this.junkBytes += to - off;
+        off = to;
+        continue;
+      }
+      this.packet(ts, off, base + off);
+      off += TS_PACKET;
+    }
+    // Keep what is not yet a whole packet (copied: the chunk it came from is not kept alive).
+    this.carry = Buffer.from(ts.subarray(off));
+    this.offset += chunk.length;
+  }
+
+  finish(): TsScan {
+    this.junkBytes += this.carry.length;
+    this.carry = Buffer.alloc(0);
+    for (const p of this.pending.values()) this.finishUnit(p);
+    this.pending.clear();
+    if (this.pmtPid < 0) throw new TsScanError('no MPEG-TS program table');
+    return { streams: [...this.streams.values()], junkBytes: this.junkBytes };
+  }
+}
+
+/** Scans a whole transport stream held in memory. */
+export function scanTs(ts: Buffer, onPayload?: PayloadSink): TsScan {
+  const scanner = new TsScanner(onPayload);
+  scanner.push(ts);
+  return scanner.finish();
+}
+
+/**
+ * A file's bytes in chunks: small files (every ordinary slice) in one read, large ones as a stream, so
+ * memory does not grow with the file and the common case pays no stream overhead.
+ */
+export async function* fileChunks(file: string): AsyncGenerator<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= WHOLE_FILE_MAX) {
+      yield await handle.readFile();
+      return;
+    }
+  } finally {
+    await handle.close();
+  }
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) yield chunk as Buffer;
+}
+
+/** Scans a TS file; memory does not grow with the file. */
+export async function scanTsFile(file: string, onPayload?: PayloadSink): Promise<TsScan> {
+  const scanner = new TsScanner(onPayload);
+  for await (const chunk of fileChunks(file)) scanner.push(chunk);
+  return scanner.finish();
 }

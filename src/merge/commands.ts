@@ -17,9 +17,15 @@ export function concatQuote(file: string): string {
  * cut there: ffconcat out points are in the slice's own timestamps, so they need its measured start.
  * `lead` puts a clip (black frames) before the first slice, lasting up to it.
  */
-export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cutOverlaps: boolean, lead?: { file: string; durationMs: number }): string {
+export function concatList(
+  slices: PlacedSlice[],
+  paths: Map<string, string>,
+  cutOverlaps: boolean,
+  lead?: { file: string; durationMs: number; startS: number },
+): string {
   const lines = ['ffconcat version 1.0'];
-  if (lead) lines.push(`file ${concatQuote(lead.file)}`, `duration ${sec(lead.durationMs)}`);
+  // The lead clip may hold more frames than it should show (a clip of one or two frames cannot be probed).
+  if (lead) lines.push(`file ${concatQuote(lead.file)}`, `duration ${sec(lead.durationMs)}`, `outpoint ${(lead.startS + lead.durationMs / 1000).toFixed(6)}`);
   slices.forEach((s, i) => {
     const next = slices[i + 1];
     const path = paths.get(s.key);

@@ -8,6 +8,7 @@ import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
+import { scanTsFile } from '../media/ts-scan.js';
 import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
 import { concatList, mergeArgs, type MergeInputs } from './commands.js';
 import { partialName, workPrefix } from './leftovers.js';
@@ -91,11 +92,21 @@ async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, w
   return out;
 }
 
-/** Black H.264 frames of the run's size and rate, for the time before a copied video's first picture. */
-async function encodeBlackLead(file: string, run: VideoRun, fps: number, durationMs: number, signal?: AbortSignal): Promise<void> {
-  const frames = Math.max(1, Math.ceil((durationMs / 1000) * fps));
+/** A clip this short cannot be probed by ffmpeg's TS demuxer ("End of file"): leads are at least this long. */
+const MIN_LEAD_FRAMES = 30;
+
+/**
+ * Black H.264 frames of the run's size and rate, for the time before a copied video's first picture.
+ * Returns the clip's first timestamp (its concat out point is counted from there).
+ */
+async function encodeBlackLead(file: string, run: VideoRun, fps: number, durationMs: number, signal?: AbortSignal): Promise<number> {
+  const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * fps));
   await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${run.width}x${run.height}:r=${fps}`, '-frames:v', String(frames),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(frames), '-f', 'mpegts', file], { signal });
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(Math.min(frames, 10 * Math.ceil(fps))), '-f', 'mpegts', file], { signal });
+  const video = (await scanTsFile(file)).streams.find((s) => s.kind === 'video');
+  const first = video?.units.find((u) => u.pts !== null)?.pts;
+  if (first === undefined || first === null) throw new Error('the black lead clip has no timestamps');
+  return first;
 }
 
 export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Promise<ExecuteResult> {
@@ -113,10 +124,10 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
         // Black before a late first picture: players show the first frame during an MP4 empty edit.
         const first = video.runs[0]!;
         const fps = first.fps ?? 15;
-        let lead: { file: string; durationMs: number } | undefined;
+        let lead: { file: string; durationMs: number; startS: number } | undefined;
         if (first.offsetMs >= 1000 / fps) {
-          lead = { file: path.join(workDir, 'black-lead.ts'), durationMs: first.offsetMs };
-          await encodeBlackLead(lead.file, first, fps, first.offsetMs, ctx.signal);
+          const file = path.join(workDir, 'black-lead.ts');
+          lead = { file, durationMs: first.offsetMs, startS: await encodeBlackLead(file, first, fps, first.offsetMs, ctx.signal) };
         } else {
           inputs.videoDelayMs = first.offsetMs;
         }

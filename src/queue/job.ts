@@ -78,6 +78,8 @@ const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
   splitGap: positive,
   names: oneOf(NAMES),
   transcode: isBool,
+  maxGapHours: positive,
+  maxSpanHours: positive,
   preset: (v) => (typeof v === 'string' && /^[a-z]+$/.test(v) ? null : 'an x264 preset name'),
   concurrency: positiveInt,
   force: isBool,
