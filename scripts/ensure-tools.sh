@@ -1,12 +1,22 @@
 #!/bin/sh
 # Makes sure the Debian packages recmerge needs are installed: ffmpeg (ffmpeg + ffprobe) and, for the
-# test suite, redis-server. Installs them with apt-get where it can (root, or sudo without a password);
-# otherwise says exactly how to get them and fails.
+# test suite, redis-server. FFMPEG_PATH / FFPROBE_PATH, when set, are what recmerge uses: they are checked
+# instead of PATH (and a wrong one is reported, not papered over by an install). Installs what is missing
+# with apt-get where it can (root, or sudo without a password); otherwise says exactly how to get it and fails.
 set -eu
 missing=""
+check_tool() { # $1 = tool, $2 = the variable that may point at it
+  eval "override=\${$2:-}"
+  if [ -n "$override" ]; then
+    if [ -f "$override" ] && [ -x "$override" ]; then return 0; fi
+    echo "ensure-tools: $2=$override is not an executable file; fix or unset it" >&2
+    exit 1
+  fi
+  command -v "$1" >/dev/null 2>&1
+}
 for pkg in "$@"; do
   case "$pkg" in
-    ffmpeg) command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing="$missing ffmpeg" ;;
+    ffmpeg) { check_tool ffmpeg FFMPEG_PATH && check_tool ffprobe FFPROBE_PATH; } || missing="$missing ffmpeg" ;;
     redis-server) command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server" ;;
     *) echo "ensure-tools: unknown package $pkg" >&2; exit 2 ;;
   esac

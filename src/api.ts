@@ -1,25 +1,22 @@
 // The library entry points. The CLI, the queue worker and users' own code all come through here.
-import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { markMissing } from './core/inventory.js';
 import { planMerge } from './core/plan.js';
 import type { Inventory, MergePlan, OutputPlan } from './core/types.js';
-import { resolveTool } from './ffmpeg/runner.js';
+import { observeCommands, resolveTool } from './ffmpeg/runner.js';
 import { DEFAULT_PRESET } from './merge/commands.js';
 import { executeOutput, outputPath } from './merge/execute.js';
 import { removeLeftovers } from './merge/leftovers.js';
+import { expectedRecord, forgetRecord, rememberListing, rerunDecision, writeRecord } from './merge/output-record.js';
+import { checkLocalSource, checkOutputDir, checkPreset, checkTool, checkUpload, UsageError } from './preflight.js';
 import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptions, SourceSpec, StorageOptions } from './options.js';
 import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
-import { uploadFile } from './storage/upload.js';
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from './recording-reader.js';
 
-/** Bad options: the caller's mistake, not the recording's (the CLI exits 2). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 function validate(options: PlanOptions): void {
   const positive = (v: number | undefined, what: string, max = Infinity) => {
@@ -37,10 +34,7 @@ function validate(options: PlanOptions): void {
 }
 
 async function open(spec: SourceSpec, options: StorageOptions & { outDir?: string }): Promise<RecordingSource> {
-  if (typeof spec === 'string' && !isS3Url(spec)) {
-    const info = await stat(spec).catch(() => null);
-    if (!info?.isDirectory()) throw new UsageError(`${path.resolve(spec)}: no such folder`);
-  }
+  if (typeof spec === 'string' && !isS3Url(spec)) await checkLocalSource(spec);
   return openSource(spec, { ...options, outDir: options.outDir ?? path.join(os.tmpdir(), 'recmerge-inspect') });
 }
 
@@ -65,16 +59,27 @@ export async function inspectRecordings(source: SourceSpec, options: InspectOpti
 export interface PlanRequest extends PlanOptions, StorageOptions {
   source: SourceSpec;
   outDir?: string;
+  /** x264 preset (checked, as merging would). */
+  preset?: string;
+  /** Called with every ffprobe command line before it runs. */
+  onCommand?: (command: string[]) => void;
   signal?: AbortSignal;
 }
 
 /** The merge plan (probing the media it depends on), without merging: what `--dry-run` prints. */
 export async function planRecordings(request: PlanRequest): Promise<MergePlan & { inventory: Inventory }> {
+  return observeCommands(request.onCommand, () => plan(request));
+}
+
+async function plan(request: PlanRequest): Promise<MergePlan & { inventory: Inventory }> {
   validate(request);
+  checkPreset(request.preset);
   resolveTool('ffprobe');
   const src = await open(request.source, request);
   try {
-    const read = await measureUnlisted(src, await readInventory(src, request.signal), request.signal);
+    const inventoryRead = await readInventory(src, request.signal);
+    checkRequestedUids(inventoryRead.inventory, request.uids);
+    const read = await measureUnlisted(src, inventoryRead, request.signal);
     const { inventory, facts } = await probeFacts(src, read, request, request.signal);
     return { ...planMerge(inventory, facts, request), inventory };
   } finally {
@@ -82,7 +87,15 @@ export async function planRecordings(request: PlanRequest): Promise<MergePlan & 
   }
 }
 
-const exists = async (file: string) => stat(file).then((s) => s.isFile() && s.size > 0, () => false);
+/** Requested UIDs that the recording does not have: a usage error that lists the ones it has. */
+function checkRequestedUids(inventory: Inventory, uids: string[] | undefined): void {
+  if (!uids?.length) return;
+  const known = [...new Set(inventory.sessions.flatMap((s) => s.uids.map((u) => u.uid)))].sort((a, b) => Number(a) - Number(b));
+  const unknown = uids.filter((u) => !known.includes(u));
+  if (unknown.length === 0) return;
+  const has = known.length ? `the recording has UID ${known.join(', ')}` : 'the recording has no UID at all';
+  throw new UsageError(`no UID ${unknown.join(', ')} in this recording: ${has}`);
+}
 
 function resultOf(plan: OutputPlan, extra: Partial<OutputResult>): OutputResult {
   return {
@@ -109,19 +122,31 @@ function resultOf(plan: OutputPlan, extra: Partial<OutputResult>): OutputResult 
  * others. Throws only for usage errors, an unreadable source, or cancellation.
  */
 export async function mergeRecordings(options: MergeOptions): Promise<MergeSummary> {
+  return observeCommands(options.onCommand, () => merge(options));
+}
+
+async function merge(options: MergeOptions): Promise<MergeSummary> {
   validate(options);
+  checkPreset(options.preset);
   if (!options.outDir) throw new UsageError('outDir is required');
-  resolveTool('ffmpeg');
-  resolveTool('ffprobe');
   const { signal } = options;
+  // Everything that can be known before any work, so that a run that cannot succeed stops here.
+  if (typeof options.source === 'string' && !isS3Url(options.source)) await checkLocalSource(options.source);
+  await checkTool('ffmpeg', signal);
+  await checkTool('ffprobe', signal);
+  await checkOutputDir(options.outDir, options.source);
+  if (options.upload) await checkUpload(options.upload, { ...options, signal });
   const outDir = path.resolve(options.outDir);
   const report = (p: MergeProgress) => options.onProgress?.(p);
-  const src = await open(options.source, { ...options, outDir });
+  const { source: src, listed } = rememberListing(await open(options.source, { ...options, outDir }));
   try {
     await removeLeftovers(outDir);
-    const read = await measureUnlisted(src, await readInventory(src, signal), signal);
+    const inventoryRead = await readInventory(src, signal);
+    checkRequestedUids(inventoryRead.inventory, options.uids);
+    const read = await measureUnlisted(src, inventoryRead, signal);
     const probed = await probeFacts(src, read, options, signal);
     const plan = planMerge(probed.inventory, probed.facts, options);
+    options.onPlan?.(plan);
     const containers = containersOf(probed.inventory);
     const silence = new Map<string, Promise<Buffer>>();
     const concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
@@ -135,14 +160,18 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
 
     const mergeOne = async (planned: OutputPlan): Promise<OutputResult> => {
       const started = Date.now();
-      const base = { output: planned.id, fileName: planned.fileName, fraction: 0, positionMs: 0, durationMs: planned.durationMs, speed: null };
+      const base = { output: planned.id, fileName: planned.fileName, uid: planned.uid, sid: planned.sid, fraction: 0, positionMs: 0, durationMs: planned.durationMs, speed: null };
       const finalFile = outputPath(outDir, planned.fileName);
-      if (!options.force && (await exists(finalFile))) {
+      const record = expectedRecord(planned, options, listed);
+      const decision = options.force ? { skip: false as const, reason: null } : await rerunDecision(finalFile, record);
+      if (decision.skip) {
         report({ ...base, phase: 'skipped', fraction: 1 });
         return resultOf(planned, { file: finalFile, skipped: true });
       }
+      const remade = decision.reason ? { remade: decision.reason } : {};
       let current = planned;
       try {
+        await forgetRecord(finalFile);
         report({ ...base, phase: 'download' });
         const { paths, missing } = await src.materialize(planned.inputs, {
           signal,
@@ -168,8 +197,13 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           onProgress: (p) =>
             report({ ...base, phase: 'merge', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
         });
+        await writeRecord(done.file, record);
         let uploaded: string | undefined;
-        if (options.upload) uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, overwrite: options.force, signal });
+        if (options.upload) {
+          report({ ...base, phase: 'upload', fraction: 1, positionMs: current.durationMs });
+          const { uploadFile } = await import('./storage/upload.js');
+          uploaded = await uploadFile(done.file, options.upload, { ...options, key: current.fileName, overwrite: options.force, signal });
+        }
         report({ ...base, phase: 'done', fraction: 1, positionMs: current.durationMs });
         return resultOf(current, {
           file: done.file,
@@ -179,11 +213,12 @@ export async function mergeRecordings(options: MergeOptions): Promise<MergeSumma
           audioPath: done.audioPath,
           warnings: [...current.warnings, ...done.warnings],
           elapsedMs: Date.now() - started,
+          ...remade,
         });
       } catch (error) {
         signal?.throwIfAborted();
         report({ ...base, phase: 'failed' });
-        return resultOf(current, { error: (error as Error).message, elapsedMs: Date.now() - started });
+        return resultOf(current, { error: (error as Error).message, elapsedMs: Date.now() - started, ...remade });
       }
     };
 

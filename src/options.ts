@@ -51,7 +51,10 @@ export interface MergeProgress {
   /** Output id (`<sid>/<uid>`...). */
   output: string;
   fileName: string;
-  phase: 'download' | 'probe' | 'merge' | 'done' | 'failed' | 'skipped';
+  /** The user (UID) and session (null for joined sessions) this output is of. */
+  uid: string;
+  sid: string | null;
+  phase: 'download' | 'probe' | 'merge' | 'upload' | 'done' | 'failed' | 'skipped';
   /** 0..1 for the merge phase. */
   fraction: number;
   /** Output-time position reached, milliseconds. */
@@ -74,6 +77,10 @@ export interface MergeOptions extends PlanOptions, StorageOptions {
   /** Also upload finished files to `s3://bucket/prefix`. */
   upload?: string;
   onProgress?: (progress: MergeProgress) => void;
+  /** Called once with the plan, before any output is started (e.g. to show how many there are). */
+  onPlan?: (plan: import('./core/types.js').MergePlan) => void;
+  /** Called with every ffmpeg/ffprobe command line (binary first) before it runs (`--verbose`). */
+  onCommand?: (command: string[]) => void;
   signal?: AbortSignal;
 }
 
@@ -90,8 +97,10 @@ export interface OutputResult {
   durationMs: number;
   videoPath: MergePath | null;
   audioPath: MergePath | null;
-  /** The file existed already and was left alone. */
+  /** The file existed already, made from the same inputs with the same options, and was left alone. */
   skipped: boolean;
+  /** The file existed already and was made again: why (options or inputs changed, no record, ...). */
+  remade?: string;
   warnings: string[];
   error: string | null;
   elapsedMs: number;

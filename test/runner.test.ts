@@ -213,6 +213,10 @@ describe('finding the binaries', () => {
   });
 
   it('FFPROBE_PATH wins over PATH', () => {
-    expect(resolveTool('ffprobe', { PATH: process.env.PATH, FFPROBE_PATH: '/opt/x/ffprobe' })).toBe('/opt/x/ffprobe');
+    expect(resolveTool('ffprobe', { PATH: process.env.PATH, FFPROBE_PATH: process.execPath })).toBe(process.execPath);
+  });
+
+  it('FFPROBE_PATH pointing at nothing is an error naming the variable, not a silent fallback', () => {
+    expect(() => resolveTool('ffprobe', { PATH: process.env.PATH, FFPROBE_PATH: '/opt/x/ffprobe' })).toThrow(/ffprobe not found: FFPROBE_PATH=\/opt\/x\/ffprobe does not exist/);
   });
 });

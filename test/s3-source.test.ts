@@ -315,13 +315,13 @@ describe('small pieces', () => {
   it('opens the right source', async () => {
     expect(isS3Url('s3://b/x')).toBe(true);
     expect(isS3Url('./s3:/x')).toBe(false);
-    const s3 = openSource('s3://bkt/x', { outDir: tmp });
+    const s3 = await openSource('s3://bkt/x', { outDir: tmp });
     expect(s3).toBeInstanceOf(S3Source);
     expect((s3 as S3Source).cacheDir).toBe(path.join(tmp, '.recmerge-cache', 'bkt', 'x'));
     await s3.dispose();
-    expect(openSource(tmp, { outDir: tmp })).toBeInstanceOf(LocalFolderSource);
+    expect(await openSource(tmp, { outDir: tmp })).toBeInstanceOf(LocalFolderSource);
     const given = new LocalFolderSource(tmp);
-    expect(openSource(given, { outDir: tmp })).toBe(given);
+    expect(await openSource(given, { outDir: tmp })).toBe(given);
   });
 
   it('classifies errors for retry and spreads backoff with full jitter', () => {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { checkUpload } from '../src/preflight.js';
 import { uploadFile, type UploadOptions } from '../src/storage/upload.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';
@@ -110,5 +111,28 @@ describe('uploadFile', () => {
     expect(await stored('keep/7.m4a')).toEqual({ body: Buffer.from('THE SOURCE OBJECT'), contentType: 'audio/mp4' });
     const head = await server.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'keep/7.m4a' }));
     expect(head.Metadata?.['recmerge-md5']).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('the upload destination is checked before any work', () => {
+  it('passes for a bucket that is there, and refuses a missing one by name, writing nothing', async () => {
+    await checkUpload(`s3://${BUCKET}/merged`, { endpoint: proxy.endpoint, forcePathStyle: true });
+    expect(proxy.requests.map((r) => r.method)).toEqual(['HEAD']);
+    await expect(checkUpload('s3://no-such-bucket/merged', { endpoint: proxy.endpoint, forcePathStyle: true })).rejects.toThrow(
+      /^cannot upload to s3:\/\/no-such-bucket\/merged: .*s3:\/\/no-such-bucket.*404.*\(no such bucket\)$/,
+    );
+    expect(writes()).toEqual([]);
+  });
+
+  it('refused credentials stop the run; credentials that may write under the prefix but not see the bucket pass', async () => {
+    const target = { endpoint: proxy.endpoint, forcePathStyle: true };
+    // Refused everywhere: HeadBucket and the HEAD of a key under the prefix both get 403.
+    proxy.inject({ fault: 'forbidden', times: 2, match: (r) => r.method === 'HEAD' });
+    await expect(checkUpload(`s3://${BUCKET}/merged`, target)).rejects.toThrow(/^cannot upload to s3:\/\/results\/merged: .*403.*check credentials/);
+    // HeadBucket refused (no s3:ListBucket), but a key under the prefix can be looked at: the upload can work.
+    proxy.resetLog();
+    proxy.inject({ fault: 'forbidden', times: 1, match: (r) => r.method === 'HEAD' && r.key === '' });
+    await checkUpload(`s3://${BUCKET}/merged`, target);
+    expect(proxy.requests.map((r) => [r.method, r.key])).toEqual([['HEAD', ''], ['HEAD', 'merged/.recmerge-upload-check']]);
   });
 });

@@ -153,7 +153,7 @@ async function runProfile(task: Extract<ChildTask, { method: 'profile' }>): Prom
     }
   };
   const options = { uids: task.uids };
-  const src = openSource(task.source, { outDir: task.outDir });
+  const src = await openSource(task.source, { outDir: task.outDir });
   const read = await timed('list + read playlists', () => readInventory(src));
   const inventory = await timed('measure unlisted slices', () => measureUnlisted(src, read));
   const probed = await timed('probe slices (ffprobe)', () => probeFacts(src, inventory, options));

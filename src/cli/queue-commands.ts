@@ -1,14 +1,11 @@
 // `recmerge worker | enqueue | serve`. Exit codes: 0 done, 1 runtime failure, 2 usage error.
 import path from 'node:path';
+// BullMQ and ioredis are imported by the command that runs, so that other commands start fast.
 import { Option, type Command } from 'commander';
-import { Redis } from 'ioredis';
-import { enqueueMerge } from '../queue/enqueue.js';
 import { JobDataError, parseJobData, type MergeJobOptions } from '../queue/job.js';
 import { NotificationError } from '../queue/notification.js';
-import { checkTemplates, startNotificationServer } from '../queue/server.js';
 import { NotAllowedError } from '../queue/trust.js';
 import { printable, printableLines } from './printable.js';
-import { startWorker } from '../queue/worker.js';
 import { addPlanOptions, planOptionsFrom, type PlanFlags } from './merge-options.js';
 
 const EXIT_FAILURE = 1;
@@ -80,6 +77,7 @@ function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...ar
 }
 
 async function checkRedis(url: string): Promise<void> {
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 5_000 });
   let cause: Error | undefined;
   client.on('error', (error: Error) => (cause ??= error));
@@ -131,6 +129,7 @@ export function registerQueueCommands(program: Command): void {
           stalledIntervalMs: positiveInt('--stalled-interval', flags.stalledInterval),
         };
         await checkRedis(flags.redis!);
+        const { startWorker } = await import('../queue/worker.js');
         // Relative --allow folders mean the worker's own folder here, where the operator typed them.
         const allow = flags.allow.map((a) => (a.toLowerCase().startsWith('s3://') ? a : path.resolve(a)));
         const running = await startWorker({
@@ -162,6 +161,7 @@ export function registerQueueCommands(program: Command): void {
       const options = mergeJobOptionsFrom(flags);
       const job = parseJobData({ source, output: flags.output, options });
       await checkRedis(flags.redis);
+      const { enqueueMerge } = await import('../queue/enqueue.js');
       const result = await enqueueMerge(job, { redis: flags.redis });
       if (flags.json) console.log(JSON.stringify(result));
       else console.log(`${result.id} ${result.created ? 'queued' : result.retried ? 'had failed, queued again' : 'already known (not queued again)'}`);
@@ -184,6 +184,7 @@ export function registerQueueCommands(program: Command): void {
       const port = number('--port', flags.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new JobDataError(`--port: not a port: ${flags.port}`);
       const mergeOptions = mergeJobOptionsFrom(flags);
+      const { checkTemplates, startNotificationServer } = await import('../queue/server.js');
       checkTemplates({ sourceTemplate: flags.source, outputTemplate: flags.output, mergeOptions });
       await checkRedis(flags.redis);
       const server = await startNotificationServer({

@@ -83,3 +83,35 @@ export function formatSummary(summary: MergeSummary): string {
   out.push(failed ? `${failed} of ${summary.results.length} output(s) failed.` : `${summary.results.length} output(s) ready.`);
   return out.join('\n');
 }
+
+/** One line of the end-of-run report and where it goes: results on stdout, failures and warnings on stderr. */
+export interface ReportLine {
+  to: 'stdout' | 'stderr';
+  kind: 'ok' | 'skipped' | 'failed' | 'warning' | 'note';
+  text: string;
+}
+
+/** The end-of-run report as lines: what `-q` still prints (everything but progress). */
+export function summaryLines(summary: MergeSummary): ReportLine[] {
+  const out: ReportLine[] = [];
+  const line = (to: ReportLine['to'], kind: ReportLine['kind'], text: string) => out.push({ to, kind, text });
+  for (const r of summary.results) {
+    if (r.error) line('stderr', 'failed', `✗ ${r.id} (uid ${r.uid}): ${r.error}`);
+    else if (r.skipped) line('stdout', 'skipped', `= ${r.file} (already made from the same inputs and options; --force to redo)`);
+    else {
+      const paths = [r.videoPath && `video ${r.videoPath}`, r.audioPath && `audio ${r.audioPath}`].filter(Boolean).join(', ');
+      line('stdout', 'ok', `✓ ${r.file} (${secs(r.durationMs)}, ${paths}, ${secs(r.elapsedMs)})${r.uploaded ? ` → ${r.uploaded}` : ''}${r.remade ? ` ${r.remade}` : ''}`);
+    }
+    for (const w of r.warnings) line('stderr', 'warning', `    warning: uid ${r.uid}: ${w}`);
+  }
+  for (const p of summary.problems) line('stderr', p.severity === 'error' ? 'failed' : 'warning', problem(p));
+  if (summary.ignored.length > 0) line('stderr', 'note', `Ignored ${summary.ignored.length} non-recording file(s) (see \`recmerge inspect\`).`);
+  if (summary.results.length === 0) {
+    line('stderr', 'failed', 'Nothing was merged: no recording was found in the source.');
+    return out;
+  }
+  const failed = summary.results.filter((r) => r.error).length;
+  if (failed) line('stderr', 'failed', `${failed} of ${summary.results.length} output(s) failed.`);
+  else line('stdout', 'ok', `${summary.results.length} output(s) ready.`);
+  return out;
+}

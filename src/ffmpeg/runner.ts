@@ -1,7 +1,8 @@
 // The one place that starts ffmpeg and ffprobe: argument arrays (never a shell), binary lookup,
 // -progress parsing, bounded stderr, cancellation, and an error that carries what happened.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 
 export type Tool = 'ffmpeg' | 'ffprobe';
@@ -16,8 +17,11 @@ export const INSTALL_HINT =
   'or point FFMPEG_PATH / FFPROBE_PATH at the binaries.';
 
 export class ToolNotFoundError extends Error {
-  constructor(readonly tool: Tool) {
-    super(`${tool} not found (looked at ${tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'} and PATH). ${INSTALL_HINT}`);
+  constructor(
+    readonly tool: Tool,
+    detail?: string,
+  ) {
+    super(detail ? `${tool} not found: ${detail}. ${INSTALL_HINT}` : `${tool} not found (looked at ${tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'} and PATH). ${INSTALL_HINT}`);
     this.name = 'ToolNotFoundError';
   }
 }
@@ -39,16 +43,45 @@ export class FfmpegError extends Error {
 
   /** The command line, quoted so it can be pasted into a POSIX shell to reproduce the failure. */
   get commandLine(): string {
-    return this.command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+    return shellQuote(this.command);
   }
+}
+
+/** A command as it would be typed into a POSIX shell (arguments quoted only where needed). */
+export function shellQuote(command: string[]): string {
+  return command.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** Told every command line the runner starts (binary first), before it starts. */
+export type CommandObserver = (command: string[]) => void;
+
+const observers = new AsyncLocalStorage<CommandObserver>();
+
+/**
+ * Runs `fn` so that every ffmpeg/ffprobe started inside it (in its async context, however deep) is first
+ * shown to `observer`. Scoped, not global: concurrent callers each see only their own commands.
+ */
+export function observeCommands<T>(observer: CommandObserver | undefined, fn: () => T): T {
+  return observer ? observers.run(observer, fn) : fn();
 }
 
 const resolved = new Map<string, string>();
 
 /** FFMPEG_PATH / FFPROBE_PATH when set, else the first match on PATH. */
 export function resolveTool(tool: Tool, env: NodeJS.ProcessEnv = process.env): string {
-  const override = env[tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH'];
-  if (override) return override;
+  const variable = tool === 'ffmpeg' ? 'FFMPEG_PATH' : 'FFPROBE_PATH';
+  const override = env[variable];
+  if (override) {
+    let why: string | null = null;
+    try {
+      if (!statSync(override).isFile()) why = 'is not a file';
+      else accessSync(override, constants.X_OK);
+    } catch (error) {
+      why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not executable';
+    }
+    if (why) throw new ToolNotFoundError(tool, `${variable}=${override} ${why}`);
+    return override;
+  }
   const cacheKey = `${tool}\u0000${env.PATH ?? ''}`;
   const hit = resolved.get(cacheKey);
   if (hit) return hit;
@@ -167,6 +200,7 @@ export function runTool(tool: Tool, args: string[], options: RunOptions = {}): P
   const wantsProgress = tool === 'ffmpeg' && options.onProgress !== undefined;
   const fullArgs = tool === 'ffmpeg' ? ['-hide_banner', '-nostdin', ...(wantsProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...args] : args;
   const command = [bin, ...fullArgs];
+  observers.getStore()?.(command);
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(new FfmpegError(command, null, null, '', true));

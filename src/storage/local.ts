@@ -31,7 +31,8 @@ export class LocalFolderSource implements RecordingSource {
       if (!entry.isFile()) continue;
       const abs = path.join(folderOf(entry), entry.name);
       const key = path.relative(this.root, abs).split(path.sep).join('/');
-      out.push({ key, size: (await stat(abs)).size });
+      const info = await stat(abs);
+      out.push({ key, size: info.size, modifiedMs: Math.round(info.mtimeMs) });
     }
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return out;

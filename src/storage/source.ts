@@ -5,6 +5,8 @@ export interface StoredObject {
   key: string;
   size: number;
   etag?: string;
+  /** Last modification (epoch ms), where the store has no ETag (local folders). */
+  modifiedMs?: number;
 }
 
 export interface TransferProgress {

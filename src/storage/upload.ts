@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { StorageOptions } from '../options.js';
-import { isNotFound, S3OperationError } from './retry.js';
+import { isNotFound, S3OperationError, withRetry } from './retry.js';
 import { normalizeEtag } from './s3.js';
 import { createS3Client } from './s3-client.js';
 import { formatS3Url, parseS3Url } from './s3-url.js';
@@ -146,6 +146,36 @@ export async function uploadFile(localPath: string, destination: string, options
     const check = sameContent(written, size, local);
     if (!check.same) throw new Error(`upload: ${url} does not match ${localPath} after the upload: ${check.why}`);
     return url;
+  } finally {
+    if (!options.s3Client) client.destroy();
+  }
+}
+
+/**
+ * Checks, before any work, that the destination bucket exists and these credentials may reach it
+ * (transient failures are retried). HeadBucket tells a missing bucket; credentials allowed to write under
+ * the prefix but not to see the bucket (a 403 there) pass if they may HEAD a key under the prefix, which
+ * is what the upload itself does first. Throws S3OperationError naming the bucket otherwise.
+ */
+export async function checkUploadDestination(destination: string, options: StorageOptions & { signal?: AbortSignal }): Promise<void> {
+  const location = parseS3Url(destination);
+  const client = createS3Client(options);
+  const send = <T>(run: () => Promise<T>) => withRetry(run, { signal: options.signal, retries: 2 });
+  try {
+    await send(() => client.send(new HeadBucketCommand({ Bucket: location.bucket }), { abortSignal: options.signal }));
+  } catch (error) {
+    options.signal?.throwIfAborted();
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
+      const key = `${location.prefix}.recmerge-upload-check`;
+      try {
+        await send(() => client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }), { abortSignal: options.signal }));
+        return;
+      } catch (second) {
+        options.signal?.throwIfAborted();
+        if (isNotFound(second)) return;
+      }
+    }
+    throw new S3OperationError('upload destination check (HeadBucket)', location.bucket, undefined, error);
   } finally {
     if (!options.s3Client) client.destroy();
   }

@@ -9,6 +9,8 @@ export type Fault =
   | 'slowdown'
   /** 500 InternalError. */
   | 'internal'
+  /** 403 AccessDenied (credentials or a policy that refuse the request). */
+  | 'forbidden'
   /** Headers and half the body, then a TCP reset. */
   | 'reset'
   /** Headers and half the body, then a clean close (the body ends early). */
@@ -87,9 +89,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       peakGets = Math.max(peakGets, ++openGets);
       res.once('close', () => openGets--);
     }
-    if (fault === 'slowdown' || fault === 'internal') {
+    if (fault === 'slowdown' || fault === 'internal' || fault === 'forbidden') {
       req.resume();
-      const [status, code] = fault === 'slowdown' ? [503, 'SlowDown'] : [500, 'InternalError'];
+      const [status, code] = fault === 'slowdown' ? [503, 'SlowDown'] : fault === 'forbidden' ? [403, 'AccessDenied'] : [500, 'InternalError'];
       res.writeHead(status, { 'content-type': 'application/xml' }).end(errorXml(code, 'injected by fault-proxy'));
       return;
     }

@@ -1,0 +1,41 @@
+// The examples each command's --help ends with: real command lines a newcomer can adapt.
+import type { Command } from 'commander';
+
+export const EXAMPLES: Record<string, string[]> = {
+  recmerge: [
+    'recmerge inspect ./recording --html timeline.html',
+    'recmerge merge ./recording -o out',
+    'recmerge merge s3://bucket/recordings/class42 -o out --region us-east-1',
+  ],
+  merge: [
+    'recmerge merge ./recording -o out                      # one MP4 per user',
+    'recmerge merge ./recording -o out --uid 1001 --size 1280x720 --fps 15',
+    'recmerge merge ./recording -o out --mode segments --names script   # like the service script -m 0',
+    'recmerge merge s3://bucket/rec/class42 -o out --upload s3://bucket/merged --progress-json',
+  ],
+  inspect: [
+    'recmerge inspect ./recording',
+    'recmerge inspect ./recording --html timeline.html     # open it in a browser',
+    'recmerge inspect s3://bucket/rec/class42 --json --region us-east-1',
+  ],
+  worker: [
+    'recmerge worker --redis redis://127.0.0.1:6379',
+    'RECMERGE_REDIS=redis://queue:6379 recmerge worker --concurrency 2 --work-dir /var/tmp/recmerge',
+  ],
+  enqueue: [
+    'recmerge enqueue s3://bucket/rec/class42 -o s3://bucket/merged/class42 --redis redis://127.0.0.1:6379',
+    'recmerge enqueue /data/rec/class42 -o /data/merged/class42 --mode audio --json',
+  ],
+  serve: [
+    'recmerge serve --port 8080 --secret "$NOTIFY_SECRET" --source "s3://bucket/recordings/{cname}/{sid}" --redis redis://127.0.0.1:6379',
+    'RECMERGE_NOTIFY_SECRET=s3cret recmerge serve --port 8080 --host 127.0.0.1 --redis redis://127.0.0.1:6379 --source "s3://bucket/{sid}" --output "s3://bucket/merged/{sid}"',
+  ],
+};
+
+/** Adds the examples to the end of the --help of the program and of every command that has some. */
+export function addExamples(program: Command): void {
+  for (const command of [program, ...program.commands]) {
+    const examples = EXAMPLES[command.name()];
+    if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+  }
+}
