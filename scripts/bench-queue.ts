@@ -35,8 +35,8 @@ const USERS = [
   { uid: '2', startMs: T0 + 3_000, durationMs: 12_000 },
 ];
 
-function startWorkerProcess(redisUrl: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--redis', redisUrl], { stdio: ['ignore', 'ignore', 'pipe'] });
+function startWorkerProcess(redisUrl: string, allow: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--redis', redisUrl, '--allow', allow], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolveReady, reject) => {
     let text = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -64,7 +64,7 @@ async function run(redisUrl: string, recordings: string[], outRoot: string, work
   const admin = new Redis(redisUrl);
   await admin.flushdb();
   admin.disconnect();
-  const children = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(redisUrl)));
+  const children = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(redisUrl, resolve(outRoot, '..', '..'))));
   const queue = new Queue(QUEUE_NAME, { connection: { url: redisUrl } });
   const events = new QueueEvents(QUEUE_NAME, { connection: { url: redisUrl } });
   await events.waitUntilReady();

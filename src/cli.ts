@@ -8,6 +8,7 @@ import { addExamples } from './cli/examples.js';
 import { addPlanOptions, addStorageOptions, planOptionsFrom, storageOptionsFrom, type PlanFlags, type StorageFlags } from './cli/merge-options.js';
 import { registerComposeCommands } from './cli/compose-commands.js';
 import { registerQueueCommands } from './cli/queue-commands.js';
+import { printable, printableDeep, printableJson, printableLines } from './cli/printable.js';
 import { painter, writeLine } from './cli/terminal.js';
 import { FfmpegError, shellQuote, ToolNotFoundError } from './ffmpeg/runner.js';
 
@@ -63,7 +64,11 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-const print = (text: string) => writeLine(process.stdout, text);
+/**
+ * Everything printed comes partly from the recording (keys, cnames): reports are built from data made
+ * printable first (printableDeep), JSON escapes what JSON.stringify lets through; this is a last guard.
+ */
+const print = (text: string) => writeLine(process.stdout, printableLines(text));
 
 export function buildProgram(): Command {
   const program = new Command('recmerge')
@@ -107,7 +112,7 @@ export function buildProgram(): Command {
     try {
       if (flags.dryRun) {
         const plan = await planRecordings({ ...common, outDir: flags.out, signal, onCommand });
-        print(flags.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+        print(flags.json ? printableJson(plan) : formatPlan(printableDeep(plan)));
         process.exitCode = plan.failures.length > 0 ? 1 : 0;
         return;
       }
@@ -128,19 +133,20 @@ export function buildProgram(): Command {
       } finally {
         view?.finish(summary);
       }
-      if (flags.json) print(JSON.stringify(summary, null, 2));
+      if (flags.json) print(printableJson(summary));
       const paint = { stdout: painter(process.stdout), stderr: painter(process.stderr) };
-      for (const line of summaryLines(summary)) {
+      for (const line of summaryLines(printableDeep(summary))) {
         // With --json, stdout holds the JSON alone; failures and warnings still reach stderr.
         if (flags.json && line.to === 'stdout') continue;
         // JSON events on stderr: the report's stderr lines become events too, so that stderr stays parseable.
         if (jsonFd === 2 && line.to === 'stderr' && view) {
-          view.log(line.text, line.kind);
+          view.log(printableLines(line.text), line.kind);
           continue;
         }
         const colour = line.kind === 'failed' ? 'red' : line.kind === 'warning' ? 'yellow' : line.kind === 'ok' ? 'green' : null;
         const stream = line.to === 'stdout' ? process.stdout : process.stderr;
-        writeLine(stream, colour ? paint[line.to](colour, line.text) : line.text);
+        const text = printableLines(line.text);
+        writeLine(stream, colour ? paint[line.to](colour, text) : text);
       }
       process.exitCode = summary.ok ? 0 : 1;
     } finally {
@@ -164,9 +170,9 @@ export function buildProgram(): Command {
     if (flags.html) {
       const { writeTimeline } = await import('./cli/timeline-file.js');
       const file = await writeTimeline(flags.html, inventory, source);
-      process.stderr.write(`timeline: ${file}\n`);
+      process.stderr.write(`timeline: ${printable(file)}\n`);
     }
-    print(flags.json ? JSON.stringify(summary, null, 2) : formatInspect(summary));
+    print(flags.json ? printableJson(summary) : formatInspect(printableDeep(summary)));
     const failed = summary.sessions.some((s) => s.uids.some((u) => u.failed));
     process.exitCode = failed ? 1 : 0;
   });
@@ -178,7 +184,7 @@ export function buildProgram(): Command {
 }
 
 function usageJson(message: string): string {
-  return JSON.stringify({ ok: false, exitCode: 2, error: message.replace(/^error: /, '') }, null, 2);
+  return printableJson({ ok: false, exitCode: 2, error: message.replace(/^error: /, '') });
 }
 
 /** Runs the CLI; returns the exit code instead of exiting, so it can be tested in-process. */
@@ -201,14 +207,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     const message = error instanceof Error ? error.message : String(error);
     if ((error instanceof Error && error.name === 'UsageError') || error instanceof ToolNotFoundError) {
-      process.stderr.write(`${red('recmerge:')} ${message}\n`);
+      process.stderr.write(`${red('recmerge:')} ${printableLines(message)}\n`);
       if (json) print(usageJson(message));
       return 2;
     }
-    process.stderr.write(`${red('recmerge:')} ${message}\n`);
-    if (error instanceof FfmpegError) process.stderr.write(`command: ${error.commandLine}\n${error.stderrTail}\n`);
+    process.stderr.write(`${red('recmerge:')} ${printableLines(message)}\n`);
+    if (error instanceof FfmpegError) process.stderr.write(printableLines(`command: ${error.commandLine}\n${error.stderrTail}\n`));
     const interrupted = /interrupted by SIG/.test(message);
-    if (json) print(JSON.stringify({ ok: false, exitCode: interrupted ? 130 : 1, error: message }, null, 2));
+    if (json) print(printableJson({ ok: false, exitCode: interrupted ? 130 : 1, error: message }));
     return interrupted ? 130 : 1;
   }
 }

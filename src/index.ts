@@ -31,3 +31,4 @@ export async function startNotificationServer(options: NotificationServerOptions
   return (await import('./queue/server.js')).startNotificationServer(options);
 }
 export { composeRecordings, planComposition, type ComposeOptions, type ComposeProgress, type ComposeResult, type ComposeSummary } from './compose/api.js';
+export { NotAllowedError } from './queue/trust.js';

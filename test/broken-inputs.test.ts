@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
 import type { MergeSummary } from '../src/options.js';
-import { PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
+import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
 import { probe } from './support/measure.js';
 import { playlistName, utc17, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
@@ -270,11 +270,11 @@ describe('interruptions', () => {
   it('removes temporary files left by a killed run, but not those of a live one', async () => {
     const out = `${base}-stale`;
     await mkdir(out, { recursive: true });
-    const dead = path.join(out, `${PARTIAL_MARKER}999999-deadbeef-x.mp4`);
-    const live = path.join(out, `${PARTIAL_MARKER}${process.ppid}-cafebabe-y.mp4`);
+    const dead = path.join(out, `${PARTIAL_MARKER}${hostTag()}-999999-deadbeef-x.mp4`);
+    const live = path.join(out, `${PARTIAL_MARKER}${hostTag()}-${process.ppid}-cafebabe-y.mp4`);
     await writeFile(dead, 'half');
     await writeFile(live, 'half');
-    const deadWork = path.join(os.tmpdir(), `${WORK_PREFIX}999999-abc123`);
+    const deadWork = path.join(os.tmpdir(), `${WORK_PREFIX}${hostTag()}-999999-abc123`);
     await mkdir(deadWork, { recursive: true });
     await mergeRecordings({ source: base, outDir: out, uids: ['2'] });
     const names = await readdir(out);

@@ -62,7 +62,7 @@ describe('compose with S3 storage', () => {
     await s3.createBucket('merged');
     for (const name of await readdir(local)) await s3.put('rec', `class/${name}`, await readFile(join(local, name)));
     queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
-    worker = await startWorker({ redis: redis.url, workDir: root, log: () => undefined });
+    worker = await startWorker({ redis: redis.url, allow: ['s3://rec/class', 's3://merged'], allowEndpoints: [s3.endpoint], workDir: root, log: () => undefined });
   });
 
   afterAll(async () => {

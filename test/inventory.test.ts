@@ -385,3 +385,45 @@ describe('markMissing', () => {
     expect(markMissing(inv, new Map())).toBe(inv);
   });
 });
+
+describe('huge tracks (speed is measured by npm run bench:inventory, not here)', () => {
+  const N = 50_000;
+  const track = (uid: string, n: number, media: 'audio' | 'video' = 'video') => Array.from({ length: n }, (_, i) => sl({ uid, media }, i * 15_000 + ((i * 7) % 31) - 15));
+
+  it('a 50,000-slice track: every slice placed once, in order', () => {
+    const slices = track('1', N);
+    const inv = inventoryOf([pl({ uid: '1', media: 'video' }), ...slices], { [pl({ uid: '1', media: 'video' })]: m3u8(slices.map((key) => ({ key, dur: '15.000' }))) });
+    const got = uidOf(inv, '1').video!.slices;
+    expect(got).toHaveLength(N);
+    expect(got.every((s, i) => i === 0 || s.startMs > got[i - 1]!.startMs)).toBe(true);
+    expect(uidOf(inv, '1').problems).toEqual([]);
+  });
+
+  it('a 50,000-slice track without a playlist is rebuilt from the names (each lasting up to the next)', () => {
+    const slices = track('2', N);
+    const inv = inventoryOf(slices, {});
+    const got = uidOf(inv, '2').video!.slices;
+    expect(got).toHaveLength(N - 1);
+    expect(got[0]!.durationMs).toBe(15_000 + 7 - 0);
+    expect(inv.unmeasured).toEqual([slices.at(-1)]);
+  });
+
+  it('100,000 identical problems become one counted problem naming the first and last slice', () => {
+    const slices = track('3', 100_000, 'audio');
+    const key = pl({ uid: '3', media: 'audio' });
+    // Only the playlist is in storage: every slice is missing.
+    const inv = inventoryOf([key, slices[0]!], { [key]: m3u8(slices.map((k) => ({ key: k, dur: '15.000' }))) });
+    const problems = uidOf(inv, '3').problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ severity: 'error', key: slices[1], count: 99_999 });
+    expect(problems[0]!.message).toMatch(/^listed in the playlist but not in storage; its time becomes a gap \(99999 times; first .*, last .*\)$/);
+    expect(problems[0]!.message).toContain(file(slices.at(-1)!));
+  });
+
+  it('a few alike problems stay as they are', () => {
+    const slices = track('4', 5, 'audio');
+    const key = pl({ uid: '4', media: 'audio' });
+    const inv = inventoryOf([key, slices[0]!, slices[1]!], { [key]: m3u8(slices.map((k) => ({ key: k, dur: '15.000' }))) });
+    expect(uidOf(inv, '4').problems.map((p) => p.key)).toEqual(slices.slice(2));
+  });
+});

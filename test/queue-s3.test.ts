@@ -57,7 +57,7 @@ describe('queue with S3 storage', () => {
       mergeOptions: { endpoint: s3.endpoint, forcePathStyle: true },
       log: () => undefined,
     });
-    worker = await startWorker({ redis: redis.url, workDir: root, log: () => undefined });
+    worker = await startWorker({ redis: redis.url, allow: ['s3://rec/recordings', 's3://merged'], allowEndpoints: [s3.endpoint], workDir: root, log: () => undefined });
   });
 
   afterAll(async () => {

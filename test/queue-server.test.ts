@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -178,5 +180,109 @@ describe('notification server without Redis', () => {
     } finally {
       await server.close();
     }
+  });
+
+});
+
+describe('notification server: hostile requests', () => {
+  let redis: TestRedis;
+  let server: NotificationServer;
+  let queue: Queue;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
+    server = await startNotificationServer({
+      redis: redis.url,
+      port: 0,
+      host: '127.0.0.1',
+      secret: SECRET,
+      sourceTemplate: 's3://recordings/{cname}/{sid}',
+      outputTemplate: 's3://merged/{date}/{sid}',
+      maxBodyBytes: 4096,
+      log: () => undefined,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await queue?.close();
+    await redis?.stop();
+  });
+  const jobs = async () => queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed']);
+
+  it('answers 400 (not 503, which the service retries forever) to timestamps no date can hold', async () => {
+    for (const [field, value] of [['sendts', 1e20], ['sendts', -5], ['notifyMs', 1e20]] as const) {
+      const body = JSON.parse(notice(`bad-${field}-${value}`)) as Record<string, unknown> & { payload: Record<string, unknown> };
+      if (field === 'sendts') body.payload.sendts = value;
+      else body.notifyMs = value;
+      const text = JSON.stringify(body);
+      const r = await post(server.url, text);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(String(r.body.error)).toMatch(new RegExp(`${field}: expected Unix milliseconds`));
+    }
+    expect(await jobs()).toHaveLength(0);
+  });
+
+  it('answers 413 to a chunked body over the limit, without resetting the connection under the answer', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      let sent = 0;
+      const more = () => {
+        if (sent > 256 * 1024 || req.destroyed) return req.end();
+        sent += 16 * 1024;
+        req.write('x'.repeat(16 * 1024), () => setTimeout(more, 5));
+      };
+      more();
+    });
+    expect(status).toBe(413);
+  });
+});
+
+describe('notification server connection cap', () => {
+  let redis: TestRedis;
+  let server: NotificationServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    server = await startNotificationServer({
+      redis: redis.url,
+      port: 0,
+      host: '127.0.0.1',
+      secret: SECRET,
+      sourceTemplate: 's3://recordings/{cname}/{sid}',
+      maxConnections: 4,
+      log: () => undefined,
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it('closes connections beyond the cap at once, and serves again when others go', async () => {
+    const { port } = new URL(server.url);
+    const open = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    const held: Socket[] = [];
+    for (let i = 0; i < 4; i++) held.push(await open());
+    // Let the server accept them all.
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await open();
+    const closed = await new Promise<boolean>((resolve) => {
+      extra.on('close', () => resolve(true));
+      extra.on('error', () => resolve(true));
+      setTimeout(() => resolve(false), 3000);
+    });
+    expect(closed, 'the connection over the cap was closed by the server').toBe(true);
+    for (const s of held) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 });

@@ -25,10 +25,13 @@ interface WorkerProcess {
   exit: Promise<number | null>;
 }
 
+/** What the workers may touch: the test's recordings and outputs (set once the folder exists). */
+let allowed: string[] = [];
+
 function spawnWorker(redisUrl: string, name: string, extra: string[] = []): WorkerProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ENTRY, 'worker', '--redis', redisUrl, '--lock-duration', '2000', '--stalled-interval', '1000', '--merge-concurrency', '1', ...extra],
+    ['--import', 'tsx', ENTRY, 'worker', '--redis', redisUrl, '--lock-duration', '2000', '--stalled-interval', '1000', '--merge-concurrency', '1', ...extra, '--allow', ...allowed],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const lines: string[] = [];
@@ -83,6 +86,7 @@ describe('queue workers', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'recmerge-queue-'));
     redis = await startRedis();
+    allowed = [join(root, 'rec'), join(root, 'out')];
     queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
     workers.push(spawnWorker(redis.url, 'w1'), spawnWorker(redis.url, 'w2'));
 

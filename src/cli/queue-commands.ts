@@ -1,8 +1,11 @@
 // `recmerge worker | enqueue | serve`. Exit codes: 0 done, 1 runtime failure, 2 usage error.
+import path from 'node:path';
 // BullMQ and ioredis are imported by the command that runs, so that other commands start fast.
 import { Option, type Command } from 'commander';
 import { JobDataError, parseJobData, type MergeJobOptions } from '../queue/job.js';
 import { NotificationError } from '../queue/notification.js';
+import { NotAllowedError } from '../queue/trust.js';
+import { printable, printableLines } from './printable.js';
 import { addPlanOptions, planOptionsFrom, type PlanFlags } from './merge-options.js';
 
 const EXIT_FAILURE = 1;
@@ -56,7 +59,7 @@ function seconds(flag: string, value: string | undefined): number {
 }
 
 function isUsageError(error: unknown): boolean {
-  return error instanceof JobDataError || error instanceof NotificationError;
+  return error instanceof JobDataError || error instanceof NotificationError || error instanceof NotAllowedError;
 }
 
 /** Runs an action with the exit-code convention; usage errors print through commander. */
@@ -67,7 +70,7 @@ function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...ar
       await run(...args);
     } catch (error) {
       if (isUsageError(error)) command.error(`error: ${(error as Error).message}`, { exitCode: EXIT_USAGE });
-      console.error(`recmerge ${command.name()}: ${(error as Error).message}`);
+      console.error(printableLines(`recmerge ${command.name()}: ${(error as Error).message}`));
       process.exitCode = EXIT_FAILURE;
     }
   };
@@ -112,8 +115,12 @@ export function registerQueueCommands(program: Command): void {
     .option('--lock-duration <ms>', 'a job not renewed for this long is stalled and restarted elsewhere', '30000')
     .option('--stalled-interval <ms>', 'how often stalled jobs are looked for', '30000')
     .option('--work-dir <dir>', 'temporary folder for outputs bound for s3://')
+    .addOption(
+      new Option('--allow <folder-or-s3-prefix...>', 'the only folders and s3://bucket/prefixes a job may read from or write to (required)').makeOptionMandatory(),
+    )
+    .option('--allow-endpoint <url...>', "S3 endpoints a job may name (default: none, jobs use the worker's default endpoint)")
     .action(
-      action(async (flags: Record<string, string>) => {
+      action(async (flags: Record<string, string> & { allow: string[]; allowEndpoint?: string[] }) => {
         const options = {
           concurrency: positiveInt('--concurrency', flags.concurrency),
           mergeConcurrency: positiveInt('--merge-concurrency', flags.mergeConcurrency),
@@ -123,8 +130,19 @@ export function registerQueueCommands(program: Command): void {
         };
         await checkRedis(flags.redis!);
         const { startWorker } = await import('../queue/worker.js');
-        const running = await startWorker({ redis: flags.redis!, ...options, workDir: flags.workDir, handleSignals: true });
-        console.error(`recmerge worker: waiting for jobs (concurrency ${options.concurrency})`);
+        // Relative --allow folders mean the worker's own folder here, where the operator typed them.
+        const allow = flags.allow.map((a) => (a.toLowerCase().startsWith('s3://') ? a : path.resolve(a)));
+        const running = await startWorker({
+          redis: flags.redis!,
+          ...options,
+          allow,
+          allowEndpoints: flags.allowEndpoint,
+          workDir: flags.workDir,
+          handleSignals: true,
+          // Log lines carry job data (paths, reasons): nothing in them may drive the terminal.
+          log: (line) => console.error(printable(line)),
+        });
+        console.error(`recmerge worker: waiting for jobs (concurrency ${options.concurrency}; ${allow.length} allowed location(s))`);
         await running.closed;
       }),
     );
@@ -133,8 +151,8 @@ export function registerQueueCommands(program: Command): void {
     program
       .command('enqueue')
       .description('queue a merge job (a no-op if the same merge is already queued or done)')
-      .argument('<source>', 'recording folder or s3://bucket/prefix (as seen by the workers)')
-      .requiredOption('-o, --output <output>', 'output folder or s3://bucket/prefix (as seen by the workers)')
+      .argument('<source>', 'recording folder or s3://bucket/prefix (a relative folder is made absolute here; workers must see the same path)')
+      .requiredOption('-o, --output <output>', 'output folder or s3://bucket/prefix (a relative folder is made absolute here)')
       .addOption(redisOption())
       .option('--force', 'merge again even if done before')
       .option('--json', 'print the result as JSON'),
@@ -159,9 +177,10 @@ export function registerQueueCommands(program: Command): void {
       .option('--host <host>', 'address to listen on', '0.0.0.0')
       .addOption(new Option('--secret <secret>', 'notification secret (HMAC key)').env('RECMERGE_NOTIFY_SECRET').makeOptionMandatory())
       .requiredOption('--source <template>', 'where a recording is, e.g. s3://bucket/recordings/{cname}/{sid} (placeholders: {cname} {sid} {uid} {date})')
-      .option('--output <template>', 'where its merge goes (default: <source>/merged)'),
+      .option('--output <template>', 'where its merge goes (default: <source>/merged)')
+      .option('--max-connections <n>', 'open connections at most; more are closed at once', '256'),
   ).action(
-    action(async (flags: MergeFlags & { redis: string; port: string; host: string; secret: string; source: string; output?: string }) => {
+    action(async (flags: MergeFlags & { redis: string; port: string; host: string; secret: string; source: string; output?: string; maxConnections: string }) => {
       const port = number('--port', flags.port);
       if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new JobDataError(`--port: not a port: ${flags.port}`);
       const mergeOptions = mergeJobOptionsFrom(flags);
@@ -176,6 +195,8 @@ export function registerQueueCommands(program: Command): void {
         sourceTemplate: flags.source,
         outputTemplate: flags.output,
         mergeOptions,
+        maxConnections: positiveInt('--max-connections', flags.maxConnections),
+        log: (line) => console.error(printable(line)),
       });
       console.error(`recmerge serve: listening on ${server.url} (POST notifications, GET /healthz)`);
       const signal = await waitForSignal();

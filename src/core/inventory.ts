@@ -31,6 +31,51 @@ export function classifyKeys(keys: string[]): Classified {
   return out;
 }
 
+function groupBy<T>(items: T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = keyOf(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** More problems with the same message than this become one counted problem. */
+export const PROBLEMS_SHOWN_PER_MESSAGE = 3;
+
+/**
+ * Problems that say the same thing about many slices (100,000 missing slices, a tag broken on every
+ * line) become one problem with a count, naming the first and the last slice, so that a report stays
+ * readable and small. A few alike stay as they are. Order is kept (a group stands where its first was).
+ */
+export function collapseProblems(problems: Problem[]): Problem[] {
+  const groups = groupBy(problems, (p) => `${p.severity}\u0000${p.message}`);
+  if ([...groups.values()].every((g) => g.length <= PROBLEMS_SHOWN_PER_MESSAGE)) return problems;
+  const out: Problem[] = [];
+  const done = new Set<string>();
+  for (const p of problems) {
+    const k = `${p.severity}\u0000${p.message}`;
+    const group = groups.get(k)!;
+    if (group.length <= PROBLEMS_SHOWN_PER_MESSAGE) {
+      out.push(p);
+      continue;
+    }
+    if (done.has(k)) continue;
+    done.add(k);
+    const keys = group.filter((g) => g.key !== undefined).map((g) => g.key!);
+    const which = keys.length > 0 ? `; first ${keys[0]}, last ${keys.at(-1)}` : '';
+    out.push({
+      severity: p.severity,
+      ...(keys.length > 0 ? { key: keys[0] } : {}),
+      message: `${p.message} (${group.length} times${which})`,
+      count: group.length,
+    });
+  }
+  return out;
+}
+
 const sessionKey = (n: { sid: string; cname: string }) => `${n.sid}\u0000${n.cname}`;
 const trackKey = (n: { sid: string; cname: string; uid: string; media: MediaKind }) => `${sessionKey(n)}\u0000${n.uid}\u0000${n.media}`;
 
@@ -66,7 +111,7 @@ function slicesFromPlaylist(
   cand: Candidate,
   media: MediaKind,
   uid: string,
-  present: Set<string>,
+  present: Map<string, SliceName>,
   problems: Problem[],
   events: TrackEventTag[],
 ): Slice[] {
@@ -78,7 +123,9 @@ function slicesFromPlaylist(
   let prev: { startMs: number; endMs: number } | null = null;
   for (const entry of cand.parsed.entries) {
     const key = entryKey(cand, entry.uri);
-    const parsed = parseRecordingName(key);
+    // A slice in storage was parsed when the keys were classified: not again.
+    const stored = present.get(key);
+    const parsed = stored ? ({ ok: true, name: stored } as const) : parseRecordingName(key);
     // A ROTATE tag whose TIME falls inside the slice turns the picture there, not at the slice's start.
     const sliceStart = parsed.ok && parsed.name.type === 'slice' ? parsed.name.startMs : null;
     const turns: { atMs: number; rotation: Rotation }[] = [];
@@ -129,7 +176,7 @@ function slicesFromPlaylist(
       rotation: sliceRotation,
       codedSize,
       backup: n.backup !== null,
-      present: present.has(key),
+      present: stored !== undefined,
       ...(turns.length > 0 ? { turns } : {}),
     });
   }
@@ -173,9 +220,13 @@ function rebuildFromNames(
 ): Slice[] {
   const sorted = [...orphans].sort((a, b) => a.startMs - b.startMs);
   const out: Slice[] = [];
+  let j = 0;
   sorted.forEach((n, i) => {
     // The next distinct slice: a backup recorder's copy of this one starts within the duplicate tolerance.
-    const next = sorted.slice(i + 1).find((m) => m.startMs - n.startMs > DUPLICATE_TOLERANCE_MS);
+    // Starts are sorted, so the index of the next distinct one only moves forward (linear overall).
+    j = Math.max(j, i + 1);
+    while (j < sorted.length && sorted[j]!.startMs - n.startMs <= DUPLICATE_TOLERANCE_MS) j++;
+    const next = sorted[j];
     const guess = next && next.startMs - n.startMs <= MAX_GUESSED_SLICE_MS ? next.startMs - n.startMs : undefined;
     const durationMs = durations.get(n.key) ?? guess;
     if (durationMs === undefined || !(durationMs > 0)) {
@@ -208,20 +259,13 @@ function rebuildFromNames(
  */
 export function buildInventory(classified: Classified, texts: Map<string, PlaylistText>, durations = new Map<string, number>()): Inventory {
   const problems: Problem[] = [];
-  const present = new Set(classified.slices.map((s) => s.key));
+  const present = new Map(classified.slices.map((s) => [s.key, s]));
   const listed = new Set<string>();
   const unmeasured: string[] = [];
 
-  const byTrack = new Map<string, PlaylistName[]>();
-  for (const p of classified.playlists) {
-    const k = trackKey(p);
-    byTrack.set(k, [...(byTrack.get(k) ?? []), p]);
-  }
-  const slicesByTrack = new Map<string, SliceName[]>();
-  for (const sl of classified.slices) {
-    const k = trackKey(sl);
-    slicesByTrack.set(k, [...(slicesByTrack.get(k) ?? []), sl]);
-  }
+  const byTrack = groupBy(classified.playlists, trackKey);
+  const slicesByTrack = groupBy(classified.slices, trackKey);
+  const unmeasuredSet = new Set<string>();
   // Slices whose track has no playlist at all still make the UID known, so it can be reported.
   const uidsSeen = new Map<string, { sid: string; cname: string; dir: string; uid: string }>();
   for (const n of [...classified.playlists, ...classified.slices]) {
@@ -230,7 +274,8 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
   }
 
   const sessions = new Map<string, Session>();
-  for (const info of [...uidsSeen.values()].sort((a, b) => (a.sid + a.uid).localeCompare(b.sid + b.uid, 'en', { numeric: true }))) {
+  const collator = new Intl.Collator('en', { numeric: true });
+  for (const info of [...uidsSeen.values()].sort((a, b) => collator.compare(a.sid + a.uid, b.sid + b.uid))) {
     const sk = sessionKey(info);
     let session = sessions.get(sk);
     if (!session) {
@@ -244,7 +289,7 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
       const built = buildTrack(media, info.uid, names, texts, present, rec);
       if (rec.failed) {
         // Its slices are listed, only their playlist is unusable: not orphans.
-        for (const x of classified.slices) if (x.uid === info.uid && x.sid === info.sid && x.cname === info.cname) listed.add(x.key);
+        for (const m of ['audio', 'video'] as const) for (const x of slicesByTrack.get(trackKey({ ...info, media: m })) ?? []) listed.add(x.key);
         break;
       }
       let track = built?.track ?? null;
@@ -269,15 +314,17 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
       if (track && track.slices.length > 0) rec[media] = track;
     }
     if (!rec.failed && !rec.audio && !rec.video) rec.failed = `uid ${info.uid}: no usable audio or video track`;
+    rec.problems = collapseProblems(rec.problems);
     session.uids.push(rec);
   }
 
+  for (const key of unmeasured) unmeasuredSet.add(key);
   for (const x of classified.slices) {
-    if (!listed.has(x.key) && !unmeasured.includes(x.key)) {
+    if (!listed.has(x.key) && !unmeasuredSet.has(x.key)) {
       problems.push({ severity: 'warning', key: x.key, message: 'slice is not listed in its playlist (which is complete); ignored' });
     }
   }
-  return { sessions: [...sessions.values()], ignored: classified.ignored, problems, unmeasured };
+  return { sessions: [...sessions.values()], ignored: classified.ignored, problems: collapseProblems(problems), unmeasured };
 }
 
 function buildTrack(
@@ -285,7 +332,7 @@ function buildTrack(
   uid: string,
   names: PlaylistName[],
   texts: Map<string, PlaylistText>,
-  present: Set<string>,
+  present: Map<string, SliceName>,
   rec: UidRecording,
 ): { track: Track; complete: boolean; mentioned: string[] } | null {
   if (names.length === 0) return null;

@@ -1,5 +1,6 @@
 // Inventory (+ facts probed from the media) -> merge plan: per output, the time origin, where each
 // slice lands in output time, the gaps, the target size and rate, and whether to copy or transcode.
+import { safeOutputName } from './file-names.js';
 import { GAP_TOLERANCE_MS, mergeByUtc } from './inventory.js';
 import { formatUtc17 } from './names.js';
 import type {
@@ -44,6 +45,10 @@ interface Unit {
 }
 
 const endOf = (s: { startMs: number; durationMs: number }) => s.startMs + s.durationMs;
+
+/** Math.min/max over a list without spreading it into arguments (which overflows the stack past ~100k). */
+const minOf = (values: number[]) => values.reduce((a, b) => (b < a ? b : a), Infinity);
+const maxOf = (values: number[]) => values.reduce((a, b) => (b > a ? b : a), -Infinity);
 
 /** Union of the slices' wall-clock spans, merging spans closer than the tolerance. */
 export function coveredSpans(slices: Slice[], toleranceMs = GAP_TOLERANCE_MS): Interval[] {
@@ -378,7 +383,7 @@ function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimm
   const path = reasons.length === 0 ? 'copy' : 'transcode';
   // Copied video keeps its own size (odd sizes included).
   if (path === 'copy') ({ width, height } = runs[0]!);
-  const sourceFps = Math.max(0, ...runs.map((r) => r.fps ?? 0));
+  const sourceFps = maxOf([0, ...runs.map((r) => r.fps ?? 0)]);
   const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
   return { runs, width, height, fps, path, reasons, gaps };
 }
@@ -393,7 +398,10 @@ function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, optio
   return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs) };
 }
 
-function fileNameOf(unit: Unit, kind: OutputPlan['kind'], options: PlanOptions, segmentStart: number | null, multiSession: boolean): string {
+/** Names come from the recording's keys: made safe to create and to print (see file-names.ts). */
+const fileNameOf = (...args: Parameters<typeof rawFileNameOf>) => safeOutputName(rawFileNameOf(...args));
+
+function rawFileNameOf(unit: Unit, kind: OutputPlan['kind'], options: PlanOptions, segmentStart: number | null, multiSession: boolean): string {
   const ext = kind === 'audio' ? 'm4a' : 'mp4';
   if (options.names === 'script') {
     const dir = multiSession && unit.sid ? `${unit.sid}/` : '';
@@ -419,8 +427,8 @@ function planUnit(
     return mode === 'audio' ? 'no audio to merge' : mode === 'video' ? 'no video to merge' : 'no slice could be read';
   }
   const all = [...audio, ...video];
-  const originMs = Math.min(...all.map((s) => s.startMs));
-  const endMs = Math.max(...all.map(endOf));
+  const originMs = minOf(all.map((s) => s.startMs));
+  const endMs = maxOf(all.map(endOf));
   const gapMode = options.gaps ?? 'freeze';
 
   // --gaps cut: the time the user was absent (no audio and no video) is removed from both tracks alike.
@@ -510,7 +518,7 @@ export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, 
     for (const part of parts) {
       const all = [...part.audio, ...part.video];
       // By the names only: an #EXTINF is not trusted before the slice is measured.
-      const spanMs = all.length > 0 ? Math.max(...all.map((x) => x.startMs)) - Math.min(...all.map((x) => x.startMs)) : 0;
+      const spanMs = all.length > 0 ? maxOf(all.map((x) => x.startMs)) - minOf(all.map((x) => x.startMs)) : 0;
       const result =
         spanMs > maxSpanMs
           ? `spans ${(spanMs / 3_600_000).toFixed(1)} h, more than the ${maxSpanMs / 3_600_000} h allowed (maxSpanHours / --max-span); refused`

@@ -69,8 +69,9 @@ export function summarizeInventory(inventory: Inventory): InventorySummary {
         return {
           uid: rec.uid,
           failed: rec.failed,
-          startMs: spans.length ? Math.min(...spans.map((s) => s.startMs)) : null,
-          endMs: spans.length ? Math.max(...spans.map((s) => s.endMs)) : null,
+          // A reduce, not Math.min(...spans): a spread of 100k+ values overflows the stack.
+          startMs: spans.length ? spans.reduce((m, s) => Math.min(m, s.startMs), Infinity) : null,
+          endMs: spans.length ? spans.reduce((m, s) => Math.max(m, s.endMs), -Infinity) : null,
           tracks,
           problems: rec.problems,
         };

@@ -12,6 +12,8 @@ export interface Problem {
   /** Storage key the problem is about (relative to the source root). */
   key?: string;
   message: string;
+  /** When this problem stands for several with the same message (see collapseProblems): how many. */
+  count?: number;
 }
 
 /** What a storage key's name says, per the service's naming rules. */

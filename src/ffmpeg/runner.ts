@@ -1,7 +1,7 @@
 // The one place that starts ffmpeg and ffprobe: argument arrays (never a shell), binary lookup,
 // -progress parsing, bounded stderr, cancellation, and an error that carries what happened.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -102,6 +102,35 @@ export function resolveTool(tool: Tool, env: NodeJS.ProcessEnv = process.env): s
   throw new ToolNotFoundError(tool);
 }
 
+/**
+ * ffmpeg must not outlive us, even when we are SIGKILLed (nothing of ours runs then). On Linux the kernel
+ * can send a child a signal when its parent dies (PR_SET_PDEATHSIG); Node cannot set it, but util-linux's
+ * `setpriv --pdeathsig KILL <tool>` sets it and then execs the tool (same pid, nothing stays in between).
+ * Where setpriv is missing (not Linux, a minimal image) tools are started directly: there a SIGKILLed
+ * recmerge can still leave an ffmpeg running (SIGINT/SIGTERM stop them in any case).
+ * RECMERGE_PDEATHSIG=0 turns the wrapper off.
+ */
+let deathSignalWrapper: string | null | undefined;
+
+export function parentDeathWrapper(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (process.platform !== 'linux' || env.RECMERGE_PDEATHSIG === '0') return null;
+  if (deathSignalWrapper === undefined) {
+    deathSignalWrapper = null;
+    for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', ...(env.PATH ?? '').split(path.delimiter)]) {
+      const candidate = path.join(dir, 'setpriv');
+      try {
+        accessSync(candidate, constants.X_OK);
+      } catch {
+        continue;
+      }
+      // Old util-linux versions have setpriv without --pdeathsig.
+      if (spawnSync(candidate, ['--pdeathsig', 'KILL', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0) deathSignalWrapper = candidate;
+      break;
+    }
+  }
+  return deathSignalWrapper;
+}
+
 /** One `-progress` report block. */
 export interface FfmpegProgress {
   /** Output time reached, milliseconds. */
@@ -177,7 +206,18 @@ export function runTool(tool: Tool, args: string[], options: RunOptions = {}): P
       reject(new FfmpegError(command, null, null, '', true));
       return;
     }
-    const child = spawn(bin, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+    const wrapper = parentDeathWrapper(options.env);
+    if (wrapper) {
+      // The wrapper would report a missing binary as its own exit code 127; say what is missing instead.
+      try {
+        accessSync(bin, constants.X_OK);
+      } catch {
+        reject(new ToolNotFoundError(tool));
+        return;
+      }
+    }
+    const [file, argv] = wrapper ? [wrapper, ['--pdeathsig', 'KILL', '--', bin, ...fullArgs]] : [bin, fullArgs];
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
     const stderr = new TailBuffer(STDERR_LIMIT);
     const stdoutChunks: string[] = [];
     let pending = '';

@@ -5,6 +5,7 @@ import {
   DEFAULT_JOB_OPTIONS,
   JOB_NAME,
   jobIdFor,
+  normalizeLocation,
   parseJobData,
   QUEUE_NAME,
   type MergeJobData,
@@ -31,7 +32,10 @@ export interface EnqueueResult {
 
 /** Adds a merge job unless the same merge is already known to the queue (a failed one is retried). */
 export async function enqueueMerge(job: MergeJobData, options: EnqueueOptions): Promise<EnqueueResult> {
-  const data = parseJobData(job);
+  const checked = parseJobData(job);
+  // Relative folders mean something here, where they were given; a worker never resolves them.
+  const absolute = (location: string) => (location.startsWith('s3://') ? location : normalizeLocation(location));
+  const data: MergeJobData = { ...checked, source: absolute(checked.source), output: absolute(checked.output) };
   const id = jobIdFor(data);
   const requestId = randomUUID();
   const payload: QueuedMergeJob = { ...data, meta: { enqueuedAt: new Date().toISOString(), requestId } };

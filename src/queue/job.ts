@@ -86,7 +86,8 @@ const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
   concurrency: positiveInt,
   force: isBool,
   endpoint: isString,
-  region: isString,
+  // The SDK builds host names from the region: only a plain region name, never a host of its own.
+  region: (v) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/i.test(v) ? null : 'a region name (letters, digits, -)'),
   forcePathStyle: isBool,
   compose: (v) => (v === true || v === 'mix-audio' ? null : "true or 'mix-audio'"),
   maxTiles: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 64 ? null : 'a whole number from 1 to 64'),

@@ -32,6 +32,16 @@ export class NotificationError extends Error {
   override name = 'NotificationError';
 }
 
+/** Latest instant a JavaScript Date can hold (ms): beyond it there is no day to put in `{date}`. */
+const MAX_INSTANT_MS = 8.64e15;
+
+/** A millisecond timestamp from the body: a number a Date can hold, else the notification is bad (400). */
+function checkInstant(field: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_INSTANT_MS) {
+    throw new NotificationError(`${field}: expected Unix milliseconds, got ${JSON.stringify(value)}`);
+  }
+}
+
 /** Parses the raw body; throws NotificationError when it is not a notification at all. */
 export function parseNotification(body: string | Buffer): Notification {
   let value: unknown;
@@ -47,6 +57,7 @@ export function parseNotification(body: string | Buffer): Notification {
   for (const key of ['productId', 'notifyMs'] as const) {
     if (v[key] !== undefined && typeof v[key] !== 'number') throw new NotificationError(`${key}: expected a number`);
   }
+  if (v.notifyMs !== undefined) checkInstant('notifyMs', v.notifyMs);
   if (v.payload !== undefined && (!v.payload || typeof v.payload !== 'object' || Array.isArray(v.payload))) {
     throw new NotificationError('payload: expected an object');
   }
@@ -73,7 +84,10 @@ export function recordingOf(n: Notification): { cname: string; sid: string; uid:
   }
   const uid = typeof p.uid === 'string' ? p.uid : typeof p.uid === 'number' ? String(p.uid) : '';
   const result: { cname: string; sid: string; uid: string; sendts?: number } = { cname: p.cname!, sid: p.sid!, uid };
-  if (typeof p.sendts === 'number') result.sendts = p.sendts;
+  if (p.sendts !== undefined) {
+    checkInstant('payload.sendts', p.sendts);
+    result.sendts = p.sendts;
+  }
   return result;
 }
 

@@ -34,6 +34,8 @@ export interface NotificationServerOptions {
   queueName?: string;
   /** Larger bodies get 413 (default 64 KiB; real notifications are about 1 KiB). */
   maxBodyBytes?: number;
+  /** Open connections at most; more are closed as soon as they are accepted (default 256). */
+  maxConnections?: number;
   /** How long a noticeId / sid is remembered (default 7 days; the service retries within minutes). */
   dedupeTtlSeconds?: number;
   log?: (line: string) => void;
@@ -56,17 +58,49 @@ class HttpError extends Error {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** After a 413, how much more of the body is read (and dropped) so that the client sees the answer. */
+const DRAIN_BYTES = 1024 * 1024;
+const DRAIN_MS = 2_000;
+
+/**
+ * Stops a request whose body is too large without resetting the connection under the answer: the
+ * connection is marked to close, the rest of the body is read and dropped for a little while (a client
+ * still sending would otherwise get a reset and lose the 413), then the socket is closed.
+ */
+function refuseRestOfBody(req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  let drained = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.socket.destroy();
+  };
+  const timer = setTimeout(stop, DRAIN_MS);
+  timer.unref();
+  req.removeAllListeners('data');
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_BYTES) stop();
+  });
+  req.on('end', () => clearTimeout(timer));
+  req.resume();
+}
+
+function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  const tooLarge = () => new HttpError(413, `body larger than ${limit} bytes`);
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return Promise.reject(new HttpError(413, `body larger than ${limit} bytes`));
+  if (declared > limit) {
+    refuseRestOfBody(req, res);
+    return Promise.reject(tooLarge());
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
-        reject(new HttpError(413, `body larger than ${limit} bytes`));
-        req.destroy();
+        // A chunked body has no length to check up front: it is refused when it passes the limit.
+        refuseRestOfBody(req, res);
+        reject(tooLarge());
       } else chunks.push(chunk);
     });
     req.on('end', () => resolve(Buffer.concat(chunks)));
@@ -127,8 +161,8 @@ export async function startNotificationServer(options: NotificationServerOptions
     (await withTimeout(redis.set(`${DEDUPE_PREFIX}:${key}`, String(Date.now()), 'EX', ttl, 'NX'), 'dedupe')) === 'OK';
   const forget = (...keys: string[]): Promise<unknown> => redis.del(...keys.map((k) => `${DEDUPE_PREFIX}:${k}`)).catch(() => undefined);
 
-  async function notification(req: IncomingMessage): Promise<[number, Record<string, unknown>]> {
-    const raw = await readBody(req, limit);
+  async function notification(req: IncomingMessage, res: ServerResponse): Promise<[number, Record<string, unknown>]> {
+    const raw = await readBody(req, res, limit);
     const signed = verifySignature(
       raw,
       { signature: header(req, SIGNATURE_HEADER), signatureV2: header(req, SIGNATURE_V2_HEADER) },
@@ -170,7 +204,7 @@ export async function startNotificationServer(options: NotificationServerOptions
       (req.method === 'GET' || req.method === 'HEAD') && path === '/healthz'
         ? health()
         : req.method === 'POST'
-          ? notification(req)
+          ? notification(req, res)
           : Promise.resolve([405, { ok: false, error: 'POST notifications, GET /healthz' }]);
     handle
       .then(([status, body]) => send(res, status, body))
@@ -184,6 +218,12 @@ export async function startNotificationServer(options: NotificationServerOptions
   });
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+  // Connections that send nothing at all are closed too (requestTimeout only runs once a request starts).
+  server.setTimeout(15_000, (socket) => socket.destroy());
+  // Beyond this, new connections are closed as soon as they are accepted: a flood of idle or slow
+  // connections cannot use up the process's file descriptors and memory.
+  server.maxConnections = options.maxConnections ?? 256;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

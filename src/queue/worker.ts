@@ -21,9 +21,17 @@ import {
   type MergeJobData,
   type RedisSpec,
 } from './job.js';
+import { createTrust, type Trust } from './trust.js';
 
 export interface WorkerOptions {
   redis: RedisSpec;
+  /**
+   * Absolute folders and `s3://bucket/prefix`es a job's source and output must be inside (required). A job
+   * naming anything else fails with "not allowed" before anything is read, listed or created.
+   */
+  allow: string[];
+  /** S3 endpoints a job may name in its `endpoint` option (default none: only the SDK's default endpoint). */
+  allowEndpoints?: string[];
   /** Jobs run in parallel by this process (default 1; each job already merges its outputs in parallel). */
   concurrency?: number;
   /** Outputs merged in parallel inside one job (default: the library's, CPU count). */
@@ -178,7 +186,7 @@ export async function completedManifest(store: OutputStore, name: string, hash: 
 
 const PERMANENT_FS_CODES = new Set(['ENOENT', 'ENOTDIR', 'EACCES', 'EPERM', 'EISDIR', 'ERR_INVALID_ARG_VALUE']);
 const PERMANENT_S3_CODES = /^(NoSuchBucket|InvalidBucketName|AccessDenied|AllAccessDisabled|InvalidAccessKeyId|SignatureDoesNotMatch|PermanentRedirect|AuthorizationHeaderMalformed)$/;
-const PERMANENT_NAMES = /^(UsageError|S3UrlError|JobDataError)$/;
+const PERMANENT_NAMES = /^(UsageError|S3UrlError|JobDataError|NotAllowedError)$/;
 
 /**
  * Garbage in stays garbage: retrying a missing folder, a bad option or a bucket we may not read only
@@ -201,12 +209,11 @@ function describeFailures(summary: MergeSummary): string {
   return `${failed.length} of ${summary.results.length} outputs failed: ${list.join('; ')}`;
 }
 
+/** Never lists the folder: names of files that are not recordings stay out of a failure reason. */
 function describeNothing(summary: MergeSummary): string {
-  const reasons = [
-    ...summary.problems.filter((p) => p.severity === 'error').map((p) => (p.key ? `${p.key}: ` : '') + p.message),
-    ...summary.ignored.slice(0, 3).map((i) => `${i.key}: ${i.reason}`),
-  ];
-  return `nothing to merge in the source${reasons.length ? `: ${reasons.slice(0, 5).join('; ')}` : ' (no recording found)'}`;
+  const reasons = summary.problems.filter((p) => p.severity === 'error').map((p) => (p.key ? `${p.key}: ` : '') + p.message);
+  const ignored = summary.ignored.length > 0 ? ` (${summary.ignored.length} file(s) that are not recordings ignored)` : '';
+  return `nothing to merge in the source${reasons.length ? `: ${reasons.slice(0, 5).join('; ')}` : ': no recording found'}${ignored}`;
 }
 
 // --- the job body ---------------------------------------------------------------------------------------
@@ -233,11 +240,15 @@ class Progress {
   }
 }
 
-async function processJob(job: Job, options: WorkerOptions, signal: AbortSignal): Promise<JobResult> {
+async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal: AbortSignal): Promise<JobResult> {
   const started = Date.now();
   let data: MergeJobData;
   try {
     data = parseJobData(job.data);
+    // Before anything is read, listed, created or contacted.
+    await trust.checkLocation('source', data.source);
+    await trust.checkLocation('output', data.output);
+    trust.checkEndpoint(data.options?.endpoint);
   } catch (error) {
     throw new UnrecoverableError((error as Error).message);
   }
@@ -327,16 +338,26 @@ async function processJob(job: Job, options: WorkerOptions, signal: AbortSignal)
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const log = options.log ?? ((line: string) => console.error(line));
   const settings = { ...DEFAULTS, ...definedOnly(options) };
+  const trust = await createTrust({ allow: options.allow, allowEndpoints: options.allowEndpoints });
   // Aborted when the grace period is over: running jobs stop and go back to the queue.
   const handBack = new AbortController();
+  // Jobs whose lock could not be renewed: another worker may already run them, so they stop here at once.
+  const lostLocks = new Set<string>();
 
   const worker = new Worker(
     options.queueName ?? QUEUE_NAME,
     async (job: Job, token?: string, signal?: AbortSignal) => {
       const combined = signal ? AbortSignal.any([signal, handBack.signal]) : handBack.signal;
       try {
-        return await processJob(job, options, combined);
+        const result = await processJob(job, options, trust, combined);
+        if (job.id !== undefined) lostLocks.delete(job.id);
+        return result;
       } catch (error) {
+        if (job.id !== undefined && lostLocks.delete(job.id)) {
+          // Not ours any more: nothing is recorded (BullMQ refuses to fail a job without its lock).
+          log(`job ${job.id}: stopped (its lock was lost)`);
+          throw error;
+        }
         if (handBack.signal.aborted && !(error instanceof UnrecoverableError)) {
           await job.moveToWait(token);
           log(`job ${job.id}: handed back to the queue (shutdown)`);
@@ -360,6 +381,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   );
   worker.on('failed', (job, error) => log(`job ${job?.id}: failed (attempt ${job?.attemptsMade}): ${error.message}`));
   worker.on('error', (error) => log(`worker: ${error.message}`));
+  worker.on('lockRenewalFailed', (ids: string[]) => {
+    for (const id of ids) {
+      lostLocks.add(id);
+      log(`job ${id}: lock lost (Redis unreachable or the job was taken over); stopping it`);
+      worker.cancelJob(id, `job ${id}: lock lost`);
+    }
+  });
 
   let closing: Promise<void> | null = null;
   let resolveClosed!: () => void;

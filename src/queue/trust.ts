@@ -1,0 +1,117 @@
+// What a worker accepts from a job. Job data comes from whoever can write to Redis (or reach `serve`),
+// so a job names places, and the worker decides: sources and outputs only inside the folders and
+// s3:// prefixes it was started with (`--allow`), S3 endpoints only those it was told (`--allow-endpoint`).
+// A refused job fails before anything is read, listed, created or contacted.
+import { realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { parseS3Url, type S3Location } from '../storage/s3-url.js';
+
+export class NotAllowedError extends Error {
+  override name = 'NotAllowedError';
+}
+
+export interface TrustOptions {
+  /** Local folders and `s3://bucket/prefix`es that jobs may read from and write to. */
+  allow: string[];
+  /** S3 endpoints (`https://host[:port][/path]`) a job may name; a job without one uses the worker's default. */
+  allowEndpoints?: string[];
+}
+
+export interface Trust {
+  /** Throws NotAllowedError when `location` (a job's source or output) is outside the allow-list. */
+  checkLocation(field: 'source' | 'output', location: string): Promise<void>;
+  /** The endpoint to use for a job's `endpoint` option; throws NotAllowedError for any other endpoint. */
+  checkEndpoint(endpoint: string | undefined): string | undefined;
+  /** For logs: what this worker accepts. */
+  describe(): string;
+}
+
+/** `a/./b`, `a/../b` and `a//b` are literal keys on S3 but not on every S3-compatible store: refused. */
+function s3Location(url: string): S3Location {
+  const location = parseS3Url(url);
+  const parts = location.prefix.split('/').slice(0, -1);
+  if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new NotAllowedError(`${url}: '.', '..' or empty parts in an s3:// prefix are not allowed`);
+  return location;
+}
+
+/** The path with every symbolic link of its existing part resolved (the rest may not exist yet). */
+async function realLocalPath(path: string): Promise<string> {
+  let existing = resolve(path);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return join(await realpath(existing), ...rest.reverse());
+    } catch {
+      const parent = resolve(existing, '..');
+      if (parent === existing) return resolve(path);
+      rest.push(existing.slice(parent.length).replace(/^[/\\]+/, ''));
+      existing = parent;
+    }
+  }
+}
+
+const inside = (root: string, path: string) => {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+};
+
+export function normalizeEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new NotAllowedError(`not an endpoint URL: ${JSON.stringify(endpoint)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new NotAllowedError(`endpoint must be http:// or https://: ${url.protocol}`);
+  if (url.username || url.password || url.search || url.hash) throw new NotAllowedError('endpoint must not carry credentials, a query or a fragment');
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+export async function createTrust(options: TrustOptions): Promise<Trust> {
+  if (!options.allow || options.allow.length === 0) throw new NotAllowedError('a worker needs an allow-list (--allow <folder-or-s3-prefix...>)');
+  const folders: string[] = [];
+  const prefixes: S3Location[] = [];
+  for (const entry of options.allow) {
+    if (entry.toLowerCase().startsWith('s3://')) prefixes.push(s3Location(entry));
+    else if (!isAbsolute(entry)) throw new NotAllowedError(`--allow ${entry}: give an absolute folder or s3://bucket/prefix`);
+    else folders.push(await realLocalPath(entry));
+  }
+  const endpoints = new Set((options.allowEndpoints ?? []).map(normalizeEndpoint));
+
+  return {
+    async checkLocation(field, location) {
+      const refuse = (why = 'outside the folders and prefixes this worker was started with (--allow)') => {
+        throw new NotAllowedError(`${field} not allowed: ${location}: ${why}`);
+      };
+      if (location.toLowerCase().startsWith('s3://')) {
+        let target: S3Location;
+        try {
+          target = s3Location(location);
+        } catch (error) {
+          return refuse((error as Error).message);
+        }
+        if (!prefixes.some((p) => p.bucket === target.bucket && target.prefix.startsWith(p.prefix))) refuse();
+        return;
+      }
+      // Relative paths are resolved by whoever enqueues, where they mean something; never here.
+      if (!isAbsolute(location)) refuse('a relative path (enqueue resolves paths; a job must name absolute ones)');
+      const real = await realLocalPath(location);
+      if (!folders.some((root) => inside(root, real))) refuse();
+    },
+    checkEndpoint(endpoint) {
+      if (endpoint === undefined) return undefined;
+      let normal: string;
+      try {
+        normal = normalizeEndpoint(endpoint);
+      } catch (error) {
+        throw new NotAllowedError(`endpoint not allowed: ${(error as Error).message}`);
+      }
+      if (!endpoints.has(normal)) throw new NotAllowedError(`endpoint not allowed: ${normal} is not one of this worker's --allow-endpoint`);
+      return endpoint;
+    },
+    describe() {
+      const places = [...folders, ...prefixes.map((p) => `s3://${p.bucket}/${p.prefix}`)];
+      return `allowed: ${places.join(', ')}; endpoints: ${endpoints.size ? [...endpoints].join(', ') : 'the default only'}`;
+    },
+  };
+}

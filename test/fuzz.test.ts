@@ -1,0 +1,248 @@
+// Fuzzing: mutated playlists and slices (fixed seeds), each case run through the real CLI. Every case
+// must end within a time bound with exit 0, 1 or 2 and a message, leave no temporary file, and every
+// output it reports must be a readable file with the streams it claims; nothing else may stand in the
+// output folder.
+//   npx vitest run test/fuzz.test.ts                          (a handful of cases)
+//   RECMERGE_FUZZ_CASES=200 npx vitest run test/fuzz.test.ts  (the slow suite; RECMERGE_FUZZ_SEED shifts the seeds)
+// Out of the mutations for now, because they are known open problems being fixed in the merge engine
+// (issue 12, points 1 and 4): slice names moved by more than a second (far-apart instants) and #EXTINF
+// values far beyond a slice's media.
+import { execFile } from 'node:child_process';
+import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MergeSummary } from '../src/options.js';
+import { PARTIAL_MARKER } from '../src/merge/leftovers.js';
+import { probe } from './support/measure.js';
+import { writeRecording } from './support/recording-fixture.js';
+import { T0, tempDir } from './support/sync.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const CASES = Number(process.env.RECMERGE_FUZZ_CASES ?? 4);
+const FIRST_SEED = Number(process.env.RECMERGE_FUZZ_SEED ?? 1);
+const CASE_TIMEOUT_MS = 60_000;
+
+/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
+function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! };
+}
+type Rng = ReturnType<typeof rng>;
+
+const BAD_EXTINF = ['0', '-1', '-0.5', 'abc', 'NaN', 'Infinity', '', '1e-9', '0.001', '2.5', '15', '1,title', '2.000,', '  3 ', '1e1', '0x10'];
+const GARBAGE_LINES = [
+  '#EXT-X-AGORA-ROTATE:WIDTH=abc,HEIGHT=-1,ROTATE=45,TIME=zzz',
+  '#EXT-X-AGORA-ROTATE:WIDTH=90,HEIGHT=160,ROTATE=90,TIME=1714979289123',
+  '#EXT-X-AGORA-TRACK-EVENT:EVENT=START,TRACK_TYPE=VIDEO,TIME=99999999999999999',
+  '#EXT-X-AGORA-TRACK-EVENT:',
+  '#EXT-X-DISCONTINUITY',
+  '#EXTINF:',
+  '#EXT-X-ENDLIST',
+  '#EXTM3U',
+  'not_a_slice.ts',
+  '../../../etc/passwd',
+  'ffffffff_x__uid_s_1__uid_e_video_20240506070809123.ts',
+  '\u0000\u0001\u001b[2J',
+  '\uFFFD\uFFFD',
+  'é'.repeat(300),
+];
+
+/** One mutation of a playlist's text. */
+function mutatePlaylist(text: string, r: Rng): string {
+  const lines = text.split('\n');
+  const at = () => r.int(lines.length);
+  switch (r.int(11)) {
+    case 0:
+      lines.splice(at(), 1);
+      break;
+    case 1: {
+      const i = at();
+      lines.splice(i, 0, lines[i]!);
+      break;
+    }
+    case 2: {
+      const [i, j] = [at(), at()];
+      [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+      break;
+    }
+    case 3: {
+      const infs = lines.map((l, i) => (l.startsWith('#EXTINF') ? i : -1)).filter((i) => i >= 0);
+      if (infs.length) lines[r.pick(infs)] = `#EXTINF:${r.pick(BAD_EXTINF)}`;
+      break;
+    }
+    case 4:
+      lines.splice(at(), 0, r.pick(GARBAGE_LINES));
+      break;
+    case 5:
+      return text.slice(0, r.int(text.length));
+    case 6:
+      return lines.filter((l) => !l.startsWith('#EXT-X-ENDLIST')).join('\n');
+    case 7: {
+      // Move a slice name by up to ±999 ms (its last three digits).
+      const names = lines.map((l, i) => (/_\d{17}\.(ts|webm)$/.test(l) ? i : -1)).filter((i) => i >= 0);
+      if (names.length) {
+        const i = r.pick(names);
+        lines[i] = lines[i]!.replace(/(\d{14})(\d{3})(\.\w+)$/, (_, head: string, _ms: string, ext: string) => `${head}${String(r.int(1000)).padStart(3, '0')}${ext}`);
+      }
+      break;
+    }
+    case 8:
+      return '';
+    case 9:
+      return text.replace('#EXTM3U', r.pick(['', '#EXTM3', '\uFEFF#EXTM3U', ' #EXTM3U']));
+    default:
+      return lines.map((l) => (l.startsWith('#EXTINF') && r.next() < 0.5 ? `#EXTINF:${r.pick(BAD_EXTINF)}` : l)).join('\n');
+  }
+  return lines.join('\n');
+}
+
+/** One mutation of a slice file. */
+async function mutateSlice(file: string, r: Rng): Promise<void> {
+  const data = await readFile(file);
+  switch (r.int(7)) {
+    case 0:
+      await truncate(file, r.int(data.length));
+      return;
+    case 1: {
+      for (let n = 0; n < 1 + r.int(64); n++) data[r.int(data.length)] = r.int(256);
+      break;
+    }
+    case 2: {
+      const from = r.int(data.length);
+      data.fill(0, from, Math.min(data.length, from + r.int(4096)));
+      break;
+    }
+    case 3:
+      await rm(file);
+      return;
+    case 4:
+      await writeFile(file, r.pick(['<html><body>503 Service Unavailable</body></html>', '', '\u0047garbage', 'x'.repeat(188 * 3)]));
+      return;
+    case 5:
+      await writeFile(file, Buffer.concat([data, Buffer.from('trailing junk'.repeat(r.int(100)))]));
+      return;
+    default: {
+      // A TS packet boundary in the middle of nowhere: cut at a packet, keep the tail only.
+      const cut = 188 * r.int(Math.max(1, Math.floor(data.length / 188)));
+      await writeFile(file, data.subarray(cut));
+      return;
+    }
+  }
+  await writeFile(file, data);
+}
+
+async function mutate(dir: string, r: Rng): Promise<string[]> {
+  const names = await readdir(dir);
+  const playlists = names.filter((n) => n.endsWith('.m3u8'));
+  const slices = names.filter((n) => n.endsWith('.ts') || n.endsWith('.webm'));
+  const done: string[] = [];
+  for (let n = 0; n < 1 + r.int(4); n++) {
+    const kind = r.int(10);
+    if (kind < 5 && playlists.length) {
+      const p = r.pick(playlists);
+      const file = path.join(dir, p);
+      await writeFile(file, mutatePlaylist(await readFile(file, 'utf8').catch(() => ''), r));
+      done.push(`playlist ${p}`);
+    } else if (kind < 9 && slices.length) {
+      const s = r.pick(slices);
+      await mutateSlice(path.join(dir, s), r).catch(() => undefined);
+      done.push(`slice ${s}`);
+    } else {
+      await writeFile(path.join(dir, r.pick(['junk.txt', 'x__uid_s_1__uid_e_av.m3u8', `${'b'.repeat(32)}_room__uid_s_9__uid_e_audio.m3u8`])), r.pick(GARBAGE_LINES));
+      done.push('junk file');
+    }
+  }
+  return done;
+}
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { timeout: CASE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const e = error as (Error & { code?: number | string; killed?: boolean }) | null;
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, timedOut: e?.killed === true });
+    });
+  });
+}
+
+let base: string;
+/** How the cases ended (printed at the end: a fuzz run where everything exits 0 proves little). */
+const endings = new Map<string, number>();
+afterAll(() => console.log(`fuzz endings: ${JSON.stringify(Object.fromEntries([...endings].sort()))}`));
+
+beforeAll(async () => {
+  base = await tempDir('fuzz-base');
+  await writeRecording(base, {
+    sid: 'f00df00df00df00df00df00df00df00d',
+    cname: 'fuzz_room',
+    users: [
+      { uid: '1', audio: [{ startMs: T0, durationMs: 6000, sliceMs: 2000 }], video: [{ startMs: T0, durationMs: 6000, sliceMs: 2000, width: 160, height: 90, fps: 15 }] },
+      { uid: '2', audio: [{ startMs: T0 + 1000, durationMs: 4000, sliceMs: 2000, channels: 2 }] },
+    ],
+  });
+});
+
+describe(`fuzz: ${CASES} mutated recordings (seeds ${FIRST_SEED}..${FIRST_SEED + CASES - 1})`, () => {
+  for (let seed = FIRST_SEED; seed < FIRST_SEED + CASES; seed++) {
+    it(`seed ${seed}`, { timeout: CASE_TIMEOUT_MS * 3 }, async () => {
+      const r = rng(seed);
+      const dir = await tempDir(`fuzz-${seed}`);
+      await cp(base, dir, { recursive: true });
+      const what = await mutate(dir, r);
+      const out = `${dir}-out`;
+      const args = ['merge', dir, '-o', out, '--json', '-q', ...(r.next() < 0.3 ? ['--transcode'] : []), ...(r.next() < 0.2 ? ['--gaps', 'black'] : [])];
+      const started = Date.now();
+      const res = await runCli(args);
+      const context = `seed ${seed}: ${what.join(', ')}; recmerge ${args.join(' ')} -> exit ${res.code} after ${Date.now() - started} ms\nstderr: ${res.stderr.slice(-2000)}`;
+      expect(res.timedOut, context).toBe(false);
+      expect([0, 1, 2], context).toContain(res.code);
+      endings.set(`exit ${res.code}`, (endings.get(`exit ${res.code}`) ?? 0) + 1);
+
+      let summary: MergeSummary | null;
+      try {
+        summary = JSON.parse(res.stdout) as MergeSummary;
+      } catch {
+        summary = null;
+      }
+      if (res.code === 0) {
+        expect(summary?.ok, context).toBe(true);
+      } else if (summary) {
+        // A failed run says why: each failed output carries a message, or the source had nothing to merge.
+        const failed = summary.results.filter((x) => x.error !== null);
+        expect(failed.length > 0 || summary.results.length === 0, context).toBe(true);
+        for (const f of failed) expect(f.error!.length, context).toBeGreaterThan(0);
+      } else {
+        expect(res.stderr.trim().length, context).toBeGreaterThan(0);
+      }
+
+      const written = await readdir(out).catch(() => [] as string[]);
+      expect(written.filter((f) => f.includes(PARTIAL_MARKER)), context).toEqual([]);
+      const reported = new Set((summary?.results ?? []).filter((x) => x.file).map((x) => path.basename(x.file!)));
+      // Besides the outputs: their rerun records (`.<name>.recmerge.json`) and the download cache.
+      const records = (name: string) => name.startsWith('.') && name.endsWith('.recmerge.json') && reported.has(name.slice(1, -'.recmerge.json'.length));
+      for (const f of written.filter((name) => !name.startsWith('.recmerge-cache') && !records(name))) expect(reported.has(f), `${context}\nunreported file ${f}`).toBe(true);
+      for (const x of summary?.results ?? []) {
+        const how = x.error ? 'failed outputs' : x.warnings.length ? 'outputs with warnings' : 'clean outputs';
+        endings.set(how, (endings.get(how) ?? 0) + 1);
+        if (!x.file) continue;
+        expect((await stat(x.file)).size, context).toBeGreaterThan(0);
+        const media = await probe(x.file);
+        expect(media.durationS, context).toBeGreaterThan(0);
+        // The recording spans 6 s; a mutated #EXTINF may stretch a last slice to 15 s, not more.
+        expect(media.durationS, context).toBeLessThan(25);
+        if (x.videoPath) expect(media.video?.codec, context).toBe('h264');
+        if (x.audioPath) expect(media.audio?.codec, context).toBe('aac');
+      }
+      await rm(dir, { recursive: true, force: true });
+      await rm(out, { recursive: true, force: true });
+    });
+  }
+});

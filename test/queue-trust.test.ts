@@ -1,0 +1,150 @@
+// A worker trusts only what it was told: job sources/outputs inside its --allow list, S3 endpoints from
+// its --allow-endpoint list. A refused job fails with "not allowed" before anything is read, listed,
+// created or contacted; a loopback listener stands in for a foreign endpoint and must see no connection.
+import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Queue, type Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueMerge } from '../src/queue/enqueue.js';
+import { QUEUE_NAME, type QueuedMergeJob } from '../src/queue/job.js';
+import { createTrust } from '../src/queue/trust.js';
+import { startWorker, type RunningWorker } from '../src/queue/worker.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('what a worker trusts', () => {
+  let redis: TestRedis;
+  let queue: Queue;
+  let worker: RunningWorker;
+  let root: string;
+  let foreign: Server;
+  let foreignUrl: string;
+  const connections: string[] = [];
+  const saved = { ...process.env };
+
+  const settled = (id: string) =>
+    until(`job ${id}`, async () => {
+      const job = await queue.getJob(id);
+      const state = await job?.getState();
+      // Read again once settled: the first read may predate the failure (no failedReason yet).
+      return state === 'completed' || state === 'failed' ? ((await queue.getJob(id)) as Job) : undefined;
+    });
+  /** Adds a job as anyone with access to Redis could (no enqueue-side resolution or checks). */
+  const addRaw = async (data: object) => (await queue.add('merge', { ...data, meta: { enqueuedAt: new Date().toISOString(), requestId: 'raw' } })).id!;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'recmerge-trust-'));
+    await mkdir(join(root, 'allowed', 'junk'), { recursive: true });
+    await writeFile(join(root, 'allowed', 'junk', 'secret-plans.txt'), 'not a recording');
+    await mkdir(join(root, 'outside'), { recursive: true });
+    await writeFile(join(root, 'outside', 'private-file.txt'), 'x');
+    await symlink(join(root, 'outside'), join(root, 'allowed', 'link-out'));
+    foreign = createServer((socket: Socket) => {
+      socket.on('data', (d) => connections.push(d.toString('latin1')));
+      connections.push('connection');
+    });
+    await new Promise<void>((r) => foreign.listen(0, '127.0.0.1', r));
+    foreignUrl = `http://127.0.0.1:${(foreign.address() as { port: number }).port}`;
+    // Credentials the worker would sign with, were it to contact an endpoint.
+    process.env.AWS_ACCESS_KEY_ID = 'AKIATRUSTTESTKEY0001';
+    process.env.AWS_SECRET_ACCESS_KEY = 'trust-test-secret';
+    process.env.AWS_SESSION_TOKEN = 'trust-test-session-token';
+    redis = await startRedis();
+    queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
+    worker = await startWorker({
+      redis: redis.url,
+      allow: [join(root, 'allowed'), 's3://rec/recordings'],
+      allowEndpoints: ['http://127.0.0.1:1'],
+      log: () => undefined,
+    });
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await queue?.close();
+    await redis?.stop();
+    foreign?.close();
+    process.env = saved;
+  });
+
+  it('refuses sources and outputs outside the allow-list, listing nothing and creating nothing', async () => {
+    const cases = [
+      { source: '/etc', output: join(root, 'allowed', 'out1'), reason: /source not allowed: \/etc/ },
+      { source: join(root, 'outside'), output: join(root, 'allowed', 'out2'), reason: /source not allowed/ },
+      { source: join(root, 'allowed', 'link-out'), output: join(root, 'allowed', 'out3'), reason: /source not allowed/ },
+      { source: join(root, 'allowed', '..', 'outside'), output: join(root, 'allowed', 'out4'), reason: /source not allowed/ },
+      { source: join(root, 'allowed', 'junk'), output: join(root, 'outside', 'out5'), reason: /output not allowed/ },
+      { source: join(root, 'allowed', 'junk'), output: join(root, 'allowed', 'link-out', 'out6'), reason: /output not allowed/ },
+      { source: 'junk', output: join(root, 'allowed', 'out7'), reason: /source not allowed: junk: a relative path/ },
+      { source: 's3://rec/recordings-other/x', output: join(root, 'allowed', 'out8'), reason: /source not allowed/ },
+      { source: 's3://rec/recordings/../private', output: join(root, 'allowed', 'out9'), reason: /source not allowed/ },
+      { source: 's3://other/recordings', output: join(root, 'allowed', 'out10'), reason: /source not allowed/ },
+    ];
+    const ids = [];
+    for (const c of cases) ids.push(await addRaw({ source: c.source, output: c.output }));
+    for (const [i, id] of ids.entries()) {
+      const job = await settled(id);
+      expect(await job.getState()).toBe('failed');
+      expect(job.failedReason).toMatch(cases[i]!.reason);
+      expect(job.attemptsMade).toBe(1);
+      expect(job.failedReason).not.toMatch(/passwd|hosts|private-file/);
+    }
+    expect(await readdir(join(root, 'outside'))).toEqual(['private-file.txt']);
+    expect((await readdir(join(root, 'allowed'))).sort()).toEqual(['junk', 'link-out']);
+    expect(connections).toEqual([]);
+  });
+
+  it('never contacts an endpoint it was not given, and never sends it credentials', async () => {
+    const id = await addRaw({ source: 's3://rec/recordings/class1', output: join(root, 'allowed', 'merged'), options: { endpoint: foreignUrl, forcePathStyle: true } });
+    const job = await settled(id);
+    expect(job.failedReason).toMatch(/endpoint not allowed/);
+    // The s3:// output path too: an S3 output is written through the same endpoint.
+    const id2 = await addRaw({ source: join(root, 'allowed', 'junk'), output: 's3://rec/recordings/out', options: { endpoint: `${foreignUrl}/` } });
+    expect((await settled(id2)).failedReason).toMatch(/endpoint not allowed/);
+    // The SDK makes host names from the region: a job cannot smuggle a host in through it.
+    const id3 = await addRaw({ source: 's3://rec/recordings/class1', output: join(root, 'allowed', 'merged'), options: { region: '127.0.0.1:9/x' } });
+    expect((await settled(id3)).failedReason).toMatch(/options.region: expected a region name/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(connections).toEqual([]);
+  });
+
+  it('puts no directory listing in a failure reason', async () => {
+    const id = await addRaw({ source: join(root, 'allowed', 'junk'), output: join(root, 'allowed', 'junk-out') });
+    const job = await settled(id);
+    expect(job.failedReason).toMatch(/nothing to merge in the source: no recording found \(1 file\(s\) that are not recordings ignored\)/);
+    expect(job.failedReason).not.toContain('secret-plans');
+  });
+
+  it('enqueue resolves relative folders where it runs; the worker never does', async () => {
+    const cwd = process.cwd();
+    const { id } = await enqueueMerge({ source: relative(cwd, join(root, 'allowed', 'junk')), output: relative(cwd, join(root, 'allowed', 'rel-out')) }, { redis: redis.url, queue });
+    const stored = (await queue.getJob(id))!.data as QueuedMergeJob;
+    expect(stored.source).toBe(join(root, 'allowed', 'junk'));
+    expect(stored.output).toBe(join(root, 'allowed', 'rel-out'));
+    expect((await settled(id)).failedReason).toMatch(/nothing to merge/);
+  });
+
+  it('checks endpoints by origin and path, and needs an allow-list', async () => {
+    const trust = await createTrust({ allow: ['/srv/rec'], allowEndpoints: ['https://minio.internal:9000/'] });
+    expect(trust.checkEndpoint('https://minio.internal:9000')).toBe('https://minio.internal:9000');
+    expect(() => trust.checkEndpoint('https://minio.internal:9001')).toThrow(/not allowed/);
+    expect(() => trust.checkEndpoint('http://minio.internal:9000')).toThrow(/not allowed/);
+    expect(() => trust.checkEndpoint('https://user:pw@minio.internal:9000')).toThrow(/not allowed/);
+    expect(trust.checkEndpoint(undefined)).toBeUndefined();
+    await expect(trust.checkLocation('source', '/srv/rec/a/b')).resolves.toBeUndefined();
+    await expect(trust.checkLocation('source', '/srv/recordings')).rejects.toThrow(/not allowed/);
+    await expect(createTrust({ allow: [] })).rejects.toThrow(/allow-list/);
+    await expect(createTrust({ allow: ['relative/dir'] })).rejects.toThrow(/absolute/);
+  });
+});
