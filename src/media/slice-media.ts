@@ -3,8 +3,9 @@
 // with a reason, so the merge treats it as missing (its time becomes a gap) instead of failing.
 import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
 import { runFfprobe } from '../ffmpeg/runner.js';
-import { AdtsSplitter, SAMPLE_RATES } from './adts.js';
-import { scanTsFile, type TsStream } from './ts-scan.js';
+import { readFileSync, statSync } from 'node:fs';
+import { AdtsSplitter, SAMPLE_RATES, sameConfig } from './adts.js';
+import { scanTs, scanTsFile, unitBytes, WHOLE_FILE_MAX, type TsStream } from './ts-scan.js';
 
 /** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
 const FALLBACK_FRAME_MS = 1000 / 15;
@@ -52,15 +53,30 @@ function videoOfTs(stream: TsStream): Pick<SliceMedia, 'startS' | 'lengthMs' | '
   return { ...videoTiming(units.map((u) => u.pts!), units.map((u) => u.key)), reorderMs };
 }
 
+/** ADTS frames (count and raw blocks) and configuration of one access unit's payload. */
+function adtsOf(data: Buffer): AdtsSplitter {
+  const splitter = new AdtsSplitter(() => {});
+  splitter.push(data);
+  splitter.finish();
+  return splitter;
+}
+
 async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
-  // Read as a stream: memory does not follow the slice's size (a 2 GB slice costs a few MB).
+  // Small slices are read whole and only their packet headers walked; the audio's length comes from its
+  // PES timestamps and the frames of its last unit. Large ones are read as a stream (memory stays flat)
+  // with every AAC frame counted.
+  const whole = statSync(file).size <= WHOLE_FILE_MAX ? readFileSync(file) : null;
   const adts = new AdtsSplitter(() => {});
   let audioPid: number | null = null;
-  const scan = await scanTsFile(file, media === 'audio' ? (stream, data) => {
-    if (stream.kind !== 'audio' || stream.codec !== 'aac') return;
-    audioPid ??= stream.pid;
-    if (stream.pid === audioPid) adts.push(data);
-  } : undefined);
+  const countAll = media === 'audio' && !whole;
+  const sink = countAll
+    ? (stream: TsStream, data: Buffer) => {
+        if (stream.kind !== 'audio' || stream.codec !== 'aac') return;
+        audioPid ??= stream.pid;
+        if (stream.pid === audioPid) adts.push(data);
+      }
+    : undefined;
+  const scan = whole ? scanTs(whole, sink) : await scanTsFile(file, sink);
   adts.finish();
   const video = scan.streams.find((s) => s.kind === 'video' && s.units.length > 0);
   const audio = scan.streams.find((s) => s.kind === 'audio' && s.units.length > 0);
@@ -72,8 +88,24 @@ async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
     return { ...result, ...timing };
   }
   if (!audio) throw new SliceMediaError('holds no audio stream');
-  const startS = audio.units.find((u) => u.pts !== null)?.pts ?? 0;
+  const timed = audio.units.filter((u) => u.pts !== null);
+  const startS = timed[0]?.pts ?? 0;
   if (audio.codec !== 'aac') return { ...result, startS, lengthMs: 0 };
+  if (whole) {
+    const first = adtsOf(unitBytes(whole, audio.pid, audio.units[0]!.offset));
+    const lastUnit = timed.at(-1);
+    const last = lastUnit ? adtsOf(unitBytes(whole, audio.pid, lastUnit.offset)) : first;
+    const config = first.config;
+    if (!config || first.frames === 0) throw new SliceMediaError('holds no AAC frames');
+    const rate = SAMPLE_RATES[config.sampleRateIndex] ?? 48000;
+    const lastEndS = (lastUnit?.pts ?? startS) + (last.blocks * 1024) / rate;
+    return {
+      ...result,
+      startS,
+      lengthMs: (lastEndS - startS) * 1000,
+      audio: { sampleRate: rate, channels: config.channelConfig, frames: timed.length, changes: last.config !== null && !sameConfig(config, last.config) },
+    };
+  }
   const config = adts.config;
   if (!config || adts.frames === 0) throw new SliceMediaError('holds no AAC frames');
   const rate = SAMPLE_RATES[config.sampleRateIndex] ?? 48000;

@@ -3,8 +3,7 @@
 // bytes (no ffprobe process), so every slice of an output can be measured. Written here for the same
 // reason as adts.ts: no maintained npm package exposes PES timing without a whole transmuxer.
 
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 
 const TS_PACKET = 188;
 /** A unit's payload is handed to the sink at least every this many bytes. */
@@ -12,10 +11,10 @@ const MAX_GATHER = 256 * 1024;
 /** Bytes read at a time when a file is scanned as a stream. */
 const READ_CHUNK = 1 << 20;
 /** Files up to this size are read in one go. */
-const WHOLE_FILE_MAX = 8 << 20;
+export const WHOLE_FILE_MAX = 8 << 20;
 const PTS_WRAP = 2 ** 33;
 /** How much of a video access unit is searched for its first picture NAL unit. */
-const NAL_SEARCH_BYTES = 16 * 1024;
+const NAL_SEARCH_BYTES = 4 * 1024;
 
 export type TsCodec = 'h264' | 'hevc' | 'aac' | 'mp3' | 'other';
 
@@ -113,13 +112,22 @@ export class TsScanner {
     return (t < this.firstTs - PTS_WRAP / 2 ? t + PTS_WRAP : t) / 90000;
   }
 
+  /** Video streams whose muxer flags random access points: their flags are trusted, no NAL search. */
+  private readonly flagged = new Set<number>();
+
+  private needsNalSearch(p: Pending): boolean {
+    return p.stream.kind === 'video' && !p.unit.key && !this.flagged.has(p.stream.pid) && (p.stream.codec === 'h264' || p.stream.codec === 'hevc');
+  }
+
   private finishUnit(p: Pending): void {
     this.flushPayload(p);
     const { stream, unit } = p;
-    if (stream.kind === 'video' && !unit.key && (stream.codec === 'h264' || stream.codec === 'hevc')) {
+    if (unit.key && stream.kind === 'video') this.flagged.add(stream.pid);
+    const codec = stream.codec;
+    if (this.needsNalSearch(p) && (codec === 'h264' || codec === 'hevc')) {
       const data = Buffer.concat(p.chunks);
-      const type = firstPictureNal(data.subarray(0, NAL_SEARCH_BYTES), stream.codec);
-      if (type !== null) unit.key = isKeyNal(stream.codec, type);
+      const type = firstPictureNal(data.subarray(0, NAL_SEARCH_BYTES), codec);
+      if (type !== null) unit.key = isKeyNal(codec, type);
     }
     stream.units.push(unit);
   }
@@ -158,7 +166,7 @@ export class TsScanner {
 
   private payload(p: Pending, data: Buffer): void {
     if (data.length === 0) return;
-    if (p.stream.kind === 'video' && p.bytes < NAL_SEARCH_BYTES) {
+    if (p.bytes < NAL_SEARCH_BYTES && this.needsNalSearch(p)) {
       p.chunks.push(data);
       p.bytes += data.length;
     }
@@ -171,7 +179,7 @@ export class TsScanner {
 
   /** Whether a packet's payload is needed at all (most video packets are only counted). */
   private wants(p: Pending): boolean {
-    return !p.headerDone || this.onPayload !== undefined || (p.stream.kind === 'video' && p.bytes < NAL_SEARCH_BYTES);
+    return !p.headerDone || this.onPayload !== undefined || (p.bytes < NAL_SEARCH_BYTES && this.needsNalSearch(p));
   }
 
   private packet(ts: Buffer, off: number, fileOffset: number): void {
@@ -277,15 +285,11 @@ export function scanTs(ts: Buffer, onPayload?: PayloadSink): TsScan {
  * memory does not grow with the file and the common case pays no stream overhead.
  */
 export async function* fileChunks(file: string): AsyncGenerator<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size <= WHOLE_FILE_MAX) {
-      yield await handle.readFile();
-      return;
-    }
-  } finally {
-    await handle.close();
+  // One synchronous read for an ordinary slice (well under a millisecond; the thread-pool round trips of
+  // open/stat/read/close cost more than the read itself, over thousands of slices).
+  if (statSync(file).size <= WHOLE_FILE_MAX) {
+    yield readFileSync(file);
+    return;
   }
   for await (const chunk of createReadStream(file, { highWaterMark: READ_CHUNK })) yield chunk as Buffer;
 }
@@ -295,4 +299,22 @@ export async function scanTsFile(file: string, onPayload?: PayloadSink): Promise
   const scanner = new TsScanner(onPayload);
   for await (const chunk of fileChunks(file)) scanner.push(chunk);
   return scanner.finish();
+}
+
+/** The payload bytes (PES header included) of the access unit of `pid` whose first packet is at `offset`. */
+export function unitBytes(ts: Buffer, pid: number, offset: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let off = offset; off + TS_PACKET <= ts.length; off += TS_PACKET) {
+    if (ts[off] !== 0x47) break;
+    if ((((ts[off + 1]! & 0x1f) << 8) | ts[off + 2]!) !== pid) continue;
+    const pusi = (ts[off + 1]! & 0x40) !== 0;
+    if (pusi && off !== offset) break;
+    const afc = (ts[off + 3]! >> 4) & 3;
+    let p = off + 4;
+    if (afc & 2) p += 1 + ts[off + 4]!;
+    if (afc & 1 && p < off + TS_PACKET) parts.push(ts.subarray(p, off + TS_PACKET));
+  }
+  const data = Buffer.concat(parts);
+  // Skip the PES header.
+  return data.length >= 9 && data[0] === 0 && data[1] === 0 && data[2] === 1 ? data.subarray(9 + data[8]!) : data;
 }

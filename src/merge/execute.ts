@@ -100,9 +100,12 @@ const MIN_LEAD_FRAMES = 30;
  * Returns the clip's first timestamp (its concat out point is counted from there).
  */
 async function encodeBlackLead(file: string, run: VideoRun, fps: number, durationMs: number, signal?: AbortSignal): Promise<number> {
-  const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * fps));
-  await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${run.width}x${run.height}:r=${fps}`, '-frames:v', String(frames),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(Math.min(frames, 10 * Math.ceil(fps))), '-f', 'mpegts', file], { signal });
+  // A few frames spread over the lead (a copied track is variable-rate anyway): a user who joins an hour
+  // late costs the same 30 black frames as one who joins a second late. At most the source's rate.
+  const rate = Math.min(fps, MIN_LEAD_FRAMES / Math.max(durationMs / 1000, 1 / fps));
+  const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * rate));
+  await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${run.width}x${run.height}:r=${rate.toFixed(6)}`, '-frames:v', String(frames),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(frames), '-f', 'mpegts', file], { signal });
   const video = (await scanTsFile(file)).streams.find((s) => s.kind === 'video');
   const first = video?.units.find((u) => u.pts !== null)?.pts;
   if (first === undefined || first === null) throw new Error('the black lead clip has no timestamps');
