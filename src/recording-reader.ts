@@ -149,13 +149,8 @@ export async function measureSlices(
         const file = paths.get(key);
         const kind = containers.get(key);
         if (!file || !kind) return;
-        const problem = await checkSliceFile(file, kind.container);
-        if (problem) {
-          paths.delete(key);
-          missing.set(key, problem);
-          return;
-        }
         try {
+          // Checks the container too (empty, truncated, not TS/WebM): such a slice is missing, not fatal.
           media.set(key, await measureSlice(file, kind.container, kind.media, signal));
         } catch (error) {
           signal?.throwIfAborted();

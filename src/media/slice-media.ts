@@ -5,6 +5,7 @@ import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
 import { runFfprobe } from '../ffmpeg/runner.js';
 import { readFileSync, statSync } from 'node:fs';
 import { AdtsSplitter, SAMPLE_RATES, sameConfig } from './adts.js';
+import { checkSliceFile, checkSliceHead } from './slice-check.js';
 import { scanTs, scanTsFile, unitBytes, WHOLE_FILE_MAX, type TsStream } from './ts-scan.js';
 
 /** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
@@ -62,10 +63,13 @@ function adtsOf(data: Buffer): AdtsSplitter {
 }
 
 async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
+  const size = statSync(file).size;
   // Small slices are read whole and only their packet headers walked; the audio's length comes from its
   // PES timestamps and the frames of its last unit. Large ones are read as a stream (memory stays flat)
   // with every AAC frame counted.
-  const whole = statSync(file).size <= WHOLE_FILE_MAX ? readFileSync(file) : null;
+  const whole = size <= WHOLE_FILE_MAX ? readFileSync(file) : null;
+  const problem = whole ? checkSliceHead(whole, 'ts') : await checkSliceFile(file, 'ts');
+  if (problem) throw new SliceMediaError(problem);
   const adts = new AdtsSplitter(() => {});
   let audioPid: number | null = null;
   const countAll = media === 'audio' && !whole;
@@ -147,5 +151,8 @@ async function measureWebm(file: string, media: MediaKind, signal?: AbortSignal)
 
 /** What a slice file holds, for the track `media` it belongs to. Throws SliceMediaError when it cannot be used. */
 export async function measureSlice(file: string, container: SliceContainer, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
-  return container === 'ts' ? measureTs(file, media) : measureWebm(file, media, signal);
+  if (container === 'ts') return measureTs(file, media);
+  const problem = await checkSliceFile(file, container);
+  if (problem) throw new SliceMediaError(problem);
+  return measureWebm(file, media, signal);
 }
