@@ -153,6 +153,7 @@ async function merge(options: MergeOptions): Promise<MergeSummary> {
     options.onPlan?.(plan);
     const containers = containersOf(probed.inventory);
     const silence = new Map<string, Promise<Buffer>>();
+    const blackLeads: NonNullable<Parameters<typeof executeOutput>[1]['blackLeads']> = new Map();
     const concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
     const limit = pLimit(concurrency);
     // Encoder threads are shared by the outputs running at once; the last ones of a batch get every core.
@@ -212,6 +213,7 @@ async function merge(options: MergeOptions): Promise<MergeSummary> {
           threads: encoderThreads(),
           signal,
           silence,
+          blackLeads,
           onProgress: (p) =>
             report({ ...base, phase: 'merge', positionMs: p.outTimeMs, fraction: Math.min(1, p.outTimeMs / Math.max(1, current.durationMs)), speed: p.speed }),
         });

@@ -8,7 +8,7 @@ import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
-import { scanTsFile } from '../media/ts-scan.js';
+import { scanTs } from '../media/ts-scan.js';
 import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
 import { concatList, mergeArgs, type MergeInputs } from './commands.js';
 import { partialName, workPrefix } from './leftovers.js';
@@ -23,6 +23,8 @@ export interface ExecuteContext {
   onProgress?: (progress: FfmpegProgress) => void;
   /** Silent AAC frames by configuration, shared by the outputs of one run. */
   silence: Map<string, Promise<Buffer>>;
+  /** Black lead clips by picture size, shared by the outputs of one run (see blackLead). */
+  blackLeads?: Map<string, Promise<BlackClip>>;
 }
 
 export interface ExecuteResult {
@@ -94,22 +96,46 @@ async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, w
 
 /** A clip this short cannot be probed by ffmpeg's TS demuxer ("End of file"): leads are at least this long. */
 const MIN_LEAD_FRAMES = 30;
+/** Black frames per second in a lead clip: a copied track is variable-rate anyway. */
+const LEAD_FPS = 1;
+
+interface BlackClip {
+  data: Buffer;
+  /** The clip's first timestamp (its concat out point is counted from there). */
+  startS: number;
+}
 
 /**
- * Black H.264 frames of the run's size and rate, for the time before a copied video's first picture.
- * Returns the clip's first timestamp (its concat out point is counted from there).
+ * Black H.264 frames of the run's size, one a second, for the time before a copied video's first picture.
+ * A lead up to MIN_LEAD_FRAMES seconds (the common case: the camera starts a moment after the microphone)
+ * uses one clip per picture size, encoded once per run; a longer one gets its own.
  */
-async function encodeBlackLead(file: string, run: VideoRun, fps: number, durationMs: number, signal?: AbortSignal): Promise<number> {
-  // A few frames spread over the lead (a copied track is variable-rate anyway): a user who joins an hour
-  // late costs the same 30 black frames as one who joins a second late. At most the source's rate.
-  const rate = Math.min(fps, MIN_LEAD_FRAMES / Math.max(durationMs / 1000, 1 / fps));
-  const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * rate));
-  await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${run.width}x${run.height}:r=${rate.toFixed(6)}`, '-frames:v', String(frames),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(frames), '-f', 'mpegts', file], { signal });
-  const video = (await scanTsFile(file)).streams.find((s) => s.kind === 'video');
-  const first = video?.units.find((u) => u.pts !== null)?.pts;
-  if (first === undefined || first === null) throw new Error('the black lead clip has no timestamps');
-  return first;
+function blackLead(run: VideoRun, durationMs: number, ctx: ExecuteContext): Promise<BlackClip> {
+  const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * LEAD_FPS));
+  if (frames > MIN_LEAD_FRAMES || !ctx.blackLeads) return encodeBlackClip(run, frames, ctx.signal);
+  const key = `${run.width}x${run.height}`;
+  let clip = ctx.blackLeads.get(key);
+  if (!clip) {
+    clip = encodeBlackClip(run, frames, ctx.signal);
+    ctx.blackLeads.set(key, clip);
+    clip.catch(() => ctx.blackLeads?.delete(key));
+  }
+  return clip;
+}
+
+async function encodeBlackClip(run: VideoRun, frames: number, signal?: AbortSignal): Promise<BlackClip> {
+  const dir = await mkdtemp(workPrefix());
+  try {
+    const file = path.join(dir, 'black.ts');
+    await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${run.width}x${run.height}:r=${LEAD_FPS}`, '-frames:v', String(frames),
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(frames), '-f', 'mpegts', file], { signal });
+    const data = await readFile(file);
+    const first = scanTs(data).streams.find((s) => s.kind === 'video')?.units.find((u) => u.pts !== null)?.pts;
+    if (first === undefined || first === null) throw new Error('the black lead clip has no timestamps');
+    return { data, startS: first };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Promise<ExecuteResult> {
@@ -130,7 +156,9 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
         let lead: { file: string; durationMs: number; startS: number } | undefined;
         if (first.offsetMs >= 1000 / fps) {
           const file = path.join(workDir, 'black-lead.ts');
-          lead = { file, durationMs: first.offsetMs, startS: await encodeBlackLead(file, first, fps, first.offsetMs, ctx.signal) };
+          const clip = await blackLead(first, first.offsetMs, ctx);
+          await writeFile(file, clip.data);
+          lead = { file, durationMs: first.offsetMs, startS: clip.startS };
         } else {
           inputs.videoDelayMs = first.offsetMs;
         }
