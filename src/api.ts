@@ -1,5 +1,4 @@
 // The library entry points. The CLI, the queue worker and users' own code all come through here.
-import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -17,6 +16,7 @@ import type { MergeOptions, MergeProgress, MergeSummary, OutputResult, PlanOptio
 import { isS3Url, openSource } from './storage/open.js';
 import type { RecordingSource } from './storage/source.js';
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from './recording-reader.js';
+import { isFinishedFile } from './merge/finished-file.js';
 
 export { UsageError };
 
@@ -99,8 +99,6 @@ function checkRequestedUids(inventory: Inventory, uids: string[] | undefined): v
   throw new UsageError(`no UID ${unknown.join(', ')} in this recording: ${has}`);
 }
 
-const exists = async (file: string) => stat(file).then((s) => s.isFile() && s.size > 0, () => false);
-
 function resultOf(plan: OutputPlan, extra: Partial<OutputResult>): OutputResult {
   return {
     id: plan.id,
@@ -168,7 +166,7 @@ async function merge(options: MergeOptions): Promise<MergeSummary> {
       const name = options.alsoAudio && plan.kind === 'av' ? audioBesideName(plan.fileName) : null;
       if (!name) return {};
       const file = outputPath(outDir, name);
-      if (options.force || !(await exists(file))) await writeAudioBeside(mp4, file, signal);
+      if (options.force || !(await isFinishedFile(file))) await writeAudioBeside(mp4, file, signal);
       return { audioFile: file };
     };
 

@@ -18,6 +18,7 @@ import type { TransferProgress } from '../storage/source.js';
 import { DEFAULT_COMPOSE_PRESET } from './commands.js';
 import { executeCompose, layoutFileOf } from './execute.js';
 import { outputPath } from '../merge/execute.js';
+import { isFinishedFile } from '../merge/finished-file.js';
 
 export interface ComposeOptions extends StorageOptions {
   source: SourceSpec;
@@ -119,8 +120,6 @@ const planOptions = (options: ComposeOptions) => ({
   uids: options.uids,
 });
 
-const exists = async (file: string) => stat(file).then((s) => s.isFile() && s.size > 0, () => false);
-
 function resultOf(out: ComposeOutput, extra: Partial<ComposeResult>): ComposeResult {
   return {
     id: out.id,
@@ -188,7 +187,7 @@ export async function composeRecordings(options: ComposeOptions): Promise<Compos
       const base = { output: planned.id, fileName: planned.fileName, fraction: 0, positionMs: 0, durationMs: planned.durationMs, speed: null };
       const finalFile = outputPath(outDir, planned.fileName);
       const layoutFile = planned.layout ? layoutFileOf(finalFile) : null;
-      if (!options.force && (await exists(finalFile)) && (!layoutFile || (await exists(layoutFile)))) {
+      if (!options.force && (await isFinishedFile(finalFile)) && (!layoutFile || (await isFinishedFile(layoutFile)))) {
         report({ ...base, phase: 'skipped', fraction: 1 });
         return resultOf(planned, { file: finalFile, layoutFile, skipped: true });
       }

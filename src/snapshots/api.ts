@@ -14,6 +14,7 @@ import type { SourceSpec, StorageOptions } from '../options.js';
 import { measureUnlisted, readInventory } from '../recording-reader.js';
 import { isS3Url, openSource } from '../storage/open.js';
 import { takeSnapshot } from './execute.js';
+import { isFinishedFile } from '../merge/finished-file.js';
 
 export interface SnapshotOptions extends StorageOptions {
   source: SourceSpec;
@@ -45,8 +46,6 @@ export interface SnapshotSummary {
   problems: Problem[];
   ok: boolean;
 }
-
-const exists = async (file: string) => stat(file).then((s) => s.isFile() && s.size > 0, () => false);
 
 export async function snapshotRecordings(options: SnapshotOptions): Promise<SnapshotSummary> {
   if (!options.outDir) throw new UsageError('outDir is required');
@@ -84,7 +83,7 @@ export async function snapshotRecordings(options: SnapshotOptions): Promise<Snap
                   const file = outputPath(outDir, shot.fileName);
                   const slice = paths.get(shot.sliceKey);
                   if (!slice) throw new Error(`${shot.sliceKey}: ${missing.get(shot.sliceKey) ?? 'not available'}`);
-                  if (options.force || !(await exists(file))) await takeSnapshot(shot, slice, file, signal);
+                  if (options.force || !(await isFinishedFile(file))) await takeSnapshot(shot, slice, file, signal);
                   return file;
                 } catch (error) {
                   signal?.throwIfAborted();
