@@ -4,12 +4,13 @@
 // 1. One UID with an audio and a video track of BENCH_SLICES slices each (default 100,000; target < 3 s per track): classify names, parse the playlist,
 //    build the inventory, keys to probe, plan. Also with 10k/20k/30k slices, to show the growth is linear.
 // 2. BENCH_UIDS UIDs (default 10,000) of 4 audio + 4 video slices each: the same steps.
-// 3. `recmerge merge --dry-run` over a folder of BENCH_UIDS UIDs (playlists only, so ffprobe has nothing
-//    to do and the figure is recmerge's own cost; target < 30 s).
+// 3. `recmerge merge --dry-run` over a folder of BENCH_UIDS UIDs (target < 30 s): playlists only; slice
+//    names only; and real slices (small H.264 and AAC TS files, hard-linked under every name), where the
+//    first slice of every run is read for the plan's facts.
 // 4. 100,000 identical problems become one counted problem.
 // Also: the longest event-loop stall while the inventory of step 1 is built inside a worker-like loop.
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +18,7 @@ import { buildInventory, classifyKeys } from '../src/core/inventory.js';
 import { formatUtc17 } from '../src/core/names.js';
 import { keysToProbe, planMerge } from '../src/core/plan.js';
 import { summarizeInventory } from '../src/core/summary.js';
+import { resolveTool } from '../src/ffmpeg/runner.js';
 import type { MediaFacts } from '../src/core/types.js';
 
 const SLICES = Number(process.env.BENCH_SLICES ?? 100_000);
@@ -128,13 +130,28 @@ async function main(): Promise<void> {
   console.log(`   ${UIDS} UIDs x 8 slices, no playlists (rebuilt from names): ${fmt(r2b)}`);
 
   console.log('3. merge --dry-run over a folder');
-  const dryRun = async (label: string, files: Generated, slicesToo: boolean) => {
+  /** Writes a real slice for each track kind once, then links it under every slice name (copies past the link limit). */
+  const realSlices = async (dir: string, keys: string[]) => {
+    const ffmpeg = resolveTool('ffmpeg');
+    const media = { video: path.join(dir, 'video-slice.ts'), audio: path.join(dir, 'audio-slice.ts') };
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=160x90:r=15:d=0.4', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', media.video]);
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=r=48000:d=0.4', '-c:a', 'aac', '-ac', '1', '-f', 'mpegts', media.audio]);
+    for (const key of keys) {
+      const from = key.includes('__uid_e_video') ? media.video : media.audio;
+      await link(from, path.join(dir, key)).catch(() => copyFile(from, path.join(dir, key)));
+    }
+    await rm(media.video);
+    await rm(media.audio);
+  };
+  const dryRun = async (label: string, files: Generated, slicesToo: boolean | 'real') => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'recmerge-bench-inventory-'));
     try {
       await mkdir(dir, { recursive: true });
       for (const [key, text] of files.texts) await writeFile(path.join(dir, key), text);
-      // Empty slice files: listed and placed, never probed (an empty slice is missing), so the figure is recmerge's own.
-      if (slicesToo) for (const key of files.keys.filter((k) => !k.endsWith('.m3u8'))) await writeFile(path.join(dir, key), '');
+      // Empty slice files are listed and placed, never read (an empty slice is missing): the figure is recmerge's own.
+      const slices = files.keys.filter((k) => !k.endsWith('.m3u8'));
+      if (slicesToo === 'real') await realSlices(dir, slices);
+      else if (slicesToo) for (const key of slices) await writeFile(path.join(dir, key), '');
       const started = performance.now();
       const run = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'merge', dir, '-o', path.join(dir, 'out'), '--dry-run', '--json'], {
         maxBuffer: 1 << 30,
@@ -149,6 +166,7 @@ async function main(): Promise<void> {
   };
   await dryRun('playlists only (every slice missing)', manyUids(UIDS, false), false);
   await dryRun('slices only (no playlists: rebuilt from names)', { keys: noPlaylists.keys, texts: new Map() }, true);
+  await dryRun('playlists and real slices (the first slice of every run read for its facts)', manyUids(UIDS), 'real');
 
   console.log('4. identical problems');
   const big = oneTrack(SLICES);

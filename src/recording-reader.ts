@@ -9,12 +9,16 @@ import { TsError } from './media/adts.js';
 import { measureSlice, SliceMediaError } from './media/slice-media.js';
 import { TsScanError } from './media/ts-scan.js';
 import { probeSlice, type SliceProbe } from './ffmpeg/probe.js';
+import { readSliceFacts } from './media/slice-facts.js';
 import { checkSliceFile } from './media/slice-check.js';
 import type { PlanOptions } from './options.js';
 import type { RecordingSource } from './storage/source.js';
 
 const PLAYLIST_READS = 8;
+/** ffprobe processes or slice measurements at once. */
 const PROBES = 4;
+/** In-process fact reads at once (a few kilobytes each). */
+const FACT_READS = 16;
 const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024;
 
 export interface ReadInventory {
@@ -48,19 +52,28 @@ export async function readInventory(source: RecordingSource, signal?: AbortSigna
   return { inventory: buildInventory(classified, texts), rebuild: (durations) => buildInventory(classified, texts, durations) };
 }
 
-/** Runs `probe` on every file, a few at a time: key -> what it found, or why it could not. */
-async function probeEach<T>(paths: Map<string, string>, probe: (file: string, signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<Map<string, T | Error>> {
-  const limit = pLimit(PROBES);
-  const found = new Map<string, T | Error>();
+/**
+ * Reads the facts of every file (key -> what it found, or why it could not): in-process first (see
+ * readSliceFacts), with ffprobe for what that cannot read, a few processes at a time.
+ */
+async function probeEach(paths: Map<string, string>, withLength: boolean, signal?: AbortSignal): Promise<Map<string, SliceProbe | Error>> {
+  const reads = pLimit(FACT_READS);
+  const probes = pLimit(PROBES);
+  const found = new Map<string, SliceProbe | Error>();
   await Promise.all(
     [...paths].map(([key, file]) =>
-      limit(async () => {
-        try {
-          found.set(key, await probe(file, signal));
-        } catch (error) {
-          signal?.throwIfAborted();
-          found.set(key, error instanceof Error ? error : new Error(String(error)));
-        }
+      reads(async () => {
+        signal?.throwIfAborted();
+        const read = await readSliceFacts(file, key.endsWith('.webm') ? 'webm' : 'ts', withLength);
+        if (read) return found.set(key, read);
+        return probes(async () => {
+          try {
+            found.set(key, await probeSlice(file, signal));
+          } catch (error) {
+            signal?.throwIfAborted();
+            found.set(key, error instanceof Error ? error : new Error(String(error)));
+          }
+        });
       }),
     ),
   );
@@ -81,7 +94,7 @@ export async function measureUnlisted(
   if (keys.length === 0) return { inventory: read.inventory, probed };
   const { paths } = await source.materialize(keys, { signal });
   const durations = new Map<string, number>();
-  for (const [key, found] of await probeEach(paths, probeSlice, signal)) {
+  for (const [key, found] of await probeEach(paths, true, signal)) {
     if (found instanceof Error) continue;
     probed.set(key, found);
     if (found.durationMs !== null) durations.set(key, found.durationMs);
@@ -110,7 +123,7 @@ export async function probeFacts(
     if (keys.length === 0) break;
     const { paths, missing } = await source.materialize(keys, { signal });
     for (const [key, reason] of missing) bad.set(key, reason);
-    for (const [key, found] of await probeEach(paths, probeSlice, signal)) {
+    for (const [key, found] of await probeEach(paths, false, signal)) {
       if (found instanceof Error) bad.set(key, `cannot be read (${found.message.split('\n')[0]})`);
       else facts.set(key, found.facts);
     }

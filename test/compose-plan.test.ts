@@ -17,7 +17,7 @@ const facts = (inv: Inventory) => {
   const m = new Map<string, MediaFacts>();
   for (const s of inv.sessions.flatMap((x) => x.uids).flatMap((u) => [...(u.audio?.slices ?? []), ...(u.video?.slices ?? [])])) {
     m.set(s.key, s.key.includes('video')
-      ? { video: { codec: 'h264', width: 160, height: 90, fps: 15, profile: null, pixFmt: 'yuv420p', level: null } }
+      ? { video: { codec: 'h264', width: 160, height: 90, fps: 15 } }
       : { audio: { codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' } });
   }
   return m;

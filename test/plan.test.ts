@@ -49,7 +49,7 @@ function setup(...users: U[]): { inv: Inventory; facts: Map<string, MediaFacts> 
     for (const s of audio ?? []) facts.set(s.key, { audio: { codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' } });
     (u.video ?? []).forEach(([, , x = {}], i) => {
       const s = video![i]!;
-      const vf: VideoFacts = { codec: s.container === 'webm' ? 'vp8' : 'h264', width: x.w ?? 640, height: x.h ?? 480, fps: x.fps ?? 15, profile: null, pixFmt: 'yuv420p', level: null };
+      const vf: VideoFacts = { codec: s.container === 'webm' ? 'vp8' : 'h264', width: x.w ?? 640, height: x.h ?? 480, fps: x.fps ?? 15 };
       facts.set(s.key, { video: vf });
     });
     const rec: UidRecording = { uid, audio: audio && track('audio', audio), video: video && track('video', video), problems: [], failed: u.failed ?? null };

@@ -139,15 +139,12 @@ export interface Inventory {
   unmeasured: string[];
 }
 
-/** Facts measured from the media (ffprobe) for the first slice of each run; keyed by slice key. */
+/** Facts read from the media for the first slice of each run (see readSliceFacts); keyed by slice key. */
 export interface VideoFacts {
   codec: string;
   width: number;
   height: number;
   fps: number | null;
-  profile: string | null;
-  pixFmt: string | null;
-  level: number | null;
 }
 
 export interface AudioFacts {

@@ -10,8 +10,6 @@ interface ProbeStream {
   avg_frame_rate?: string;
   r_frame_rate?: string;
   profile?: string;
-  pix_fmt?: string;
-  level?: number;
   sample_rate?: string;
   channels?: number;
 }
@@ -35,9 +33,6 @@ export function factsFromProbe(json: string): MediaFacts {
         height: s.height,
         // avg_frame_rate is what was sent; r_frame_rate is a guess of the base rate.
         fps: rate(s.avg_frame_rate) ?? rate(s.r_frame_rate),
-        profile: s.profile ?? null,
-        pixFmt: s.pix_fmt ?? null,
-        level: typeof s.level === 'number' ? s.level : null,
       };
       facts.video = v;
     } else if (s.codec_type === 'audio' && !facts.audio && s.codec_name) {
