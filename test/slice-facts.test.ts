@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSlice } from '../src/ffmpeg/probe.js';
 import { resolveTool } from '../src/ffmpeg/runner.js';
 import { readSliceFacts } from '../src/media/slice-facts.js';
-import { measureSlice } from '../src/media/slice-media.js';
+import { measureSlice, probeWebm } from '../src/media/slice-media.js';
+import type { SliceMedia } from '../src/core/types.js';
 
 let dir: string;
 beforeAll(() => {
@@ -66,5 +67,38 @@ describe('readSliceFacts', () => {
     expect(await readSliceFacts(garbage, 'ts')).toBeNull();
     expect(await readSliceFacts(empty, 'ts')).toBeNull();
     expect(await readSliceFacts(webm, 'ts')).toBeNull();
+  });
+});
+
+describe('WebM slices measured in-process', () => {
+  const close = (a: SliceMedia, b: SliceMedia) => {
+    expect({ ...a, startS: 0, lengthMs: 0, frameOffsetsMs: [], firstKeyMs: 0 }).toEqual({ ...b, startS: 0, lengthMs: 0, frameOffsetsMs: [], firstKeyMs: 0 });
+    expect(a.startS).toBeCloseTo(b.startS, 6);
+    expect(a.lengthMs).toBeCloseTo(b.lengthMs, 3);
+    expect(a.firstKeyMs ?? -1).toBeCloseTo(b.firstKeyMs ?? -1, 3);
+    expect(a.frameOffsetsMs?.length).toBe(b.frameOffsetsMs?.length);
+    a.frameOffsetsMs?.forEach((t, i) => expect(t).toBeCloseTo(b.frameOffsetsMs![i]!, 3));
+  };
+
+  it('gives what ffprobe gives for a VP8 slice with timestamps far from 0 that changes size inside', async () => {
+    const file = make('resized.webm', [
+      ...['-f', 'lavfi', '-i', 'testsrc2=s=320x240:r=15:d=3', '-vf', "scale=w='if(lt(t,1.5),320,160)':h='if(lt(t,1.5),240,120)':eval=frame"],
+      ...['-c:v', 'libvpx', '-deadline', 'realtime', '-output_ts_offset', '37539.772'],
+    ]);
+    close(await measureSlice(file, 'webm', 'video'), await probeWebm(file, 'video'));
+  });
+
+  it('gives what ffprobe gives for a VP8 slice that starts without a keyframe', async () => {
+    const whole = make('gop.webm', [...video('testsrc2=s=160x120:r=15:d=4', ['-c:v', 'libvpx', '-deadline', 'realtime', '-g', '30'])]);
+    const cut = make('cut.webm', ['-i', whole, '-ss', '1.2', '-c', 'copy', '-copyinkf']);
+    const own = await measureSlice(cut, 'webm', 'video');
+    close(own, await probeWebm(cut, 'video'));
+    expect(own.startsOnKey).toBe(false);
+  });
+
+  it('refuses a WebM slice without the stream its track needs, as ffprobe does', async () => {
+    const file = make('video-only.webm', [...video('testsrc2=s=160x120:r=15:d=1', ['-c:v', 'libvpx', '-deadline', 'realtime'])]);
+    await expect(measureSlice(file, 'webm', 'audio')).rejects.toThrow('holds no audio stream');
+    await expect(probeWebm(file, 'audio')).rejects.toThrow('holds no audio stream');
   });
 });

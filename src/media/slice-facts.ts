@@ -4,11 +4,7 @@
 // (the caller asks ffprobe then), so nothing that ffprobe could read is lost.
 import type { AudioFacts, MediaFacts, SliceContainer, VideoFacts } from '../core/types.js';
 import type { SliceProbe } from '../ffmpeg/probe.js';
-
-type Mediabunny = typeof import('mediabunny');
-let loaded: Promise<Mediabunny> | undefined;
-/** Loaded on first use: `recmerge --version` and the queue commands never pay for it. */
-const mediabunny = () => (loaded ??= import('mediabunny'));
+import { withSlice } from './demux.js';
 
 /** mediabunny's codec names -> ffprobe's (what the plan compares and prints). */
 const VIDEO_CODECS: Record<string, string> = { avc: 'h264', hevc: 'hevc', vp8: 'vp8', vp9: 'vp9', av1: 'av1' };
@@ -31,41 +27,39 @@ const usableRate = (fps: number | null | undefined) => (fps !== null && fps !== 
  * first), which reads the whole file: only slices without a playlist entry need it.
  */
 export async function readSliceFacts(file: string, container: SliceContainer, withLength = false): Promise<SliceProbe | null> {
-  const mb = await mediabunny();
-  const input = new mb.Input({ source: new mb.FilePathSource(file), formats: container === 'ts' ? [mb.MPEG_TS] : [mb.WEBM, mb.MATROSKA] });
   try {
-    const facts: MediaFacts = {};
-    const video = await input.getPrimaryVideoTrack();
-    const audio = await input.getPrimaryAudioTrack();
-    if (video) {
-      const codec = VIDEO_CODECS[(await video.getCodec()) ?? ''];
-      const width = await video.getCodedWidth();
-      const height = await video.getCodedHeight();
-      if (!codec || !(width > 0 && height > 0)) return null;
-      const metrics = await video.computeFrameRateMetrics({ targetPacketCount: RATE_PACKETS });
-      const v: VideoFacts = { codec, width, height, fps: usableRate(metrics.bestGuessFrameRate) };
-      facts.video = v;
-    }
-    if (audio) {
-      const codec = AUDIO_CODECS[(await audio.getCodec()) ?? ''];
-      const sampleRate = await audio.getSampleRate();
-      const channels = await audio.getNumberOfChannels();
-      if (!codec || !(sampleRate > 0 && channels > 0)) return null;
-      const config = codec === 'aac' ? await audio.getDecoderConfig() : null;
-      const a: AudioFacts = { codec, sampleRate, channels, profile: aacProfile(config?.codec) };
-      facts.audio = a;
-    }
-    if (!facts.video && !facts.audio) return null;
-    if (!withLength) return { facts, durationMs: null };
-    const tracks = [video, audio].filter((t) => t !== null);
-    const first = Math.min(...(await Promise.all(tracks.map((t) => t.getFirstTimestamp()))));
-    const end = Math.max(...(await Promise.all(tracks.map((t) => t.computeDuration()))));
-    const length = (end - first) * 1000;
-    return { facts, durationMs: Number.isFinite(length) && length > 0 ? length : null };
+    return await withSlice(file, container, async (input) => {
+      const facts: MediaFacts = {};
+      const video = await input.getPrimaryVideoTrack();
+      const audio = await input.getPrimaryAudioTrack();
+      if (video) {
+        const codec = VIDEO_CODECS[(await video.getCodec()) ?? ''];
+        const width = await video.getCodedWidth();
+        const height = await video.getCodedHeight();
+        if (!codec || !(width > 0 && height > 0)) return null;
+        const metrics = await video.computeFrameRateMetrics({ targetPacketCount: RATE_PACKETS });
+        const v: VideoFacts = { codec, width, height, fps: usableRate(metrics.bestGuessFrameRate) };
+        facts.video = v;
+      }
+      if (audio) {
+        const codec = AUDIO_CODECS[(await audio.getCodec()) ?? ''];
+        const sampleRate = await audio.getSampleRate();
+        const channels = await audio.getNumberOfChannels();
+        if (!codec || !(sampleRate > 0 && channels > 0)) return null;
+        const config = codec === 'aac' ? await audio.getDecoderConfig() : null;
+        const a: AudioFacts = { codec, sampleRate, channels, profile: aacProfile(config?.codec) };
+        facts.audio = a;
+      }
+      if (!facts.video && !facts.audio) return null;
+      if (!withLength) return { facts, durationMs: null };
+      const tracks = [video, audio].filter((t) => t !== null);
+      const first = Math.min(...(await Promise.all(tracks.map((t) => t.getFirstTimestamp()))));
+      const end = Math.max(...(await Promise.all(tracks.map((t) => t.computeDuration()))));
+      const length = (end - first) * 1000;
+      return { facts, durationMs: Number.isFinite(length) && length > 0 ? length : null };
+    });
   } catch {
     // Not readable by mediabunny (broken, unusual): ffprobe gets the last word.
     return null;
-  } finally {
-    input.dispose();
   }
 }

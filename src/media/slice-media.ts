@@ -1,10 +1,11 @@
 // Measures what a slice really holds (see SliceMedia): TS slices from their packets (scanTs, ADTS
-// headers), WebM slices with one ffprobe. A slice that lacks the stream its name promises is refused
+// headers), WebM slices from their blocks (mediabunny's demuxer; ffprobe for one it cannot read). A slice that lacks the stream its name promises is refused
 // with a reason, so the merge treats it as missing (its time becomes a gap) instead of failing.
 import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
 import { runFfprobe } from '../ffmpeg/runner.js';
 import { readFileSync, statSync } from 'node:fs';
 import { AdtsSplitter, SAMPLE_RATES, sameConfig } from './adts.js';
+import { withSlice } from './demux.js';
 import { checkSliceFile, checkSliceHead } from './slice-check.js';
 import { scanTs, scanTsFile, unitBytes, WHOLE_FILE_MAX, type TsStream } from './ts-scan.js';
 
@@ -128,7 +129,8 @@ interface ProbePacket {
   stream_index?: number;
 }
 
-async function measureWebm(file: string, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
+/** A WebM slice measured with ffprobe's packet list (for one mediabunny cannot read). */
+export async function probeWebm(file: string, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
   const { stdout } = await runFfprobe(
     ['-v', 'error', '-show_entries', 'packet=pts_time,duration_time,flags,stream_index:stream=index,codec_type', '-of', 'json', file],
     { signal },
@@ -143,16 +145,50 @@ async function measureWebm(file: string, media: MediaKind, signal?: AbortSignal)
   const packets = (data.packets ?? []).filter((p) => p.stream_index === index && p.pts_time !== undefined && p.pts_time !== 'N/A');
   if (packets.length === 0) throw new SliceMediaError(`its ${media} stream has no packets`);
   const pts = packets.map((p) => Number(p.pts_time));
-  if (media === 'video') return { ...result, ...videoTiming(pts, packets.map((p) => p.flags?.startsWith('K') === true)) };
-  const startS = Math.min(...pts);
   const last = packets.at(-1)!;
-  return { ...result, startS, lengthMs: (Number(last.pts_time) - startS + (Number(last.duration_time) || 0)) * 1000 };
+  return webmTiming(result, media, pts, packets.map((p) => p.flags?.startsWith('K') === true), Number(last.duration_time) || 0);
 }
+
+/** Timing of a WebM track from its packets' times (s, in file order), key flags and the last one's duration. */
+function webmTiming(result: SliceMedia, media: MediaKind, pts: number[], keys: boolean[], lastDurationS: number): SliceMedia {
+  if (media === 'video') return { ...result, ...videoTiming(pts, keys) };
+  const startS = Math.min(...pts);
+  return { ...result, startS, lengthMs: (pts.at(-1)! - startS + lastDurationS) * 1000 };
+}
+
+/** A WebM slice measured from its blocks, read in-process; null when mediabunny cannot read it. */
+async function readWebm(file: string, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia | null> {
+  try {
+    return await withSlice(file, 'webm', async (input, mb) => {
+      const video = await input.getPrimaryVideoTrack();
+      const audio = await input.getPrimaryAudioTrack();
+      const result: SliceMedia = { hasVideo: video !== null, hasAudio: audio !== null, startS: 0, lengthMs: 0 };
+      const track = media === 'video' ? video : audio;
+      if (!track) throw new SliceMediaError(`holds no ${media} stream`);
+      const pts: number[] = [];
+      const keys: boolean[] = [];
+      let lastDurationS = 0;
+      for await (const packet of new mb.EncodedPacketSink(track).packets(undefined, undefined, { metadataOnly: true })) {
+        signal?.throwIfAborted();
+        pts.push(packet.timestamp);
+        keys.push(packet.type === 'key');
+        lastDurationS = packet.duration;
+      }
+      if (pts.length === 0) throw new SliceMediaError(`its ${media} stream has no packets`);
+      return webmTiming(result, media, pts, keys, lastDurationS);
+    });
+  } catch (error) {
+    signal?.throwIfAborted();
+    if (error instanceof SliceMediaError) throw error;
+    return null;
+  }
+}
+
 
 /** What a slice file holds, for the track `media` it belongs to. Throws SliceMediaError when it cannot be used. */
 export async function measureSlice(file: string, container: SliceContainer, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
   if (container === 'ts') return measureTs(file, media);
   const problem = await checkSliceFile(file, container);
   if (problem) throw new SliceMediaError(problem);
-  return measureWebm(file, media, signal);
+  return (await readWebm(file, media, signal)) ?? (await probeWebm(file, media, signal));
 }
