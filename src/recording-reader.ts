@@ -10,7 +10,6 @@ import { measureSlice, SliceMediaError } from './media/slice-media.js';
 import { TsScanError } from './media/ts-scan.js';
 import { probeSlice, type SliceProbe } from './ffmpeg/probe.js';
 import { readSliceFacts } from './media/slice-facts.js';
-import { checkSliceFile } from './media/slice-check.js';
 import type { PlanOptions } from './options.js';
 import type { RecordingSource } from './storage/source.js';
 
@@ -150,7 +149,7 @@ export function containersOf(inventory: Inventory): Map<string, { container: Sli
 export async function measureSlices(
   paths: Map<string, string>,
   missing: Map<string, string>,
-  plan: OutputPlan,
+  plan: Pick<OutputPlan, 'inputs'>,
   containers: Map<string, { container: SliceContainer; media: MediaKind }>,
   signal?: AbortSignal,
 ): Promise<Map<string, SliceMedia>> {
@@ -175,23 +174,4 @@ export async function measureSlices(
     ),
   );
   return media;
-}
-
-/** Moves slices whose file is not the container its name says from `paths` to `missing` (a cheap look at the head). */
-export async function rejectBadSlices(
-  paths: Map<string, string>,
-  missing: Map<string, string>,
-  plan: Pick<OutputPlan, 'inputs'>,
-  containers: Map<string, { container: SliceContainer; media: MediaKind }>,
-): Promise<void> {
-  for (const key of plan.inputs) {
-    const file = paths.get(key);
-    const kind = containers.get(key);
-    if (!file || !kind) continue;
-    const problem = await checkSliceFile(file, kind.container);
-    if (problem) {
-      paths.delete(key);
-      missing.set(key, problem);
-    }
-  }
 }

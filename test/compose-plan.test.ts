@@ -1,7 +1,7 @@
 // The composite plan and its ffmpeg graph (pure): sessions and joined sessions, held frames per --gaps,
 // users left out, mix-audio, pieces per layout interval, an audio mix that never normalises.
 import { describe, expect, it } from 'vitest';
-import { chunkArgs, composeArgs, composeAudioGraph, videoChunks, videoPieces } from '../src/compose/commands.js';
+import { chunkArgs, composeArgs, composeAudioGraph, composeVideoGraph, videoChunks, videoPieces } from '../src/compose/commands.js';
 import { planCompose } from '../src/core/compose-plan.js';
 import type { Inventory, MediaFacts, Slice, Track, UidRecording } from '../src/core/types.js';
 
@@ -83,11 +83,19 @@ describe('compose graph', () => {
 
   it('cuts each run into one piece per interval it is shown in, each reading only its slices', () => {
     expect(out.layout!.intervals.map((i) => [i.startFrame, i.endFrame])).toEqual([[0, 20], [20, 60]]);
-    expect(videoPieces(out).map((p) => [p.run, p.interval, p.slices.map((s) => s.key), p.firstFrame, p.from, p.to, p.tile.w])).toEqual([
+    expect(videoPieces(out).map((p) => [p.run, p.interval, p.slices.map((s) => s.key), p.startMs, p.from, p.to, p.tile.w])).toEqual([
       [0, 0, ['s-1-video-0'], 0, 0, 20, 1280],
       [0, 1, ['s-1-video-0', 's-1-video-1'], 0, 20, 60, 640],
-      [1, 1, ['s-2-video-0'], 20, 20, 60, 640],
+      [1, 1, ['s-2-video-0'], 2000, 20, 60, 640],
     ]);
+  });
+
+  it('moves each frame to its own output time before the frame grid (one rounding, to the nearest frame)', () => {
+    const graph = composeVideoGraph(out, videoPieces(out), 0, null);
+    // User 1 in interval 1 (from frame 20 = 2 s): its input starts at 0 s, 2 s before the interval.
+    expect(graph).toContain('[1:v:0]setsar=1,setpts=PTS+-2.000000/TB,fps=10:round=near,tpad=stop=62:stop_mode=clone,trim=start_pts=0:end_pts=40,');
+    // User 2 joins at the interval's start.
+    expect(graph).toContain('[2:v:0]setsar=1,setpts=PTS+0.000000/TB,fps=10:round=near,tpad=stop=42:stop_mode=clone,trim=start_pts=0:end_pts=40,');
   });
 
   it('mixes at unit gain (no normalisation), limits, delays late runs in small frames, and lasts exactly the output', () => {

@@ -12,7 +12,7 @@ import type { Inventory, Problem } from '../core/types.js';
 import { resolveTool } from '../ffmpeg/runner.js';
 import { removeLeftovers } from '../merge/leftovers.js';
 import type { SourceSpec, StorageOptions } from '../options.js';
-import { containersOf, measureUnlisted, probeFacts, readInventory, rejectBadSlices } from '../recording-reader.js';
+import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../recording-reader.js';
 import { isS3Url, openSource } from '../storage/open.js';
 import type { TransferProgress } from '../storage/source.js';
 import { DEFAULT_COMPOSE_PRESET } from './commands.js';
@@ -195,13 +195,12 @@ export async function composeRecordings(options: ComposeOptions): Promise<Compos
       try {
         report({ ...base, phase: 'download' });
         const { paths, missing } = await src.materialize(planned.inputs, { signal, onProgress: (transfer) => report({ ...base, phase: 'download', transfer }) });
-        await rejectBadSlices(paths, missing, planned, containers);
-        if (missing.size > 0) {
-          // Slices that could not be had become gaps (or leave their user out): plan this output again.
-          const again = planCompose(markMissing(probed.inventory, missing), probed.facts, planOptions(options)).outputs.find((o) => o.id === planned.id);
-          if (!again) throw new Error([...missing].map(([k, r]) => `${k}: ${r}`).join('; '));
-          current = again;
-        }
+        // What each slice really holds (lengths, first timestamps, keyframes); slices that could not be had
+        // or read become gaps (or leave their user out). The output is planned again with that.
+        const media = await measureSlices(paths, missing, planned, containers, signal);
+        const again = planCompose(missing.size > 0 ? markMissing(probed.inventory, missing) : probed.inventory, probed.facts, planOptions(options), media).outputs.find((o) => o.id === planned.id);
+        if (!again) throw new Error([...missing].map(([k, r]) => `${k}: ${r}`).join('; ') || 'nothing left to compose');
+        current = again;
         const done = await executeCompose(current, {
           outDir,
           paths,

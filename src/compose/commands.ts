@@ -32,8 +32,8 @@ export interface VideoPiece {
   run: number;
   interval: number;
   slices: ComposeOutput['videoRuns'][number]['slices'];
-  /** Output frame of the first slice's start. */
-  firstFrame: number;
+  /** Output time (ms) of the first slice's start: the input's time 0. */
+  startMs: number;
   /** Output frames [from, to) the piece shows. */
   from: number;
   to: number;
@@ -55,8 +55,7 @@ export function videoPieces(out: ComposeOutput): VideoPiece[] {
       // The slices holding [from, to); in the held (frozen) stretch after the run, its last slice.
       let slices = run.slices.filter((s) => frameOfMs(s.offsetMs) < to && frameOfMs(s.offsetMs + s.slotMs) > from);
       if (slices.length === 0) slices = run.slices.slice(-1);
-      const first = run.slices.indexOf(slices[0]!);
-      pieces.push({ run: r, interval: k, slices, firstFrame: first === 0 ? run.startFrame : frameOfMs(slices[0]!.offsetMs), from, to, tile });
+      pieces.push({ run: r, interval: k, slices, startMs: slices[0]!.offsetMs, from, to, tile });
     });
   });
   return pieces;
@@ -118,6 +117,10 @@ export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firs
   pieces.forEach((p, j) => {
     const run = out.videoRuns[p.run]!;
     const a = layout.intervals[p.interval]!.startFrame;
+    // The input's time 0 is its first slice's start (where the concat demuxer puts that slice's first
+    // timestamp): every frame is moved to its own output time, relative to the interval, and only then
+    // put on the output frame grid (nearest frame), so that a frame lands within half a frame of its instant.
+    const shiftS = p.startMs / 1000 - a / fps;
     const chain = [
       // VP8 changes size inside a slice: bring every frame to the run's size first (fitted, never stretched).
       ...(run.container === 'webm' && run.width > 0 && run.height > 0
@@ -125,12 +128,12 @@ export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firs
         : []),
       ...uprightFilter(run.rotation),
       'setsar=1',
-      `fps=${fps}:start_time=0`,
-      // Held (freeze) or short media: the last frame repeated up to the piece's end.
-      `tpad=stop=${p.to - p.firstFrame + 2}:stop_mode=clone`,
-      `trim=end_frame=${p.to - p.firstFrame}`,
-      `setpts=PTS+${p.firstFrame - a}`,
-      `trim=start_pts=${p.from - a}`,
+      `setpts=PTS+${shiftS.toFixed(6)}/TB`,
+      `fps=${fps}:round=near`,
+      // Held (freeze) or short media: the last frame repeated up to the piece's end (enough clones to get
+      // there from the input's start), then only the piece's own frames.
+      `tpad=stop=${p.to - a - Math.floor(shiftS * fps) + 2}:stop_mode=clone`,
+      `trim=start_pts=${p.from - a}:end_pts=${p.to - a}`,
       `scale=${p.tile.w}:${p.tile.h}:force_original_aspect_ratio=decrease:force_divisible_by=2`,
       'setsar=1',
     ];

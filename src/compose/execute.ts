@@ -9,7 +9,7 @@ import { formatUtc17 } from '../core/names.js';
 import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { concatList, concatQuote } from '../merge/commands.js';
-import { outputPath } from '../merge/execute.js';
+import { outputPath, withLeadsCut } from '../merge/execute.js';
 import { partialName, workPrefix } from '../merge/leftovers.js';
 import { chunkArgs, composeArgs, videoChunks, videoPieces, type ComposeInputs } from './commands.js';
 
@@ -49,10 +49,12 @@ export async function executeCompose(out: ComposeOutput, ctx: ComposeContext): P
   try {
     const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
     const pieces = videoPieces(out);
+    // A run that starts without a keyframe is read from its first keyframe (see PlacedSlice.leadMs).
+    const videoPaths = await withLeadsCut(out.videoRuns.flatMap((r) => r.slices), ctx.paths, workDir);
     const lists: string[] = [];
     for (const [i, piece] of pieces.entries()) {
       const list = path.join(workDir, `video-${i}.ffconcat`);
-      await writeFile(list, concatList(piece.slices, ctx.paths, true));
+      await writeFile(list, concatList(piece.slices, videoPaths, true));
       lists.push(list);
     }
     for (const [i, run] of out.audioRuns.entries()) {

@@ -3,7 +3,7 @@
 // timeline, and how far each run's last frame is held. Pure; per-user runs come from the merge planner.
 import { coveredSpans, planMerge } from './plan.js';
 import { computeLayout, frameOf, presenceSpans, type Layout, type LayoutUser } from './layout.js';
-import type { AudioRun, Inventory, MediaFacts, OutputPlan, PlacedSlice, Slice, VideoRun } from './types.js';
+import type { AudioRun, Inventory, MediaFacts, OutputPlan, PlacedSlice, Slice, SliceMedia, VideoRun } from './types.js';
 
 export const DEFAULT_COMPOSE_SIZE = { width: 1280, height: 720 };
 export const DEFAULT_COMPOSE_FPS = 15;
@@ -80,19 +80,30 @@ export function composeFileName(sid: string | null, cname: string, kind: 'av' | 
 
 const shift = (slices: PlacedSlice[], deltaMs: number): PlacedSlice[] => slices.map((s) => ({ ...s, offsetMs: s.offsetMs + deltaMs }));
 
-/** Wall-clock spans of a user's listed slices (those that never reached storage included: their time is a gap, not an absence). */
-function listedSpans(inventory: Inventory, sids: string[], uid: string, media: 'audio' | 'video'): { startMs: number; endMs: number }[] {
+/**
+ * Wall-clock spans of a user's listed slices (those that never reached storage included: their time is a
+ * gap, not an absence), each as long as its media when it was measured.
+ */
+function listedSpans(inventory: Inventory, sids: string[], uid: string, kind: 'audio' | 'video', media: Map<string, SliceMedia> | undefined): { startMs: number; endMs: number }[] {
   const slices: Slice[] = [];
   for (const session of inventory.sessions) {
     if (!sids.includes(session.sid)) continue;
     const rec = session.uids.find((u) => u.uid === uid);
-    const track = rec && !rec.failed ? rec[media] : null;
-    if (track && track.slices.some((s) => s.present)) slices.push(...track.slices);
+    const track = rec && !rec.failed ? rec[kind] : null;
+    if (!track || !track.slices.some((s) => s.present)) continue;
+    for (const s of track.slices) {
+      const lengthMs = media?.get(s.key)?.lengthMs;
+      slices.push(lengthMs !== undefined && lengthMs > 0 ? { ...s, durationMs: lengthMs } : s);
+    }
   }
   return presenceSpans(coveredSpans(slices));
 }
 
-export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>, options: ComposePlanOptions = {}): ComposePlan {
+/**
+ * The composite plan. `media` holds what reading the slices measured (see SliceMedia and planMerge):
+ * without it slices last what #EXTINF says, which is what a plan before any download can tell.
+ */
+export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>, options: ComposePlanOptions = {}, media?: Map<string, SliceMedia>): ComposePlan {
   const kind = options.mode === 'mix-audio' ? 'audio' : 'av';
   const fps = options.fps ?? DEFAULT_COMPOSE_FPS;
   const { width, height } = options.size ?? DEFAULT_COMPOSE_SIZE;
@@ -102,7 +113,7 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
     gaps: 'freeze',
     joinSessions: options.joinSessions,
     uids: options.uids,
-  });
+  }, media);
 
   const groups = new Map<string, OutputPlan[]>();
   for (const o of perUser.outputs) {
@@ -131,8 +142,8 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
     const layoutUsers: LayoutUser[] = plans.map((p) => ({
       sid: p.sids.join('+'),
       uid: p.uid,
-      video: kind === 'audio' || !p.video ? [] : listedSpans(inventory, p.sids, p.uid, 'video'),
-      audio: p.audio ? listedSpans(inventory, p.sids, p.uid, 'audio') : [],
+      video: kind === 'audio' || !p.video ? [] : listedSpans(inventory, p.sids, p.uid, 'video', media),
+      audio: p.audio ? listedSpans(inventory, p.sids, p.uid, 'audio', media) : [],
     }));
     const layout = kind === 'audio' ? null : computeLayout(layoutUsers, originMs, endMs, { width, height, fps, maxTiles: options.maxTiles, audioTiles: options.audioTiles });
     // Users in join order (the layout's order; audio-only users after, by first instant).

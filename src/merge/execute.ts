@@ -82,7 +82,7 @@ async function verifyOutput(file: string, plan: OutputPlan, signal?: AbortSignal
 }
 
 /** TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy that starts at the keyframe. */
-async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
+export async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
   const out = new Map(paths);
   for (const [i, s] of slices.entries()) {
     const file = paths.get(s.key);

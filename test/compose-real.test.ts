@@ -1,0 +1,116 @@
+// The composite of a recording shaped like a real one (jittered names, recorder #EXTINF, H.264 High with
+// B-frames force-cut mid-GOP, a track that starts without an I-frame, a slice whose #EXTINF claims 100 s):
+// every marker measured inside its user's tile and in the mix against the instant its source frame or
+// sample really carries (the truth of the fixture), and a timeline as long as the media, not the claims.
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { composeRecordings, type ComposeSummary } from '../src/compose/api.js';
+import { beepTimes, probe, regionLumaTimeline, type Region } from './support/measure.js';
+import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
+import { T0, tempDir } from './support/sync.js';
+
+const SID = '5ea1c0de5ea1c0de5ea1c0de5ea1c0de';
+const CNAME = 'real_panel';
+/** The composite's rate: the fastest source's, so that a one-frame flash cannot fall between output frames. */
+const FPS = 30;
+/** Half an output frame, plus 5 ms for rounding. */
+const VIDEO_MS = 500 / FPS + 5;
+const AUDIO_MS = 500 / FPS + 5;
+
+interface LayoutFile {
+  intervals: { startMs: number; endMs: number; tiles: { uid: string; x: number; y: number; w: number; h: number }[] }[];
+}
+
+const centre = (t: Region): Region => ({ x: t.x + Math.round((t.w * 7) / 16), y: t.y + Math.round(t.h / 4), w: Math.round(t.w / 8), h: Math.round(t.h / 2) });
+
+describe('compose: a recording shaped like a real one', () => {
+  let w: WrittenRecording;
+  let summary: ComposeSummary;
+  let layout: LayoutFile;
+  const originMs = () => Math.min(...w.slices.map((s) => s.nameStartMs));
+
+  beforeAll(async () => {
+    const root = await tempDir('compose-real');
+    w = await writeRecording(root, {
+      sid: SID,
+      cname: CNAME,
+      jitterMs: 15,
+      extinf: 'recorder',
+      users: [
+        {
+          uid: '1',
+          markers: [T0 + 2_000, T0 + 5_100, T0 + 8_700, T0 + 11_300],
+          audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }],
+          video: [{ startMs: T0 + 60, durationMs: 12_000, sliceMs: 3000, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, gopFrames: 60, forceCutsMs: [4_500, 7_700] }],
+        },
+        {
+          uid: '2',
+          markers: [T0 + 4_200, T0 + 7_300],
+          audio: [{ startMs: T0 + 3_000, durationMs: 6_000, sliceMs: 3000 }],
+          video: [{ startMs: T0 + 3_000, durationMs: 6_000, sliceMs: 3000, width: 160, height: 90, fps: 15, startsMidGop: 10 }],
+        },
+      ],
+    });
+    // User 2's last video slice claims 100 s: it holds about 3 s.
+    const list = path.join(root, playlistName({ sid: SID, cname: CNAME }, '2', 'video'));
+    const lines = (await readFile(list, 'utf8')).split('\n');
+    const last = lines.findLastIndex((l) => l.startsWith('#EXTINF'));
+    lines[last] = '#EXTINF:100.000';
+    await writeFile(list, lines.join('\n'));
+    summary = await composeRecordings({ source: root, outDir: `${root}-out`, size: { width: 640, height: 360 }, fps: FPS });
+    layout = JSON.parse(await readFile(summary.results[0]!.layoutFile!, 'utf8')) as LayoutFile;
+  });
+
+  /**
+   * Where a slice's media ends on the wall clock by the truth's definition: its name's UTC plus the end of
+   * its media counted from its start_time (after a mid-GOP cut with B-frames some frames are presented
+   * before the start_time, so the fixture's length, counted from the earliest frame, would overshoot).
+   */
+  const mediaEnd = async (s: WrittenRecording['slices'][number]) => {
+    if (s.media === 'audio') return s.nameStartMs + s.durationMs;
+    const v = (await probe(s.path)).video!;
+    return s.nameStartMs + (v.endS - v.startS) * 1000;
+  };
+
+  it('lasts as long as the media, not as the #EXTINF claims, and says what it found', async () => {
+    const r = summary.results[0]!;
+    expect(r.error).toBeNull();
+    const endMs = Math.max(...(await Promise.all(w.slices.map(mediaEnd)))) - originMs();
+    const info = await probe(r.file!);
+    expect(Math.abs(info.durationS * 1000 - endMs), `${info.durationS} s vs ${endMs} ms`).toBeLessThanOrEqual(1000 / FPS + 5);
+    // User 2's camera leaves the layout when its media ends (about 9 s), not 100 s after its last slice starts.
+    const last2 = layout.intervals.filter((i) => i.tiles.some((t) => t.uid === '2')).at(-1)!;
+    const end2 = Math.max(...(await Promise.all(w.slices.filter((s) => s.uid === '2' && s.media === 'video').map(mediaEnd)))) - originMs();
+    expect(Math.abs(last2.endMs - end2), `user 2 shown until ${last2.endMs} ms, media until ${end2} ms`).toBeLessThanOrEqual(1000 / FPS + 20);
+    expect(r.warnings.join('\n')).toMatch(/#EXTINF/);
+    expect(r.warnings.join('\n')).toMatch(/cannot be decoded/);
+  });
+
+  it("shows each flash inside its user's tile at the instant its source frame carries", async () => {
+    const rects = new Map<string, Region>();
+    for (const iv of layout.intervals) for (const t of iv.tiles) rects.set(`${t.x},${t.y},${t.w},${t.h}`, centre(t));
+    const keys = [...rects.keys()];
+    const timeline = await regionLumaTimeline(summary.results[0]!.file!, [...rects.values()]);
+    for (const uid of ['1', '2']) {
+      const series = timeline.flatMap(({ t, y }) => {
+        const iv = layout.intervals.find((i) => i.startMs / 1000 <= t + 1e-6 && t + 1e-6 < i.endMs / 1000);
+        const tile = iv?.tiles.find((x) => x.uid === uid);
+        return tile ? [{ t, y: y[keys.indexOf(`${tile.x},${tile.y},${tile.w},${tile.h}`)]! }] : [];
+      });
+      const seen = series.filter((f, i) => f.y > 150 && !((series[i - 1]?.y ?? 0) > 150)).map((f) => f.t);
+      const want = w.truth.filter((t) => t.uid === uid && t.videoMs !== null).map((t) => (t.videoMs! - originMs()) / 1000);
+      const report = `uid ${uid}: flashes at ${JSON.stringify(seen)}, source instants ${JSON.stringify(want)}`;
+      expect(seen, report).toHaveLength(want.length);
+      want.forEach((t, i) => expect(Math.abs(seen[i]! - t) * 1000, report).toBeLessThanOrEqual(VIDEO_MS));
+    }
+  });
+
+  it('mixes every beep at the instant its source sample carries', async () => {
+    const want = w.truth.filter((t) => t.audioMs !== null).map((t) => (t.audioMs! - originMs()) / 1000).sort((a, b) => a - b);
+    const beeps = await beepTimes(summary.results[0]!.file!);
+    const report = JSON.stringify({ beeps, want });
+    expect(beeps, report).toHaveLength(want.length);
+    want.forEach((t, i) => expect(Math.abs(beeps[i]! - t) * 1000, report).toBeLessThanOrEqual(AUDIO_MS));
+  });
+});
