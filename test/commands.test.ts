@@ -219,7 +219,7 @@ describe('audioGraph', () => {
       { slices: [], offsetMs: 250, endMs: 5000, codec: 'aac', sampleRate: 44100, channels: 1, profile: 'LC' },
       { slices: [], offsetMs: 6000, endMs: 12000, codec: 'aac', sampleRate: 48000, channels: 2, profile: 'LC' },
     ];
-    const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [] };
+    const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [], changesInside: [] };
     const [a0, a1, concat] = chains(audioGraph(audio, 3, 12345));
     expect(a0).toBe('[3:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.250000/TB,aresample=async=1:min_hard_comp=0.010:first_pts=0,apad=whole_len=288000,atrim=end_sample=288000[a0]');
     expect(a1).toMatch(/^\[4:a:0\]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS\+0\.000000\/TB,.*apad=whole_len=304560,atrim=end_sample=304560\[a1\]$/);
@@ -227,7 +227,7 @@ describe('audioGraph', () => {
   });
 
   it('mono stays mono', () => {
-    const audio: AudioPlan = { runs: [{ slices: [], offsetMs: 0, endMs: 1000, codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' }], path: 'transcode', reasons: [], gaps: [] };
+    const audio: AudioPlan = { runs: [{ slices: [], offsetMs: 0, endMs: 1000, codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' }], path: 'transcode', reasons: [], gaps: [], changesInside: [] };
     expect(audioGraph(audio, 0, 1000)).toMatch(/channel_layouts=mono.*\[aout\]$/);
   });
 });
@@ -238,6 +238,7 @@ describe('mergeArgs', () => {
     path,
     reasons: [],
     gaps: [],
+    changesInside: [],
   });
   const output = (x: Partial<OutputPlan>): OutputPlan => ({
     id: 's/1',

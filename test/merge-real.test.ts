@@ -4,11 +4,17 @@
 // stereo, a phone turned mid-slice, a track that starts without an I-frame, frame drops, and a long
 // recording. Every marker is measured against the instant its source frame or sample really carries
 // (the name's UTC of the slice that holds it + its offset in that slice), on both paths where both apply.
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
+import { resolveTool } from '../src/ffmpeg/runner.js';
+import { splitAdts } from '../src/media/adts.js';
 import type { MergeOptions, OutputResult } from '../src/options.js';
 import { beepTimes, cornerLuma, probe, whiteFrameTimes } from './support/measure.js';
-import { writeRecording, type FixtureRecording, type WrittenRecording } from './support/recording-fixture.js';
+import { utc17, writeRecording, type FixtureRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
 
 const SID = '9e1f0c3a5b7d9e1f0c3a5b7d9e1f0c3a';
@@ -17,6 +23,7 @@ const AAC_FRAME_MS = (1024 / 48000) * 1000;
 /** EBU R37: audio and video of one instant within this of each other. */
 const AV_MS = 45;
 const TRACK_LENGTH_MS = 50;
+const run = (tool: 'ffmpeg', args: string[]) => promisify(execFile)(resolveTool(tool), args);
 
 interface Bounds {
   videoMs: number;
@@ -245,6 +252,59 @@ describe('audio that goes mono -> stereo when the user rejoins with another devi
     const info = await probe(r!.file!);
     expect(info.audio!.channels).toBe(2);
     await expectTrackLengths(w, r!, timelineOf(w, '5'));
+  });
+});
+
+describe('audio that goes mono -> stereo inside one slice', () => {
+  // Slice A: 2 s mono (beep at 0.5 s), then 2 s stereo (beep at 1.0 s), one TS; slice B: 2 s stereo (beep
+  // at 0.7 s). Each part is its own encode, so each opens with 1024 samples of AAC priming.
+  const RATE = 48_000;
+  const FRAME_MS = (1024 / RATE) * 1000;
+  let root: string;
+  let truthS: number[];
+
+  /** An ADTS encode of `seconds` of quiet tone with one 1 kHz beep at `beepS`. */
+  const part = (file: string, channels: 1 | 2, seconds: number, beepS: number) =>
+    run('ffmpeg', [
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', `aevalsrc='0.03*sin(2*PI*200*t)+if(between(t,${beepS},${beepS + 0.1}),0.5*sin(2*PI*1000*t),0)':s=${RATE}:d=${seconds}`],
+      ...['-ac', String(channels), '-c:a', 'aac', '-f', 'adts', file],
+    ]);
+
+  beforeAll(async () => {
+    root = await tempDir('channels-inside');
+    const tmp = await tempDir('channels-inside-parts');
+    await part(path.join(tmp, 'mono.aac'), 1, 2, 0.5);
+    await part(path.join(tmp, 'stereo.aac'), 2, 2, 1.0);
+    await part(path.join(tmp, 'b.aac'), 2, 2, 0.7);
+    const monoFrames = splitAdts(await readFile(path.join(tmp, 'mono.aac'))).frames.length;
+    const aFrames = monoFrames + splitAdts(await readFile(path.join(tmp, 'stereo.aac'))).frames.length;
+    await writeFile(path.join(tmp, 'a.aac'), Buffer.concat([await readFile(path.join(tmp, 'mono.aac')), await readFile(path.join(tmp, 'stereo.aac'))]));
+    const base = `${SID}_${CNAME}__uid_s_8__uid_e_audio`;
+    const bStartMs = T0 + Math.round(aFrames * FRAME_MS);
+    const names = [`${base}_${utc17(T0)}.ts`, `${base}_${utc17(bStartMs)}.ts`];
+    await run('ffmpeg', ['-v', 'error', '-y', '-i', path.join(tmp, 'a.aac'), '-c', 'copy', '-output_ts_offset', '7000', '-f', 'mpegts', path.join(root, names[0]!)]);
+    await run('ffmpeg', ['-v', 'error', '-y', '-i', path.join(tmp, 'b.aac'), '-c', 'copy', '-output_ts_offset', '9000', '-f', 'mpegts', path.join(root, names[1]!)]);
+    const extinf = (frames: number) => ((frames * FRAME_MS) / 1000).toFixed(3);
+    const bFrames = splitAdts(await readFile(path.join(tmp, 'b.aac'))).frames.length;
+    await writeFile(path.join(root, `${base}.m3u8`), ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:5', `#EXTINF:${extinf(aFrames)}`, names[0], `#EXTINF:${extinf(bFrames)}`, names[1], '#EXT-X-ENDLIST', ''].join('\n'));
+    // Where each beep's first sample is: its part's first frame + the priming + the beep's offset.
+    const priming = 1024 / RATE;
+    truthS = [priming + 0.5, (monoFrames * FRAME_MS) / 1000 + priming + 1.0, (bStartMs - T0) / 1000 + priming + 0.7];
+  });
+
+  it.each([
+    ['auto', false],
+    ['--transcode', true],
+  ] as const)('%s: split at the change and re-encoded, said, every beep at its instant, stereo throughout', async (_label, transcode) => {
+    const [r] = await merge(root, transcode ? 'transcode' : 'auto', { transcode });
+    expect(r!.audioPath).toBe('transcode');
+    expect(r!.warnings.join('\n')).toMatch(/the channel count changes inside .*_uid_e_audio_\d{17}\.ts .*split at the change/);
+    const beeps = await beepTimes(r!.file!);
+    expect(beeps, JSON.stringify({ beeps, truthS })).toHaveLength(3);
+    truthS.forEach((t, i) => expect(Math.abs(beeps[i]! - t) * 1000, JSON.stringify({ beeps, truthS })).toBeLessThanOrEqual(copyBounds.audioMs));
+    const info = await probe(r!.file!);
+    expect(info.audio!.channels).toBe(2);
+    expect(Math.abs(info.durationS - (truthS[2]! - 0.7 - 1024 / RATE + 2))).toBeLessThan(0.05);
   });
 });
 

@@ -388,14 +388,16 @@ function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode, trimm
   return { runs, width, height, fps, path, reasons, gaps };
 }
 
-function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, options: PlanOptions): AudioPlan {
+function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, options: PlanOptions, media: Map<string, SliceMedia> | undefined): AudioPlan {
   const reasons: string[] = [];
+  const changesInside = runs.flatMap((r) => r.slices.map((s) => s.key)).filter((key) => media?.get(key)?.audio?.changes === true);
+  if (changesInside.length > 0) reasons.push(`the channel count changes inside ${changesInside.length === 1 ? 'a slice' : `${changesInside.length} slices`}`);
   if (options.transcode) reasons.push('--transcode was given');
   if (runs.some((r) => r.codec !== 'aac')) reasons.push('audio is not AAC');
   if (runs.some((r) => r.profile !== null && r.profile !== 'LC')) reasons.push('audio is not AAC-LC');
   if (new Set(runs.map((r) => `${r.sampleRate}/${r.channels}`)).size > 1) reasons.push('sample rate or channel count changes');
   if (trimmed) reasons.push('trimming needs a sample-exact cut');
-  return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs) };
+  return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs), changesInside };
 }
 
 /** Names come from the recording's keys: made safe to create and to print (see file-names.ts). */
@@ -462,7 +464,10 @@ function planUnit(
   const aRuns = audioRuns(placedAudio, bySlice, facts, media);
   for (const w of [overlapWarning('video', placedVideo, media), overlapWarning('audio', placedAudio, media)]) if (w) warnings.push(w);
   const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, cutsStart, options) : null;
-  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options) : null;
+  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options, media) : null;
+  for (const key of audioPlan?.changesInside ?? []) {
+    warnings.push(`audio: the channel count changes inside ${key} (another device?): it is split at the change and re-encoded`);
+  }
   if (!videoPlan && !audioPlan) return 'nothing inside the trim window';
   // What the output holds decides its kind (a trim window may hold one track only).
   const kind: OutputPlan['kind'] = videoPlan && audioPlan ? 'av' : audioPlan ? 'audio' : 'video';

@@ -233,6 +233,11 @@ export interface AudioPlan {
   path: MergePath;
   reasons: string[];
   gaps: Interval[];
+  /**
+   * Slices whose AAC configuration (channel count) changes inside them, as measured: the executor splits
+   * the audio at every change into pieces of one configuration (see writePlacedAdts). Empty usually.
+   */
+  changesInside: string[];
 }
 
 export interface OutputPlan {

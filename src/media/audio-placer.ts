@@ -17,6 +17,8 @@ export interface PlacedAudio {
   frames: number;
   sampleRate: number;
   warnings: string[];
+  /** The files written, each of one configuration: the first from frame 0, each next from a channel change. */
+  pieces: { file: string; startFrame: number; config: AdtsConfig }[];
 }
 
 /** Produces one silent ADTS frame for a configuration (the executor encodes it with ffmpeg once). */
@@ -62,14 +64,25 @@ export async function writePlacedAdts(
   signal?: AbortSignal,
   /** Output time (ms) the audio must reach: silence is added after the last slice up to it. */
   endMs = 0,
+  /**
+   * Where to go on when the channel count changes (the piece's index -> its file). Without it such a
+   * change is an AudioCopyError (one MP4 track has one configuration); with it, each configuration gets
+   * its own file, for the transcode path. A change of sample rate or object type is an error either way.
+   */
+  pieceFile?: (index: number) => string,
 ): Promise<PlacedAudio> {
-  const out = createWriteStream(outFile);
+  let out = createWriteStream(outFile);
+  const pieces: PlacedAudio['pieces'] = [];
   const warnings: string[] = [];
   let config: AdtsConfig | null = null;
   let silent: Buffer | null = null;
   let written = 0;
   const write = async (buf: Buffer) => {
     if (!out.write(buf)) await once(out, 'drain');
+  };
+  const close = async () => {
+    out.end();
+    if (!out.closed) await once(out, 'close');
   };
   try {
     const ordered = [...slices].sort((a, b) => a.offsetMs - b.offsetMs);
@@ -93,8 +106,17 @@ export async function writePlacedAdts(
               if (config.objectType !== 2) throw new AudioCopyError(`${slice.key}: AAC object type ${config.objectType} is not AAC-LC`);
               if (SAMPLE_RATES[config.sampleRateIndex] === undefined) throw new AudioCopyError(`${slice.key}: bad sample rate index`);
               silent = await silence(config);
+              pieces.push({ file: outFile, startFrame: 0, config });
             } else if (!sameConfig(config, group.config)) {
-              throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
+              const channelsOnly = config.objectType === group.config.objectType && config.sampleRateIndex === group.config.sampleRateIndex;
+              if (!pieceFile || !channelsOnly) throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
+              // A new piece from here, at the frame it starts on (the frame length does not change).
+              await close();
+              const file = pieceFile(pieces.length);
+              out = createWriteStream(file);
+              config = group.config;
+              silent = await silence(config);
+              pieces.push({ file, startFrame: written + copied, config });
             }
             if (group.frames.some((f) => samplesInFrame(f) !== 1024)) throw new AudioCopyError(`${slice.key}: multi-block ADTS frames`);
             if (!window) {
@@ -142,10 +164,9 @@ export async function writePlacedAdts(
       }
     }
   } finally {
-    out.end();
-    await once(out, 'close');
+    await close();
   }
   if (!config) throw new AudioCopyError('no audio slice could be read');
 
-  return { config, frames: written, sampleRate: SAMPLE_RATES[config.sampleRateIndex]!, warnings };
+  return { config, frames: written, sampleRate: SAMPLE_RATES[config.sampleRateIndex]!, warnings, pieces };
 }

@@ -3,14 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MergePath, OutputPlan, PlacedSlice, VideoRun } from '../core/types.js';
+import type { AudioRun, MergePath, OutputPlan, PlacedSlice, VideoRun } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg, type FfmpegProgress } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
-import { AudioCopyError, writePlacedAdts } from '../media/audio-placer.js';
+import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audio-placer.js';
 import { scanTs } from '../media/ts-scan.js';
 import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
-import { concatList, mergeArgs, type MergeInputs } from './commands.js';
+import { concatList, concatQuote, mergeArgs, type MergeInputs } from './commands.js';
 import { partialName, workPrefix } from './leftovers.js';
 
 export interface ExecuteContext {
@@ -79,6 +79,19 @@ async function verifyOutput(file: string, plan: OutputPlan, signal?: AbortSignal
   if (missing.length > 0) throw new Error(`the written file has no ${missing.join(' or ')} stream; it was removed`);
   if (!(check.durationMs > 0)) throw new Error('the written file is empty; it was removed');
   return check.durationMs;
+}
+
+/** Pieces of placed audio (see writePlacedAdts) as transcode runs: each from its first frame to the next piece. */
+function piecesAsRuns(placed: PlacedAudio, frameMs: number): AudioRun[] {
+  return placed.pieces.map((piece, i) => ({
+    slices: [],
+    offsetMs: piece.startFrame * frameMs,
+    endMs: (placed.pieces[i + 1]?.startFrame ?? placed.frames) * frameMs,
+    codec: 'aac',
+    sampleRate: placed.sampleRate,
+    channels: piece.config.channelConfig,
+    profile: 'LC',
+  }));
 }
 
 /** TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy that starts at the keyframe. */
@@ -175,22 +188,25 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
     }
 
     let audioPath: MergePath | null = plan.audio?.path ?? null;
+    let audioPlan = plan.audio;
     if (plan.audio) {
       const slices = plan.audio.runs.flatMap((r) => r.slices);
+      const silence = (config: AdtsConfig) => {
+        const key = `${config.objectType}/${config.sampleRateIndex}/${config.channelConfig}`;
+        let frame = ctx.silence.get(key);
+        if (!frame) {
+          frame = encodeSilentFrame(config, ctx.signal);
+          ctx.silence.set(key, frame);
+          // A failure is not kept: the next output tries again.
+          frame.catch(() => ctx.silence.delete(key));
+        }
+        return frame;
+      };
+      const endMs = plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs;
       if (plan.audio.path === 'copy') {
         const adts = path.join(workDir, 'audio.aac');
         try {
-          const placed = await writePlacedAdts(slices, ctx.paths, adts, (config) => {
-            const key = `${config.objectType}/${config.sampleRateIndex}/${config.channelConfig}`;
-            let frame = ctx.silence.get(key);
-            if (!frame) {
-              frame = encodeSilentFrame(config, ctx.signal);
-              ctx.silence.set(key, frame);
-              // A failure is not kept: the next output tries again.
-              frame.catch(() => ctx.silence.delete(key));
-            }
-            return frame;
-          }, ctx.signal, plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs);
+          const placed = await writePlacedAdts(slices, ctx.paths, adts, silence, ctx.signal, endMs);
           warnings.push(...placed.warnings);
           inputs.adtsFile = adts;
         } catch (error) {
@@ -198,8 +214,22 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
           warnings.push(`audio is re-encoded: ${error.message}`);
           audioPath = 'transcode';
         }
+      } else if (plan.audio.changesInside.length > 0) {
+        // The channel count changes inside a slice: ffmpeg cannot change an input's layout mid-stream, so
+        // the frames are laid on the wall clock in Node and split at every change, one input per piece.
+        const placed = await writePlacedAdts(slices, ctx.paths, path.join(workDir, 'audio-piece-0.aac'), silence, ctx.signal, endMs, (i) =>
+          path.join(workDir, `audio-piece-${i}.aac`),
+        );
+        warnings.push(...placed.warnings);
+        const frameMs = (1024 / placed.sampleRate) * 1000;
+        audioPlan = { ...plan.audio, runs: piecesAsRuns(placed, frameMs) };
+        for (const [i, piece] of placed.pieces.entries()) {
+          const list = path.join(workDir, `audio-${i}.ffconcat`);
+          await writeFile(list, `ffconcat version 1.0\nfile ${concatQuote(piece.file)}\n`);
+          inputs.audioLists.push(list);
+        }
       }
-      if (!inputs.adtsFile) {
+      if (!inputs.adtsFile && inputs.audioLists.length === 0) {
         for (const [i, run] of plan.audio.runs.entries()) {
           const list = path.join(workDir, `audio-${i}.ffconcat`);
           await writeFile(list, concatList(run.slices, ctx.paths, true));
@@ -208,7 +238,7 @@ export async function executeOutput(plan: OutputPlan, ctx: ExecuteContext): Prom
       }
     }
 
-    const args = mergeArgs(plan, inputs, partial, { preset: ctx.preset, threads: ctx.threads });
+    const args = mergeArgs({ ...plan, audio: audioPlan }, inputs, partial, { preset: ctx.preset, threads: ctx.threads });
     await runFfmpeg(args, { signal: ctx.signal, onProgress: ctx.onProgress });
     const durationMs = await verifyOutput(partial, plan, ctx.signal);
     await rename(partial, finalFile);
