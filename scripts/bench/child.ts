@@ -156,8 +156,8 @@ async function runProfile(task: Extract<ChildTask, { method: 'profile' }>): Prom
   const src = await openSource(task.source, { outDir: task.outDir });
   const read = await timed('list + read playlists', () => readInventory(src));
   const inventory = await timed('measure unlisted slices', () => measureUnlisted(src, read));
-  const probed = await timed('probe slices (ffprobe)', () => probeFacts(src, inventory, options));
-  counts['slices probed'] = probed.facts.size;
+  const probed = await timed('plan facts, in-process (first slice of each run)', () => probeFacts(src, inventory, options));
+  counts['first slices read for facts'] = probed.facts.size;
   const plan = await timed('plan', async () => planMerge(probed.inventory, probed.facts, options));
   const containers = containersOf(probed.inventory);
   const outputs: ChildOutput[] = [];
