@@ -286,6 +286,7 @@ describe('interruptions', () => {
   it('two runs on the same output folder at once both end with complete, valid files', async () => {
     const out = `${base}-twice`;
     const [a, b] = await Promise.all([mergeRecordings({ source: base, outDir: out, force: true }), mergeRecordings({ source: base, outDir: out, force: true })]);
+    expect([...a.results, ...b.results].filter((r) => r.error !== null).map((r) => `${r.uid}: ${r.error}`)).toEqual([]);
     expect(a.ok && b.ok).toBe(true);
     await expectMarkers(uid1(a).file!, expected, 15);
     expect((await readdir(out)).filter((f) => f.includes(PARTIAL_MARKER))).toEqual([]);

@@ -1,7 +1,7 @@
 // What made each output, kept in a small sidecar beside it (`.<file name>.recmerge.json`): the options that
 // change its bytes, the inputs' names, sizes and ETags, and recmerge's version. A rerun skips an output only
 // when its record matches what would make it now; otherwise it is made again, and the result says why.
-import { createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -125,7 +125,8 @@ export async function writeRecord(file: string, expected: Omit<OutputRecord, 'ou
   const { size } = await stat(file);
   const record: OutputRecord = { ...expected, output: { size } };
   const target = recordPath(file);
-  const temp = partialName(target, createHash('sha1').update(target).digest('hex').slice(0, 8));
+  // A name of its own: two runs writing the same record at once must not share (and remove) one temporary file.
+  const temp = partialName(target, randomBytes(4).toString('hex'));
   try {
     await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
     await rename(temp, target);
