@@ -1,7 +1,7 @@
 // Inventory (+ probed facts) -> merge plan, on small synthetic inventories.
 import { describe, expect, it } from 'vitest';
 import { formatUtc17 } from '../src/core/names.js';
-import { coveredSpans, keysToProbe, placeSlices, planMerge } from '../src/core/plan.js';
+import { coveredSpans, keysToProbe, measuredRate, placeSlices, planMerge } from '../src/core/plan.js';
 import type { Inventory, MediaFacts, MediaKind, OutputPlan, Rotation, Slice, SliceContainer, SliceMedia, UidRecording, VideoFacts } from '../src/core/types.js';
 import type { PlanOptions } from '../src/options.js';
 
@@ -189,6 +189,26 @@ describe('planMerge: what the slices measured (SliceMedia)', () => {
     const audio = (lengthMs: number): SliceMedia => ({ hasVideo: false, hasAudio: true, startS: 5, lengthMs, audio: { sampleRate: 48000, channels: 1, frames: 700, changes: false } });
     const o = withMedia([{ audio: [[0, 15000], [14990, 15000], [29985, 15000]] }], () => audio(15000));
     expect(o.warnings.find((x) => x.startsWith('audio:'))).toMatch(/2 slice\(s\) overlap the next one \(by up to 10 ms, 15 ms in all/);
+  });
+
+  it('a sender that speeds up inside a run: the run takes the fastest rate its slices really have', () => {
+    // Facts (first slice) say 15 fps; the second slice's frames come every 33.3 ms, the third's every 40 ms.
+    const o = withMedia([{ video: [[0, 4000], [4000, 4000], [8000, 4000]] }], (_k, _m, i) => video(4000, { frameOffsetsMs: frames(4000, [15, 30, 25][i]) }), { transcode: true });
+    expect(o.video!.runs.map((r) => r.fps)).toEqual([30]);
+    expect(o.video!.fps).toBe(30);
+  });
+
+  it.each([
+    [[0, 66.7, 133.3, 200, 266.7], 15],
+    [[0, 66, 133, 200, 267, 333], 15],
+    [[0, 33.367, 66.733, 100.1], 30000 / 1001],
+    [[0, 33.333, 66.667, 200, 233.333, 266.667], 30],
+    [[0, 90.909, 181.818, 272.727], 11],
+    [[0, 100], null],
+  ])('measuredRate %j -> %s (the median spacing, snapped to the nearest common rate)', (offsets, rate) => {
+    const got = measuredRate(video(1000, { frameOffsetsMs: offsets }));
+    if (rate === null) expect(got).toBeNull();
+    else expect(got).toBeCloseTo(rate, 3);
   });
 
   it('a channel count change between slices starts a new audio run and re-encodes', () => {

@@ -49,6 +49,11 @@ const endOf = (s: { startMs: number; durationMs: number }) => s.startMs + s.dura
 /** Math.min/max over a list without spreading it into arguments (which overflows the stack past ~100k). */
 const minOf = (values: number[]) => values.reduce((a, b) => (b < a ? b : a), Infinity);
 const maxOf = (values: number[]) => values.reduce((a, b) => (b > a ? b : a), -Infinity);
+/** The highest of the rates that are known, or null. */
+const maxRate = (rates: (number | null)[]) => {
+  const known = rates.filter((r): r is number => r !== null);
+  return known.length > 0 ? maxOf(known) : null;
+};
 
 /** Union of the slices' wall-clock spans, merging spans closer than the tolerance. */
 export function coveredSpans(slices: Slice[], toleranceMs = GAP_TOLERANCE_MS): Interval[] {
@@ -253,6 +258,23 @@ function skipUndecodableLead(slices: PlacedSlice[], containers: Slice[], media: 
   return { slices: [], leadMs };
 }
 
+/** Frame rates a sender commonly uses: a measured rate within 1.5 % of the nearest one is taken as it. */
+const COMMON_RATES = [5, 6, 7.5, 10, 12, 12.5, 15, 20, 24000 / 1001, 24, 25, 30000 / 1001, 30, 48, 50, 60000 / 1001, 60];
+
+/** A slice's frame rate from its frames' spacing (the median, so that drops and jitter do not count); null under 3 frames. */
+export function measuredRate(m: SliceMedia | undefined): number | null {
+  const offsets = m?.frameOffsetsMs;
+  if (!offsets || offsets.length < 3) return null;
+  const deltas: number[] = [];
+  for (let i = 1; i < offsets.length; i++) if (offsets[i]! - offsets[i - 1]! > 0.5) deltas.push(offsets[i]! - offsets[i - 1]!);
+  if (deltas.length < 2) return null;
+  deltas.sort((a, b) => a - b);
+  const rate = 1000 / deltas[Math.floor(deltas.length / 2)]!;
+  if (!(rate > 0 && rate <= 240)) return null;
+  const nearest = COMMON_RATES.reduce((a, b) => (Math.abs(rate - b) < Math.abs(rate - a) ? b : a));
+  return Math.abs(rate - nearest) / nearest < 0.015 ? nearest : Math.round(rate * 1000) / 1000;
+}
+
 function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map<string, MediaFacts>, media: Map<string, SliceMedia> | undefined, warnings: string[]): VideoRun[] {
   const ordered = placed.map((p) => slices.get(p.key)!);
   const f = factsFor(ordered, facts);
@@ -281,7 +303,9 @@ function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, facts: Map
       width: vf?.width ?? s.codedSize?.width ?? 0,
       height: vf?.height ?? s.codedSize?.height ?? 0,
       codec: vf?.codec ?? (s.container === 'webm' ? 'vp8' : 'h264'),
-      fps: vf?.fps ?? null,
+      // The fastest rate any of its slices really has: a sender that speeds up inside a run (WebRTC adapts)
+      // must not lose every other frame to the rate its first slice had.
+      fps: maxRate([vf?.fps ?? null, ...lead.slices.map((p) => measuredRate(media?.get(p.key)))]),
     });
   }
   return runs;
