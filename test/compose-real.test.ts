@@ -40,9 +40,17 @@ describe('compose: a recording shaped like a real one', () => {
       users: [
         {
           uid: '1',
-          markers: [T0 + 2_000, T0 + 5_100, T0 + 8_700, T0 + 11_300],
+          // Cut mid-GOP at 8.86 s, shortly before the layout changes (user 2 leaves at 9 s): the piece after
+          // the change starts inside that slice, before its first keyframe (10.06 s).
+          markers: [T0 + 2_000, T0 + 5_100, T0 + 8_700, T0 + 9_500, T0 + 11_300],
           audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }],
-          video: [{ startMs: T0 + 60, durationMs: 12_000, sliceMs: 3000, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, gopFrames: 60, forceCutsMs: [4_500, 7_700] }],
+          video: [{ startMs: T0 + 60, durationMs: 12_000, sliceMs: 3000, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, gopFrames: 60, forceCutsMs: [4_500, 7_700, 8_800] }],
+        },
+        {
+          // A phone turned upside down in the middle of a slice (ROTATE with a TIME inside it).
+          uid: '3',
+          audio: [{ startMs: T0 + 500, durationMs: 11_000, sliceMs: 6000 }],
+          video: [{ startMs: T0 + 500, durationMs: 11_000, sliceMs: 6000, width: 160, height: 96, fps: 15, rotations: [{ atMs: T0 + 4_000, rotation: 180 }] }],
         },
         {
           uid: '2',
@@ -104,6 +112,30 @@ describe('compose: a recording shaped like a real one', () => {
       expect(seen, report).toHaveLength(want.length);
       want.forEach((t, i) => expect(Math.abs(seen[i]! - t) * 1000, report).toBeLessThanOrEqual(VIDEO_MS));
     }
+  });
+
+  it("keeps a turned phone's picture upright in its tile, before and after the turn", async () => {
+    const turnS = (T0 + 4_000 - originMs()) / 1000;
+    const times = [1.5, turnS - 0.5, turnS + 0.3, 8, 10.5];
+    const regions: Region[] = [];
+    for (const t of times) {
+      const iv = layout.intervals.find((i) => i.startMs <= t * 1000 && t * 1000 < i.endMs)!;
+      const tile = iv.tiles.find((x) => x.uid === '3')!;
+      // The 160x96 picture fitted into the tile and centred; the white square is in its upright top-left corner.
+      const scale = Math.min(tile.w / 160, tile.h / 96);
+      const [w, h] = [160 * scale, 96 * scale];
+      const [x, y] = [tile.x + (tile.w - w) / 2, tile.y + (tile.h - h) / 2];
+      const box = (fx: number, fy: number): Region => ({ x: Math.round(x + fx * w + 2), y: Math.round(y + fy * h + 2), w: Math.round(w / 8) - 4, h: Math.round(h / 8) - 4 });
+      regions.push(box(0, 0), box(7 / 8, 0), box(0, 7 / 8));
+    }
+    const timeline = await regionLumaTimeline(summary.results[0]!.file!, regions);
+    times.forEach((t, k) => {
+      const shown = timeline.filter((f) => f.t <= t + 1e-6).at(-1)!;
+      const [topLeft, topRight, bottomLeft] = shown.y.slice(k * 3, k * 3 + 3);
+      expect(topLeft, `top-left at ${t}s`).toBeGreaterThan(150);
+      expect(topRight, `top-right at ${t}s`).toBeLessThan(80);
+      expect(bottomLeft, `bottom-left at ${t}s`).toBeLessThan(80);
+    });
   });
 
   it('mixes every beep at the instant its source sample carries', async () => {

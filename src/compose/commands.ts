@@ -55,6 +55,11 @@ export function videoPieces(out: ComposeOutput): VideoPiece[] {
       // The slices holding [from, to); in the held (frozen) stretch after the run, its last slice.
       let slices = run.slices.filter((s) => frameOfMs(s.offsetMs) < to && frameOfMs(s.offsetMs + s.slotMs) > from);
       if (slices.length === 0) slices = run.slices.slice(-1);
+      // Decoding starts at a slice that starts on a keyframe: a piece whose first slice was cut mid-GOP
+      // also reads the slices before it (their frames fall before `from` and are trimmed away).
+      let first = run.slices.indexOf(slices[0]!);
+      while (first > 0 && run.slices[first]!.startsMidGop) first--;
+      slices = [...run.slices.slice(first, run.slices.indexOf(slices[0]!)), ...slices];
       pieces.push({ run: r, interval: k, slices, startMs: slices[0]!.offsetMs, from, to, tile });
     });
   });

@@ -171,19 +171,26 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
             const nextWall = next ? originMs + next.offsetMs + delta : Infinity;
             if (presence) holdWall = Math.max(endWall, Math.min(presence.endMs, nextWall));
           }
-          const startFrame = Math.max(0, frameOf(startWall, originMs, fps));
-          const endFrame = Math.min(layout.frames, frameOf(holdWall, originMs, fps));
-          if (endFrame <= startFrame) return;
-          videoRuns.push({
-            user,
-            slices: shift(r.slices, delta),
-            container: r.container,
-            rotation: r.rotation,
-            width: r.width,
-            height: r.height,
-            codec: r.codec,
-            startFrame,
-            endFrame,
+          const runStart = Math.max(0, frameOf(startWall, originMs, fps));
+          const runEnd = Math.min(layout.frames, frameOf(holdWall, originMs, fps));
+          // A phone turned during the run: one piece per rotation, each from its turn (on the output frame
+          // nearest the turn's instant) to the next; the stream decodes on across the turns.
+          const turns = r.turns.map((t) => ({ frame: Math.min(runEnd, Math.max(runStart, frameOf(originMs + t.atMs + delta, originMs, fps))), rotation: t.rotation }));
+          const bounds = [{ frame: runStart, rotation: r.rotation }, ...turns];
+          bounds.forEach((b, i) => {
+            const endFrame = bounds[i + 1]?.frame ?? runEnd;
+            if (endFrame <= b.frame) return;
+            videoRuns.push({
+              user,
+              slices: shift(r.slices, delta),
+              container: r.container,
+              rotation: b.rotation,
+              width: r.width,
+              height: r.height,
+              codec: r.codec,
+              startFrame: b.frame,
+              endFrame,
+            });
           });
         });
       }

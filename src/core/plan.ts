@@ -95,6 +95,7 @@ export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[],
     const m = media?.get(s.key);
     if (m) p.mediaStartS = m.startS;
     if (m?.reorderMs) p.reorderMs = m.reorderMs;
+    if (m?.startsOnKey === false) p.startsMidGop = true;
     if (s.turns) p.turns = s.turns.map((t) => ({ atMs: toOutput(t.atMs, originMs, cuts), rotation: t.rotation }));
     placed.push(p);
   });

@@ -182,6 +182,8 @@ export interface PlacedSlice {
   turns?: { atMs: number; rotation: Rotation }[];
   /** B-frame reordering delay (ms), when measured. */
   reorderMs?: number;
+  /** Video, when measured: the slice starts mid-GOP (cut on a frame that is not a keyframe). */
+  startsMidGop?: boolean;
 }
 
 /** A run of video slices that can be decoded as one stream: contiguous, same container, size and rotation. */
