@@ -56,6 +56,8 @@ describe('snapshots', () => {
         { uid: '2', markers: [T0 + 1000], video: [{ startMs: T0 + 400, durationMs: 3000, ...small, rotation: 90 }] },
         // Camera off from 1.5 s to 2.6 s: no picture at 2 s.
         { uid: '3', video: [{ startMs: T0, durationMs: 1500, ...small }, { startMs: T0 + 2600, durationMs: 1400, ...small }] },
+        // Its video starts 10 frames into a GOP of 15: nothing can be decoded before 0.333 s.
+        { uid: '4', video: [{ startMs: T0, durationMs: 2000, ...small, startsMidGop: 10 }] },
       ],
     });
     summary = await snapshotRecordings({ source: root, outDir: `${root}-out`, every: 1 });
@@ -69,8 +71,16 @@ describe('snapshots', () => {
         ...[0, 1000, 2000, 3000].map((t) => name('1', T0 + t)),
         ...[1000, 2000, 3000].map((t) => name('2', T0 + t)),
         ...[0, 1000, 3000].map((t) => name('3', T0 + t)),
+        ...[0, 1000].map((t) => name('4', T0 + t)),
       ].sort(),
     );
+  });
+
+  it('says so when the picture of an instant cannot be decoded and a later one stands in (a stream that starts mid-GOP)', () => {
+    const r = summary.results.find((x) => x.uid === '4')!;
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(new RegExp(`^${name('4', T0)}: nothing of .* can be decoded up to 0\\.000000 s into it \\(it starts mid-GOP\\); its first decodable picture, a later one, is used$`));
+    expect(summary.results.filter((x) => x.uid !== '4').flatMap((x) => x.warnings)).toEqual([]);
   });
 
   it('shows the frame of the instant in its name (the marker frames, and only those, are white)', async () => {

@@ -16,6 +16,9 @@ import { isS3Url, openSource } from '../storage/open.js';
 import { takeSnapshot } from './execute.js';
 import { isFinishedFile } from '../merge/finished-file.js';
 
+/** How a warning about a snapshot that could not be taken starts (a substituted picture is only a warning). */
+const NO_PICTURE = 'no picture at ';
+
 export interface SnapshotOptions extends StorageOptions {
   source: SourceSpec;
   outDir: string;
@@ -83,11 +86,14 @@ export async function snapshotRecordings(options: SnapshotOptions): Promise<Snap
                   const file = outputPath(outDir, shot.fileName);
                   const slice = paths.get(shot.sliceKey);
                   if (!slice) throw new Error(`${shot.sliceKey}: ${missing.get(shot.sliceKey) ?? 'not available'}`);
-                  if (options.force || !(await isFinishedFile(file))) await takeSnapshot(shot, slice, file, signal);
+                  if (options.force || !(await isFinishedFile(file))) {
+                    const concealed = await takeSnapshot(shot, slice, file, signal);
+                    if (concealed) r.warnings.push(concealed);
+                  }
                   return file;
                 } catch (error) {
                   signal?.throwIfAborted();
-                  r.warnings.push(`no picture at ${shot.fileName}: ${(error as Error).message.split('\n')[0]}`);
+                  r.warnings.push(`${NO_PICTURE}${shot.fileName}: ${(error as Error).message.split('\n')[0]}`);
                   return null;
                 } finally {
                   options.onProgress?.(++done, plan.shots.length);
@@ -108,7 +114,7 @@ export async function snapshotRecordings(options: SnapshotOptions): Promise<Snap
       ...[...results.values()].map(({ shots: _shots, ...r }) => r),
       ...plan.failures.map((f) => ({ ...f, files: [], warnings: [] })),
     ];
-    return { results: all, ignored: inventory.ignored, problems: inventory.problems, ok: all.length > 0 && all.every((r) => r.error === null && r.warnings.length === 0) };
+    return { results: all, ignored: inventory.ignored, problems: inventory.problems, ok: all.length > 0 && all.every((r) => r.error === null && !r.warnings.some((w) => w.startsWith(NO_PICTURE))) };
   } finally {
     await src.dispose();
   }

@@ -35,16 +35,25 @@ export function snapshotArgs(shot: SnapshotShot, sliceFile: string, outFile: str
 
 const written = (file: string) => stat(file).then((s) => s.size > 0, () => false);
 
-export async function takeSnapshot(shot: SnapshotShot, sliceFile: string, finalFile: string, signal?: AbortSignal): Promise<void> {
+/**
+ * Writes one snapshot. Returns a warning when the picture is not the one on screen at the instant: the
+ * instant lies before the slice's first decodable frame (a slice cut mid-GOP), so a later picture is used.
+ */
+export async function takeSnapshot(shot: SnapshotShot, sliceFile: string, finalFile: string, signal?: AbortSignal): Promise<string | null> {
   await mkdir(path.dirname(finalFile), { recursive: true });
   const partial = partialName(finalFile, randomBytes(4).toString('hex'));
   try {
+    let used: 'window' | 'before' | 'first' | null = null;
     for (const attempt of ['window', 'before', 'first'] as const) {
       await runFfmpeg(snapshotArgs(shot, sliceFile, partial, attempt), { signal });
-      if (await written(partial)) break;
+      if (await written(partial)) {
+        used = attempt;
+        break;
+      }
     }
-    if (!(await written(partial))) throw new Error(`${shot.sliceKey}: no picture could be decoded at ${sec(shot.offsetMs / 1000)} s`);
+    if (!used) throw new Error(`${shot.sliceKey}: no picture could be decoded at ${sec(shot.offsetMs / 1000)} s`);
     await rename(partial, finalFile);
+    return used === 'first' ? `${shot.fileName}: nothing of ${shot.sliceKey} can be decoded up to ${sec(shot.offsetMs / 1000)} s into it (it starts mid-GOP); its first decodable picture, a later one, is used` : null;
   } finally {
     await rm(partial, { force: true });
   }
