@@ -6,7 +6,7 @@
 // 2. BENCH_UIDS UIDs (default 10,000) of 4 audio + 4 video slices each: the same steps.
 // 3. `recmerge merge --dry-run` over a folder of BENCH_UIDS UIDs (target < 30 s): playlists only; slice
 //    names only; and real slices (small H.264 and AAC TS files, hard-linked under every name), where the
-//    first slice of every run is read for the plan's facts.
+//    first slice of every run is read for the plan's facts and every slice is measured (a local folder).
 // 4. 100,000 identical problems become one counted problem.
 // Also: the longest event-loop stall while the inventory of step 1 is built inside a worker-like loop.
 import { execFile, execFileSync } from 'node:child_process';
@@ -24,6 +24,8 @@ import type { MediaFacts } from '../src/core/types.js';
 const SLICES = Number(process.env.BENCH_SLICES ?? 100_000);
 const UIDS = Number(process.env.BENCH_UIDS ?? 10_000);
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
+/** Length of the real slices written for the dry run (kept small: 80,000 files). */
+const REAL_SLICE_MS = 400;
 const SID = 'a'.repeat(32);
 
 interface Generated {
@@ -31,14 +33,14 @@ interface Generated {
   texts: Map<string, string>;
 }
 
-/** A track of `n` 15 s slices named with +-15 ms jitter, listed in a service-style playlist. */
-function track(uid: string, media: 'audio' | 'video', n: number, keys: string[], texts: Map<string, string>, present = true): void {
+/** A track of `n` slices (15 s by default) named with +-15 ms jitter, listed in a service-style playlist. */
+function track(uid: string, media: 'audio' | 'video', n: number, keys: string[], texts: Map<string, string>, present = true, sliceMs = 15_000): void {
   const base = `${SID}_room__uid_s_${uid}__uid_e_${media}`;
   const lines = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-TARGETDURATION:16', '#EXT-X-DISCONTINUITY'];
   for (let i = 0; i < n; i++) {
-    const name = `${base}_${formatUtc17(T0 + i * 15_000 + ((i * 7) % 31) - 15)}.ts`;
+    const name = `${base}_${formatUtc17(T0 + i * sliceMs + ((i * 7) % 31) - 15)}.ts`;
     if (present) keys.push(name);
-    lines.push('#EXTINF:15.000000', name);
+    lines.push(`#EXTINF:${(sliceMs / 1000).toFixed(6)}`, name);
   }
   lines.push('#EXT-X-ENDLIST', '');
   keys.push(`${base}.m3u8`);
@@ -54,12 +56,12 @@ function oneTrack(n: number): Generated {
   return { keys, texts };
 }
 
-function manyUids(n: number, present = true): Generated {
+function manyUids(n: number, present = true, sliceMs = 15_000): Generated {
   const keys: string[] = [];
   const texts = new Map<string, string>();
   for (let u = 0; u < n; u++) {
-    track(String(1000 + u), 'audio', 4, keys, texts, present);
-    track(String(1000 + u), 'video', 4, keys, texts, present);
+    track(String(1000 + u), 'audio', 4, keys, texts, present, sliceMs);
+    track(String(1000 + u), 'video', 4, keys, texts, present, sliceMs);
   }
   return { keys, texts };
 }
@@ -134,8 +136,8 @@ async function main(): Promise<void> {
   const realSlices = async (dir: string, keys: string[]) => {
     const ffmpeg = resolveTool('ffmpeg');
     const media = { video: path.join(dir, 'video-slice.ts'), audio: path.join(dir, 'audio-slice.ts') };
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=160x90:r=15:d=0.4', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', media.video]);
-    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'sine=r=48000:d=0.4', '-c:a', 'aac', '-ac', '1', '-f', 'mpegts', media.audio]);
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `testsrc2=s=160x90:r=15:d=${REAL_SLICE_MS / 1000}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'mpegts', media.video]);
+    execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', `sine=r=48000:d=${REAL_SLICE_MS / 1000}`, '-c:a', 'aac', '-ac', '1', '-f', 'mpegts', media.audio]);
     for (const key of keys) {
       const from = key.includes('__uid_e_video') ? media.video : media.audio;
       await link(from, path.join(dir, key)).catch(() => copyFile(from, path.join(dir, key)));
@@ -166,7 +168,8 @@ async function main(): Promise<void> {
   };
   await dryRun('playlists only (every slice missing)', manyUids(UIDS, false), false);
   await dryRun('slices only (no playlists: rebuilt from names)', { keys: noPlaylists.keys, texts: new Map() }, true);
-  await dryRun('playlists and real slices (the first slice of every run read for its facts)', manyUids(UIDS), 'real');
+  // The real slices hold 0.4 s each, and are named and listed so (a dry run over a local folder measures every slice).
+  await dryRun('playlists and real slices (every slice measured, the first of each run read for its facts)', manyUids(UIDS, true, REAL_SLICE_MS), 'real');
 
   console.log('4. identical problems');
   const big = oneTrack(SLICES);

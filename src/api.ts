@@ -66,6 +66,12 @@ export interface PlanRequest extends PlanOptions, StorageOptions {
   /** Called with every ffprobe command line before it runs. */
   onCommand?: (command: string[]) => void;
   signal?: AbortSignal;
+  /**
+   * Measure every slice, as the merge does, so that the plan is the one the merge will follow (real
+   * lengths, overlaps, undecodable leads). Default: for a local folder, yes; for S3, no (it would
+   * download everything): the plan then places slices by their names and #EXTINF.
+   */
+  measure?: boolean;
 }
 
 /** The merge plan (probing the media it depends on), without merging: what `--dry-run` prints. */
@@ -83,7 +89,13 @@ async function plan(request: PlanRequest): Promise<MergePlan & { inventory: Inve
     checkRequestedUids(inventoryRead.inventory, request.uids);
     const read = await measureUnlisted(src, inventoryRead, request.signal);
     const { inventory, facts } = await probeFacts(src, read, request, request.signal);
-    return { ...planMerge(inventory, facts, request), inventory };
+    const named = planMerge(inventory, facts, request);
+    if (!(request.measure ?? src.local === true)) return { ...named, inventory };
+    const inputs = [...new Set(named.outputs.flatMap((o) => o.inputs))];
+    const { paths, missing } = await src.materialize(inputs, { signal: request.signal });
+    const media = await measureSlices(paths, missing, { inputs }, containersOf(inventory), request.signal);
+    const measured = missing.size > 0 ? markMissing(inventory, missing) : inventory;
+    return { ...planMerge(measured, facts, request, media), inventory: measured };
   } finally {
     await src.dispose();
   }

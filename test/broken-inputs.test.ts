@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mergeRecordings } from '../src/api.js';
+import { mergeRecordings, planRecordings } from '../src/api.js';
 import type { MergeSummary } from '../src/options.js';
 import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
 import { probe } from './support/measure.js';
@@ -111,6 +111,14 @@ describe('slices', () => {
     expect(r.warnings.filter((w) => /but #EXTINF says (100|1000000)\.000s; its measured length is used/.test(w))).toHaveLength(4);
     expect((await probe(r.file!)).durationS).toBeCloseTo(12, 1);
     await expectMarkers(r.file!, expected, 15);
+    if (transcode) return;
+    // The dry run over a local folder measures the slices too: it shows the output the merge writes.
+    const planned = (await planRecordings({ source: root, outDir: `${root}-out` })).outputs.find((o) => o.uid === '1')!;
+    expect(planned.durationMs / 1000).toBeCloseTo(12, 1);
+    expect(planned.warnings.filter((w) => /but #EXTINF says (100|1000000)\.000s/.test(w))).toHaveLength(4);
+    // Without measuring (what an S3 dry run does, not to download everything) the names and #EXTINF decide.
+    const unmeasured = (await planRecordings({ source: root, outDir: `${root}-out`, measure: false })).outputs.find((o) => o.uid === '1')!;
+    expect(unmeasured.durationMs).toBeGreaterThan(1_000_000);
   });
 
   it('a slice named a year later does not blow up memory: the user becomes two outputs, said in their warnings', async () => {

@@ -10,6 +10,7 @@ export const folderOf = (entry: Dirent) => entry.parentPath ?? (entry as Dirent 
 export class LocalFolderSource implements RecordingSource {
   readonly root: string;
   readonly description: string;
+  readonly local = true;
 
   constructor(root: string) {
     this.root = path.resolve(root);

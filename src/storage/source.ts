@@ -28,6 +28,8 @@ export interface FetchOptions {
 export interface RecordingSource {
   /** Human-readable location, safe to print (no credentials). */
   readonly description: string;
+  /** True when `materialize` downloads nothing (a folder on this machine): a dry run then measures every slice. */
+  readonly local?: boolean;
   /** Every object under the source root. */
   list(signal?: AbortSignal): Promise<StoredObject[]>;
   /** A small text object (a playlist). */
