@@ -53,6 +53,13 @@ describe('compose: a recording shaped like a real one', () => {
           video: [{ startMs: T0 + 500, durationMs: 11_000, sliceMs: 6000, width: 160, height: 96, fps: 15, rotations: [{ atMs: T0 + 4_000, rotation: 180 }] }],
         },
         {
+          // A web sender: VP8 in WebM, resized by WebRTC inside a slice.
+          uid: '4',
+          markers: [T0 + 5_400, T0 + 8_200],
+          audio: [{ startMs: T0 + 4_000, durationMs: 6_000, sliceMs: 3000 }],
+          video: [{ startMs: T0 + 4_000, durationMs: 6_000, sliceMs: 3000, width: 160, height: 120, fps: FPS, codec: 'vp8', resizes: [{ atMs: T0 + 6_500, width: 96, height: 72 }] }],
+        },
+        {
           uid: '2',
           markers: [T0 + 4_200, T0 + 7_300],
           audio: [{ startMs: T0 + 3_000, durationMs: 6_000, sliceMs: 3000 }],
@@ -100,7 +107,7 @@ describe('compose: a recording shaped like a real one', () => {
     for (const iv of layout.intervals) for (const t of iv.tiles) rects.set(`${t.x},${t.y},${t.w},${t.h}`, centre(t));
     const keys = [...rects.keys()];
     const timeline = await regionLumaTimeline(summary.results[0]!.file!, [...rects.values()]);
-    for (const uid of ['1', '2']) {
+    for (const uid of ['1', '2', '4']) {
       const series = timeline.flatMap(({ t, y }) => {
         const iv = layout.intervals.find((i) => i.startMs / 1000 <= t + 1e-6 && t + 1e-6 < i.endMs / 1000);
         const tile = iv?.tiles.find((x) => x.uid === uid);
