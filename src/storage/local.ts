@@ -2,10 +2,14 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import type { FetchOptions, RecordingSource, StoredObject } from './source.js';
 
 /** The folder a recursive readdir entry is in (`parentPath` from Node 20.12; `path` before). */
 export const folderOf = (entry: Dirent) => entry.parentPath ?? (entry as Dirent & { path: string }).path;
+
+/** File stats in flight at once when materializing. */
+const STATS_AT_ONCE = 64;
 
 export class LocalFolderSource implements RecordingSource {
   readonly root: string;
@@ -55,17 +59,25 @@ export class LocalFolderSource implements RecordingSource {
     options.signal?.throwIfAborted();
     const paths = new Map<string, string>();
     const missing = new Map<string, string>();
-    for (const key of keys) {
-      try {
-        const abs = this.resolve(key);
-        const info = await stat(abs);
-        if (!info.isFile()) missing.set(key, 'not a file');
-        else if (info.size === 0) missing.set(key, 'empty file');
-        else paths.set(key, abs);
-      } catch (error) {
-        missing.set(key, error instanceof Error && 'code' in error && error.code === 'ENOENT' ? 'not found' : String(error));
-      }
-    }
+    // Many at once: one at a time, 80,000 slices spent seconds waiting between stats.
+    const limit = pLimit(STATS_AT_ONCE);
+    const found = await Promise.all(
+      keys.map((key) =>
+        limit(async (): Promise<[string, string, boolean]> => {
+          try {
+            const abs = this.resolve(key);
+            const info = await stat(abs);
+            if (!info.isFile()) return [key, 'not a file', false];
+            if (info.size === 0) return [key, 'empty file', false];
+            return [key, abs, true];
+          } catch (error) {
+            return [key, error instanceof Error && 'code' in error && error.code === 'ENOENT' ? 'not found' : String(error), false];
+          }
+        }),
+      ),
+    );
+    // In the order asked (callers iterate the maps).
+    for (const [key, value, ok] of found) (ok ? paths : missing).set(key, value);
     return { paths, missing };
   }
 
