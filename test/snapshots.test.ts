@@ -58,6 +58,9 @@ describe('snapshots', () => {
         { uid: '3', video: [{ startMs: T0, durationMs: 1500, ...small }, { startMs: T0 + 2600, durationMs: 1400, ...small }] },
         // Its video starts 10 frames into a GOP of 15: nothing can be decoded before 0.333 s.
         { uid: '4', video: [{ startMs: T0, durationMs: 2000, ...small, startsMidGop: 10 }] },
+        // Cut mid-GOP at 1.4 s (keyframes every 2 s, at 0.4 and 2.4 s): the instant 2 s (a marker, on a frame)
+        // lies in the second slice before its first keyframe, and is decoded from the slice before it.
+        { uid: '5', markers: [T0 + 2000], video: [{ startMs: T0 + 400, durationMs: 3000, ...small, gopFrames: 30, forceCutsMs: [1000] }] },
       ],
     });
     summary = await snapshotRecordings({ source: root, outDir: `${root}-out`, every: 1 });
@@ -72,6 +75,7 @@ describe('snapshots', () => {
         ...[1000, 2000, 3000].map((t) => name('2', T0 + t)),
         ...[0, 1000, 3000].map((t) => name('3', T0 + t)),
         ...[0, 1000].map((t) => name('4', T0 + t)),
+        ...[1000, 2000, 3000].map((t) => name('5', T0 + t)),
       ].sort(),
     );
   });
@@ -79,8 +83,14 @@ describe('snapshots', () => {
   it('says so when the picture of an instant cannot be decoded and a later one stands in (a stream that starts mid-GOP)', () => {
     const r = summary.results.find((x) => x.uid === '4')!;
     expect(r.warnings).toHaveLength(1);
-    expect(r.warnings[0]).toMatch(new RegExp(`^${name('4', T0)}: nothing of .* can be decoded up to 0\\.000000 s into it \\(it starts mid-GOP\\); its first decodable picture, a later one, is used$`));
+    expect(r.warnings[0]).toMatch(new RegExp(`^${name('4', T0)}: nothing of .* can be decoded up to 0\\.000000 s into it \\(it starts mid-GOP and no slice runs up to it\\); its first decodable picture, a later one, is used$`));
     expect(summary.results.filter((x) => x.uid !== '4').flatMap((x) => x.warnings)).toEqual([]);
+  });
+
+  it('an instant before the first keyframe of a slice cut mid-GOP is decoded from the slice before it: the right frame', async () => {
+    const mean = async (t: number) => (await lumaTimeline(`${root}-out/${name('5', T0 + t)}`))[0]!.y;
+    expect(await mean(2000)).toBeGreaterThan(150);
+    for (const t of [1000, 3000]) expect(await mean(t)).toBeLessThan(100);
   });
 
   it('shows the frame of the instant in its name (the marker frames, and only those, are white)', async () => {

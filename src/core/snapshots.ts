@@ -15,6 +15,11 @@ export interface SnapshotShot {
   offsetMs: number;
   rotation: Rotation;
   fileName: string;
+  /**
+   * The slice before, when it runs up to this one: decoded first when nothing of this slice can be decoded
+   * up to the instant (a slice cut mid-GOP needs the frames before it). `ms`: how long it holds (by the names).
+   */
+  previous?: { key: string; ms: number };
 }
 
 export interface SnapshotPlan {
@@ -46,9 +51,12 @@ export function planSnapshots(inventory: Inventory, everyMs: number, uids?: stri
       }
       const slices = (rec.video?.slices ?? []).filter((s) => s.present);
       const bySlice = new Map(slices.map((s) => [s.key, s]));
-      for (const p of placeSlices(slices, 0, [])) {
+      const placed = placeSlices(slices, 0, []);
+      placed.forEach((p, i) => {
         const slice = bySlice.get(p.key)!;
         const end = p.startMs + p.slotMs;
+        const before = placed[i - 1];
+        const previous = before && before.startMs + before.slotMs === p.startMs ? { key: before.key, ms: p.startMs - before.startMs } : undefined;
         for (let k = Math.max(0, Math.ceil((p.startMs - origin) / everyMs)); origin + k * everyMs < end; k++) {
           const instantMs = origin + k * everyMs;
           shots.push({
@@ -60,9 +68,10 @@ export function planSnapshots(inventory: Inventory, everyMs: number, uids?: stri
             offsetMs: instantMs - p.startMs,
             rotation: slice.rotation,
             fileName: snapshotFileName(session.sid, session.cname, rec.uid, instantMs),
+            ...(previous ? { previous } : {}),
           });
         }
-      }
+      });
     }
   }
   return { shots, failures };

@@ -87,7 +87,11 @@ export async function snapshotRecordings(options: SnapshotOptions): Promise<Snap
                   const slice = paths.get(shot.sliceKey);
                   if (!slice) throw new Error(`${shot.sliceKey}: ${missing.get(shot.sliceKey) ?? 'not available'}`);
                   if (options.force || !(await isFinishedFile(file))) {
-                    const concealed = await takeSnapshot(shot, slice, file, signal);
+                    const previous = shot.previous;
+                    const previousFile = previous
+                      ? async () => (await src.materialize([previous.key], { signal })).paths.get(previous.key) ?? null
+                      : undefined;
+                    const concealed = await takeSnapshot(shot, slice, file, signal, previousFile);
                     if (concealed) r.warnings.push(concealed);
                   }
                   return file;
