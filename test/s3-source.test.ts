@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { mergeRecordings } from '../src/api.js';
+import { mergeRecordings, planRecordings } from '../src/api.js';
 import { LocalFolderSource } from '../src/storage/local.js';
 import { isS3Url, openSource } from '../src/storage/open.js';
 import { backoffDelay, isRetryable, ShortBodyError } from '../src/storage/retry.js';
@@ -280,6 +280,16 @@ describe('merge from S3', () => {
       expect(await digest(Buffer.from(await object.Body!.transformToByteArray()))).toBe(await digest(mine));
     }
     expect(await filesUnder(path.join(tmp, 'from-s3', '.recmerge-cache'))).toEqual([]);
+
+    // A dry run from S3 fetches the playlists and the first slice of each run, not every slice (a local
+    // folder is measured whole); its plan places the rest by their names and #EXTINF.
+    proxy.resetLog();
+    const planned = await planRecordings({ source: `s3://${BUCKET}/sample/directory1`, outDir: path.join(tmp, 'dry-s3'), ...storage });
+    const slicesFetched = proxy.objectGets().filter((r) => /\.(ts|webm)$/.test(r.key)).length;
+    const slicesListed = files.filter((e) => /\.(ts|webm)$/.test(e.name) && e.parentPath.includes('directory1')).length;
+    expect(slicesFetched).toBeGreaterThan(0);
+    expect(slicesFetched).toBeLessThan(slicesListed / 2);
+    expect(planned.outputs.map((o) => o.id).sort()).toEqual(local.results.map((r) => r.id).sort());
   });
 });
 
