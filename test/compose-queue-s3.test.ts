@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings } from '../src/compose/api.js';
 import { enqueueMerge } from '../src/queue/enqueue.js';
@@ -14,6 +14,7 @@ import { beepTimes } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { startS3Server, TEST_CREDENTIALS, type TestS3Server } from './support/s3-server.js';
+import { settledJob } from './support/wait.js';
 
 const SID = '0d0d0d0d1e1e1e1e2f2f2f2f3a3a3a3a';
 const T0 = Date.UTC(2026, 2, 1, 8, 0, 0);
@@ -73,16 +74,7 @@ describe('compose with S3 storage', () => {
     process.env = saved;
   });
 
-  const settled = async (id: string): Promise<Job> => {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (job && (state === 'completed' || state === 'failed')) return job;
-      if (Date.now() > deadline) throw new Error(`job ${id} did not settle`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const settled = (id: string) => settledJob(queue, id, 60_000);
 
   it('composeRecordings reads the recording from s3:// and uploads the composite and its layout', async () => {
     const summary = await composeRecordings({

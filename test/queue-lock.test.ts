@@ -11,18 +11,9 @@ import { QUEUE_NAME } from '../src/queue/job.js';
 import { startWorker, type JobProgress, type RunningWorker } from '../src/queue/worker.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
+import { until } from './support/wait.js';
 
 const T0 = Date.UTC(2026, 0, 7, 9, 0, 0);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('a worker that lost its lock', () => {
   let redis: TestRedis;

@@ -4,7 +4,7 @@ import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMerge } from '../src/queue/enqueue.js';
 import { QUEUE_NAME, type QueuedMergeJob } from '../src/queue/job.js';
@@ -14,6 +14,7 @@ import { startWorker, type JobResult, type Manifest, type RunningWorker } from '
 import { writeRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { startS3Server, TEST_CREDENTIALS, type TestS3Server } from './support/s3-server.js';
+import { settledJob } from './support/wait.js';
 
 const SID = '5e1d0c9b8a7f6e5d4c3b2a1908f7e6d5';
 const SECRET = 'notify-secret';
@@ -69,16 +70,7 @@ describe('queue with S3 storage', () => {
     process.env = saved;
   });
 
-  const settled = async (id: string): Promise<Job> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      if (job && (state === 'completed' || state === 'failed')) return job;
-      if (Date.now() > deadline) throw new Error(`job ${id} did not settle`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const settled = (id: string) => settledJob(queue, id, 30_000);
 
   it('merges a notified recording from S3 to S3 and records it in a manifest; a rerun is a no-op', async () => {
     const body = JSON.stringify({

@@ -5,23 +5,14 @@ import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMerge } from '../src/queue/enqueue.js';
 import { QUEUE_NAME, type QueuedMergeJob } from '../src/queue/job.js';
 import { createTrust } from '../src/queue/trust.js';
 import { startWorker, type RunningWorker } from '../src/queue/worker.js';
 import { startRedis, type TestRedis } from './support/redis.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { settledJob } from './support/wait.js';
 
 describe('what a worker trusts', () => {
   let redis: TestRedis;
@@ -33,13 +24,7 @@ describe('what a worker trusts', () => {
   const connections: string[] = [];
   const saved = { ...process.env };
 
-  const settled = (id: string) =>
-    until(`job ${id}`, async () => {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      // Read again once settled: the first read may predate the failure (no failedReason yet).
-      return state === 'completed' || state === 'failed' ? ((await queue.getJob(id)) as Job) : undefined;
-    });
+  const settled = (id: string) => settledJob(queue, id, 20_000);
   /** Adds a job as anyone with access to Redis could (no enqueue-side resolution or checks). */
   const addRaw = async (data: object) => (await queue.add('merge', { ...data, meta: { enqueuedAt: new Date().toISOString(), requestId: 'raw' } })).id!;
 

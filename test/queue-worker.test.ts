@@ -5,13 +5,14 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Queue, type Job } from 'bullmq';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMerge } from '../src/queue/enqueue.js';
 import { QUEUE_NAME, type MergeJobData } from '../src/queue/job.js';
 import type { JobProgress, JobResult } from '../src/queue/worker.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
+import { settledJob, until } from './support/wait.js';
 
 const execFileAsync = promisify(execFile);
 const ENTRY = new URL('./support/queue-cli-main.ts', import.meta.url).pathname;
@@ -46,16 +47,6 @@ function spawnWorker(redisUrl: string, name: string, extra: string[] = []): Work
   return { name, child, lines, exit };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function probeMedia(file: string): Promise<{ duration: number; width?: number; height?: number; codecs: string[] }> {
   const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_name,width,height', '-of', 'json', file]);
   const info = JSON.parse(stdout) as { format: { duration: string }; streams: { codec_name: string; width?: number; height?: number }[] };
@@ -75,12 +66,7 @@ describe('queue workers', () => {
   let longSource: string;
 
   const enqueue = (data: MergeJobData) => enqueueMerge(data, { redis: redis.url, queue, jobOptions: { backoff: { type: 'fixed', delay: 200 } } });
-  const settled = (id: string, timeoutMs?: number) =>
-    until(`job ${id} to settle`, async () => {
-      const job = await queue.getJob(id);
-      const state = await job?.getState();
-      return state === 'completed' || state === 'failed' ? (job as Job) : undefined;
-    }, timeoutMs);
+  const settled = (id: string, timeoutMs?: number) => settledJob(queue, id, timeoutMs);
   const outDir = (name: string) => join(root, 'out', name);
 
   beforeAll(async () => {
