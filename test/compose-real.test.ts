@@ -7,6 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings, type ComposeSummary } from '../src/compose/api.js';
 import { beepTimes, probe, regionLumaTimeline, type Region } from './support/measure.js';
+import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
 
@@ -17,12 +18,6 @@ const FPS = 30;
 /** Half an output frame, plus 5 ms for rounding. */
 const VIDEO_MS = 500 / FPS + 5;
 const AUDIO_MS = 500 / FPS + 5;
-
-interface LayoutFile {
-  intervals: { startMs: number; endMs: number; tiles: { uid: string; x: number; y: number; w: number; h: number }[] }[];
-}
-
-const centre = (t: Region): Region => ({ x: t.x + Math.round((t.w * 7) / 16), y: t.y + Math.round(t.h / 4), w: Math.round(t.w / 8), h: Math.round(t.h / 2) });
 
 describe('compose: a recording shaped like a real one', () => {
   let w: WrittenRecording;
@@ -103,17 +98,9 @@ describe('compose: a recording shaped like a real one', () => {
   });
 
   it("shows each flash inside its user's tile at the instant its source frame carries", async () => {
-    const rects = new Map<string, Region>();
-    for (const iv of layout.intervals) for (const t of iv.tiles) rects.set(`${t.x},${t.y},${t.w},${t.h}`, centre(t));
-    const keys = [...rects.keys()];
-    const timeline = await regionLumaTimeline(summary.results[0]!.file!, [...rects.values()]);
+    const luma = await tileLuma(summary.results[0]!.file!, layout);
     for (const uid of ['1', '2', '4']) {
-      const series = timeline.flatMap(({ t, y }) => {
-        const iv = layout.intervals.find((i) => i.startMs / 1000 <= t + 1e-6 && t + 1e-6 < i.endMs / 1000);
-        const tile = iv?.tiles.find((x) => x.uid === uid);
-        return tile ? [{ t, y: y[keys.indexOf(`${tile.x},${tile.y},${tile.w},${tile.h}`)]! }] : [];
-      });
-      const seen = series.filter((f, i) => f.y > 150 && !((series[i - 1]?.y ?? 0) > 150)).map((f) => f.t);
+      const seen = onsets(luma.get(uid) ?? []);
       const want = w.truth.filter((t) => t.uid === uid && t.videoMs !== null).map((t) => (t.videoMs! - originMs()) / 1000);
       const report = `uid ${uid}: flashes at ${JSON.stringify(seen)}, source instants ${JSON.stringify(want)}`;
       expect(seen, report).toHaveLength(want.length);

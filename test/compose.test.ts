@@ -5,7 +5,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings, type ComposeSummary } from '../src/compose/api.js';
-import { audioRms, beepTimes, probe, regionLumaTimeline, type Region } from './support/measure.js';
+import { audioRms, beepTimes, probe, regionLumaTimeline } from './support/measure.js';
+import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 import { playlistName, writeRecording, type FixtureUser } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
 
@@ -14,14 +15,6 @@ const FRAME_S = 1 / FPS + 0.002;
 const SID = 'c0ffee00c0ffee00c0ffee00c0ffee00';
 const CNAME = 'all_hands';
 const small = { width: 160, height: 90, fps: FPS };
-
-interface LayoutFile {
-  width: number;
-  height: number;
-  fps: number;
-  originUtc: string;
-  intervals: { startMs: number; endMs: number; tiles: { sid: string; uid: string; x: number; y: number; w: number; h: number }[] }[];
-}
 
 // 1001: all along; its camera pauses 500 ms at 4.0 s (a gap inside its presence).
 // 2002: camera 1-3 s (rotated phone), off 3-5 s while its audio goes on, back 5-8 s.
@@ -58,27 +51,6 @@ const expectedLayout: [number, number, string][] = [
   [7000, 8000, '1001,2002,3003'],
 ];
 
-/** The middle of a tile: inside the fitted picture whatever its shape (a portrait picture in a 16:9 tile included). */
-const centre = (t: Region): Region => ({ x: t.x + Math.round((t.w * 7) / 16), y: t.y + Math.round(t.h / 4), w: Math.round(t.w / 8), h: Math.round(t.h / 2) });
-
-/** Per user, the luma of the middle of its tile in every frame it has a tile. */
-async function tileLuma(file: string, layout: LayoutFile): Promise<Map<string, { t: number; y: number }[]>> {
-  const rects = new Map<string, Region>();
-  for (const iv of layout.intervals) for (const t of iv.tiles) rects.set(`${t.x},${t.y},${t.w},${t.h}`, centre(t));
-  const keys = [...rects.keys()];
-  const timeline = await regionLumaTimeline(file, [...rects.values()]);
-  const out = new Map<string, { t: number; y: number }[]>();
-  for (const { t, y } of timeline) {
-    const iv = layout.intervals.find((i) => i.startMs / 1000 <= t + 1e-6 && t + 1e-6 < i.endMs / 1000);
-    for (const tile of iv?.tiles ?? []) {
-      const k = keys.indexOf(`${tile.x},${tile.y},${tile.w},${tile.h}`);
-      out.set(tile.uid, [...(out.get(tile.uid) ?? []), { t, y: y[k]! }]);
-    }
-  }
-  return out;
-}
-
-const onsets = (series: { t: number; y: number }[]) => series.filter((f, i) => f.y > 150 && !((series[i - 1]?.y ?? 0) > 150)).map((f) => f.t);
 
 describe('compose', () => {
   let root: string;
