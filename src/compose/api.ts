@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { UsageError } from '../api.js';
-import { planCompose, type ComposeMode, type ComposeOutput, type ComposePlan } from '../core/compose-plan.js';
+import { planCompose, type ComposeOutput, type ComposePlan, type ComposePlanOptions } from '../core/compose-plan.js';
 import { DEFAULT_MAX_TILES } from '../core/layout.js';
 import { markMissing } from '../core/inventory.js';
 import type { Inventory, Problem } from '../core/types.js';
@@ -20,27 +20,11 @@ import { executeCompose, layoutFileOf } from './execute.js';
 import { outputPath } from '../merge/execute.js';
 import { isFinishedFile } from '../merge/finished-file.js';
 
-export interface ComposeOptions extends StorageOptions {
+export interface ComposeOptions extends StorageOptions, ComposePlanOptions {
   source: SourceSpec;
   outDir: string;
-  /** 'av' (default): the composite MP4; 'mix-audio': only the mixed audio, one .m4a per session. */
-  mode?: ComposeMode;
-  /** Default 1280x720. */
-  size?: { width: number; height: number };
-  /** Default 15. */
-  fps?: number;
-  /** Video gaps inside a user's presence: last frame (default) or black. */
-  gaps?: 'freeze' | 'black';
-  /** Default 16: beyond that, the most recently audible users are shown. */
-  maxTiles?: number;
-  /** Users with audio but no video get a black tile. */
-  audioTiles?: boolean;
   /** Draw each user's UID in its tile; a map gives names instead (uid -> name; missing uids show the UID). */
   labels?: boolean | Record<string, string>;
-  /** One composite per cname across sessions (sids). */
-  joinSessions?: boolean;
-  /** Only these users. */
-  uids?: string[];
   /** x264 preset (default veryfast). */
   preset?: string;
   /**
@@ -120,6 +104,9 @@ const planOptions = (options: ComposeOptions) => ({
   uids: options.uids,
 });
 
+/** Which tracks' slices the plan's facts are read from (all users, or their audio only for the mix). */
+const factsOptions = (options: ComposePlanOptions) => ({ mode: options.mode === 'mix-audio' ? ('audio' as const) : ('av' as const), joinSessions: options.joinSessions, uids: options.uids });
+
 function resultOf(out: ComposeOutput, extra: Partial<ComposeResult>): ComposeResult {
   return {
     id: out.id,
@@ -146,7 +133,7 @@ export async function planComposition(options: Omit<ComposeOptions, 'outDir'> & 
   const src = await openChecked(options.source, { ...options, outDir: path.resolve(options.outDir ?? '.') });
   try {
     const read = await measureUnlisted(src, await readInventory(src, options.signal), options.signal);
-    const probed = await probeFacts(src, read, { mode: options.mode === 'mix-audio' ? 'audio' : 'av', joinSessions: options.joinSessions, uids: options.uids }, options.signal);
+    const probed = await probeFacts(src, read, factsOptions(options), options.signal);
     return { ...planCompose(probed.inventory, probed.facts, planOptions(options as ComposeOptions)), inventory: probed.inventory };
   } finally {
     await src.dispose();
@@ -177,7 +164,7 @@ export async function composeRecordings(options: ComposeOptions): Promise<Compos
   try {
     await removeLeftovers(outDir);
     const read = await measureUnlisted(src, await readInventory(src, signal), signal);
-    const probed = await probeFacts(src, read, { mode: options.mode === 'mix-audio' ? 'audio' : 'av', joinSessions: options.joinSessions, uids: options.uids }, signal);
+    const probed = await probeFacts(src, read, factsOptions(options), signal);
     const plan = planCompose(probed.inventory, probed.facts, planOptions(options));
     const containers = containersOf(probed.inventory);
     const limit = pLimit(Math.max(1, options.concurrency ?? 1));

@@ -11,14 +11,21 @@ export const DEFAULT_COMPOSE_FPS = 15;
 export type ComposeMode = 'av' | 'mix-audio';
 
 export interface ComposePlanOptions {
+  /** 'av' (default): the composite MP4; 'mix-audio': only the mixed audio, one .m4a per session. */
   mode?: ComposeMode;
+  /** Default 1280x720. */
   size?: { width: number; height: number };
+  /** Default 15. */
   fps?: number;
-  /** Video gaps inside a presence: the last frame (freeze, default) or black. */
+  /** Video gaps inside a user's presence: the last frame (freeze, default) or black. */
   gaps?: 'freeze' | 'black';
+  /** Default 16: beyond that, the most recently audible users are shown. */
   maxTiles?: number;
+  /** Users with audio but no video get a black tile. */
   audioTiles?: boolean;
+  /** One composite per cname across sessions (sids). */
   joinSessions?: boolean;
+  /** Only these users. */
   uids?: string[];
 }
 
