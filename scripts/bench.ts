@@ -4,14 +4,14 @@
 // Recordings are built once and cached under .bench/recordings/ (rebuilt when their spec changes).
 // Every method runs in its own Node process (scripts/bench/child.ts), 2 UIDs at a time; its process tree
 // is polled for memory. Results go to .bench/results.json. Targets are reported as PASS/MISS, never asserted.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ChildReport, ChildTask } from './bench/child.js';
-import { watchTree, type TreeStats } from './bench/proc-tree.js';
+import { runWatchedChild, type TreeStats } from './bench/proc-tree.js';
 import { runComposeBench, TARGET_COMPOSE_NODE_RSS_MB, TARGET_COMPOSE_REALTIME } from './bench/compose.js';
 import { ensureRecording, specs, type BenchRecording } from './bench/recordings.js';
 
@@ -100,22 +100,8 @@ async function runChild(task: ChildTask, name: string): Promise<{ report: ChildR
   const taskFile = path.join(benchDir, 'tasks', `${name}.json`);
   await mkdir(path.dirname(taskFile), { recursive: true });
   await writeFile(taskFile, JSON.stringify(task));
-  const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'bench', 'child.ts'), taskFile], {
-    cwd: repo,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const watcher = watchTree(child.pid!);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const processWallS = (performance.now() - started) / 1000;
-  const tree = await watcher.stop();
-  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-  if (code !== 0 || !line) throw new Error(`${name}: child exited ${code}\n${stderr.slice(-2000)}`);
-  return { report: JSON.parse(line.slice('BENCH_RESULT '.length)) as ChildReport, tree, processWallS };
+  const { report, tree, wallS } = await runWatchedChild<ChildReport>(name, path.join(here, 'bench', 'child.ts'), [taskFile], repo);
+  return { report, tree, processWallS: wallS };
 }
 
 function taskFor(m: MethodSpec, outDir: string): ChildTask {

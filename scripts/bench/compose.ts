@@ -1,10 +1,9 @@
 // Compose benchmark: 4 users x 10 min (640x360 15 fps H.264 sources, each leaving and rejoining, one
 // joining late) composed into one 1280x720 15 fps video with all audio mixed; x real time = composite
 // seconds per wall second. The recording is built once and cached like the others.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { watchTree } from './proc-tree.js';
+import { runWatchedChild } from './proc-tree.js';
 import { ensureRecording, users } from './recordings.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,22 +40,12 @@ export async function runComposeBench(recDir: string, outRoot: string, log: (s: 
   );
   log(`running recmerge compose on ${rec.uids.length} users x ${COMPOSE_MINUTES} min (1280x720, 15 fps) ...`);
   const outDir = path.join(outRoot, 'compose');
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'compose-child.ts'), path.join(rec.dir, 'recording'), outDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const watcher = watchTree(child.pid!);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const tree = await watcher.stop();
-  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-  if (code !== 0 || !line) throw new Error(`compose bench: child exited ${code}\n${stderr.slice(-2000)}`);
-  const report = JSON.parse(line.slice('BENCH_RESULT '.length)) as {
+  const { report, tree } = await runWatchedChild<{
     results: { file: string | null; layoutFile: string | null; durationMs: number; error: string | null }[];
     wallMs: number;
     maxRss: number;
     cpu: { node: number; children: number };
-  };
+  }>('compose bench', path.join(here, 'compose-child.ts'), [path.join(rec.dir, 'recording'), outDir]);
   const r = report.results[0];
   let layoutIntervals: number | null = null;
   if (r?.layoutFile) {

@@ -1,5 +1,6 @@
 // Peak memory of a process tree, by polling /proc every ~100 ms: the sum of VmRSS over the root and all its
 // descendants (ffmpeg/ffprobe included), and how long each kind of child was seen running.
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 
 export interface TreeStats {
@@ -98,4 +99,24 @@ export function watchTree(root: number, intervalMs = 100, exclude: string[] = ['
       return stats;
     },
   };
+}
+
+/**
+ * Runs a bench child (`node --import tsx <script> <args>`) while watching its process tree, and returns the
+ * JSON it printed on its `BENCH_RESULT ` line, the tree's stats and the child's wall time.
+ */
+export async function runWatchedChild<T>(label: string, script: string, args: string[], cwd?: string): Promise<{ report: T; tree: TreeStats; wallS: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const watcher = watchTree(child.pid!);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const wallS = (performance.now() - started) / 1000;
+  const tree = await watcher.stop();
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  if (code !== 0 || !line) throw new Error(`${label}: child exited ${code}\n${stderr.slice(-2000)}`);
+  return { report: JSON.parse(line.slice('BENCH_RESULT '.length)) as T, tree, wallS };
 }
