@@ -1,6 +1,6 @@
 // Public option and result shapes of the library (and so of the CLI, the queue worker, ...).
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { GapMode, MergeMode, MergePath, NameStyle } from './core/types.js';
+import type { MergePath } from './core/types.js';
 import type { TransferProgress } from './storage/source.js';
 
 /** How to reach S3-compatible storage (for `s3://bucket/prefix` sources and uploads). */
@@ -21,31 +21,8 @@ export interface StorageOptions {
 /** A source: a local folder path, an `s3://bucket/prefix` URL, or an opened RecordingSource. */
 export type SourceSpec = string | import('./storage/source.js').RecordingSource;
 
-export interface PlanOptions {
-  mode?: MergeMode;
-  gaps?: GapMode;
-  /** Output size `{width, height}`; default: the largest slice size. */
-  size?: { width: number; height: number };
-  /** Constant output frame rate; default keeps the source rate. */
-  fps?: number;
-  /** Only these UIDs. */
-  uids?: string[];
-  /** Trim: start offset in seconds (output time). */
-  from?: number;
-  /** Trim: duration in seconds. */
-  duration?: number;
-  /** Join the same cname+uid across sessions into one output. */
-  joinSessions?: boolean;
-  /** `segments` mode: absence (seconds) that starts a new file (default 15). */
-  splitGap?: number;
-  names?: NameStyle;
-  /** Force re-encoding of video and audio. */
-  transcode?: boolean;
-  /** An absence longer than this many hours splits a user's output into separate files (default 24). */
-  maxGapHours?: number;
-  /** A user's output may span at most this many hours; longer ones fail for that user (default 48). */
-  maxSpanHours?: number;
-}
+export type { PlanOptions } from './core/options.js';
+import type { PlanOptions } from './core/options.js';
 
 export interface MergeProgress {
   /** Output id (`<sid>/<uid>`...). */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { resolveTool, runTool, type Tool } from './ffmpeg/runner.js';
 import type { SourceSpec, StorageOptions } from './options.js';
 import { isS3Url } from './storage/open.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from './core/errors.js';
 
 export { UsageError };
 

@@ -1,7 +1,7 @@
 // Snapshot plan (the service script's `-c`): per user, one picture every N seconds of wall clock while
 // the user's video is present, taken from the slice that holds that instant. Pure.
-import { formatUtc17 } from './names.js';
-import { placeSlices } from './plan.js';
+import { snapshotFileName } from './output-names.js';
+import { placeSlices } from './timeline.js';
 import type { Inventory, Rotation } from './types.js';
 
 export interface SnapshotShot {
@@ -28,7 +28,7 @@ export interface SnapshotPlan {
   failures: { sid: string; cname: string; uid: string; error: string }[];
 }
 
-export const snapshotFileName = (sid: string, cname: string, uid: string, instantMs: number) => `${sid}_${cname}__uid_s_${uid}__${formatUtc17(instantMs)}.jpg`;
+export { snapshotFileName };
 
 /**
  * Instants are the session's first instant (any user, audio or video) plus whole multiples of `everyMs`,

@@ -6,18 +6,7 @@ import { probeOutput } from '../ffmpeg/probe.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { partialName } from './leftovers.js';
 
-/**
- * The name of the audio file beside a merged MP4, in the same naming style: `…__uid_e_av[_<utc>].mp4` ->
- * `…__uid_e_audio[_<utc>].m4a`; the script's `<uid>_0_merge_av.mp4` -> `<uid>_0_merge.m4a` and
- * `<uid>_<utc>_av.mp4` -> `<uid>_<utc>.m4a`. Null for a name that holds no audio.
- */
-export function audioBesideName(fileName: string): string | null {
-  const recmerge = /^(.*__uid_e_)av((?:_\d{17})?)\.mp4$/.exec(fileName);
-  if (recmerge) return `${recmerge[1]}audio${recmerge[2]}.m4a`;
-  const script = /^(.*)_av\.mp4$/.exec(fileName);
-  if (script) return `${script[1]}.m4a`;
-  return null;
-}
+export { audioBesideName } from '../core/output-names.js';
 
 export const audioBesideArgs = (mp4: string, outFile: string) => [
   '-y', '-loglevel', 'error', '-i', mp4, '-map', '0:a:0', '-c', 'copy', '-map_metadata', '0', '-movflags', '+faststart', '-f', 'mp4', outFile,
