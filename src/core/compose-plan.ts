@@ -2,7 +2,7 @@
 // output holding every user's video runs and audio runs placed in the composite's output time, the layout
 // timeline, and how far each run's last frame is held. Pure; per-user runs come from the merge planner.
 import type { ComposePlanOptions } from './options.js';
-import { composeFileName } from './output-names.js';
+import { composeFileName, layoutFileName } from './output-names.js';
 import { planMerge } from './plan.js';
 import { rotationPieces } from './runs.js';
 import { coveredSpans } from './timeline.js';
@@ -43,6 +43,10 @@ export interface ComposeOutput {
   cname: string;
   kind: 'av' | 'audio';
   fileName: string;
+  /** The composite, and its layout sidecar when it has a picture. */
+  files: string[];
+  /** A composite is everyone's: no single user. */
+  uid: null;
   originMs: number;
   durationMs: number;
   width: number;
@@ -193,13 +197,16 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
       continue;
     }
     const inputs = [...new Set([...videoRuns, ...audioRuns].flatMap((r) => r.slices.map((s) => s.key)))];
+    const fileName = composeFileName(first.sid, first.cname, kind);
     outputs.push({
       id: key,
       sid: first.sid,
       sids,
       cname: first.cname,
       kind,
-      fileName: composeFileName(first.sid, first.cname, kind),
+      fileName,
+      files: layout ? [fileName, layoutFileName(fileName)] : [fileName],
+      uid: null,
       originMs,
       durationMs: layout ? layout.durationMs : endMs - originMs,
       width,

@@ -51,8 +51,10 @@ export interface ComposePlanOptions {
 }
 
 export interface SnapshotPlanOptions {
-  /** Seconds of wall clock between two pictures of a user. */
-  every: number;
+  /** Seconds of wall clock between two pictures of a user (on the session's grid: its first instant + k * every). */
+  every?: number;
+  /** Or: pictures at exactly these wall-clock instants (epoch ms), of every user whose video is present then. */
+  at?: number[];
   /** Only these users. */
   uids?: string[];
   /** Join the same cname+uid across sessions (their pictures share one instant grid). */
@@ -102,6 +104,7 @@ export const OPTION_CHECKS = {
   maxTiles: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TILES ? null : `a whole number from 1 to ${MAX_TILES}`),
   audioTiles: isBool,
   every: (v) => (num(v) && v >= MIN_EVERY_S ? null : `at least ${MIN_EVERY_S} seconds`),
+  at: (v) => (Array.isArray(v) && v.length > 0 && v.length <= 100_000 && v.every((t) => Number.isInteger(t) && t > 0) ? null : 'a list of wall-clock instants (epoch milliseconds)'),
   concurrency: positiveInt,
   force: isBool,
   alsoAudio: isBool,
