@@ -82,6 +82,8 @@ export interface RunOptions extends StorageOptions {
   /** Also upload finished files to `s3://bucket/prefix`. */
   upload?: string;
   onProgress?: (progress: RunProgress) => void;
+  /** Called once every check made before any work has passed, as reading the source begins. */
+  onStart?: () => void;
   /** Called once with the plan, before any output is started (e.g. to show how many there are). */
   onPlan?: (plan: RunPlanSummary) => void;
   /** Called with every ffmpeg/ffprobe command line (binary first) before it runs (`--verbose`). */

@@ -4,9 +4,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { ResultBase, RunPlanSummary, RunProgress, SummaryBase } from '../options.js';
+import { printable } from './printable.js';
 import { outputLine, overallLine, phaseFigures, type OutputState, type OverallState } from './progress-line.js';
 
 export interface ProgressView {
+  /** The checks before any work have passed: reading begins. */
+  start(): void;
   plan(plan: RunPlanSummary): void;
   update(progress: RunProgress): void;
   /** A line to show above the display (e.g. a `--verbose` command line, a warning). */
@@ -34,7 +37,8 @@ class Tracker {
     const now = performance.now();
     let state = this.outputs.get(p.output);
     const phaseChanged = state?.progress.phase !== p.phase;
-    if (!state) state = { label: p.label, progress: p, phaseStartedMs: now };
+    // A composite's label holds its cname, which comes from the recording: printed escaped.
+    if (!state) state = { label: printable(p.label), progress: p, phaseStartedMs: now };
     if (phaseChanged) state.phaseStartedMs = now;
     state.progress = p;
     this.outputs.set(p.output, state);
@@ -78,9 +82,11 @@ class BarView implements ProgressView {
     this.multi.create(1, 0, { render: () => overallLine(this.tracker.overall, width(this.stream), performance.now()) });
   }
 
+  start(): void {}
+
   plan(plan: RunPlanSummary): void {
     this.tracker.plan(plan);
-    this.labelWidth = Math.min(20, plan.outputs.reduce((w, o) => Math.max(w, o.label.length), 8));
+    this.labelWidth = Math.min(20, plan.outputs.reduce((w, o) => Math.max(w, printable(o.label).length), 8));
   }
 
   update(p: RunProgress): void {
@@ -116,7 +122,9 @@ class LineView implements ProgressView {
     private readonly write: (line: string) => void,
   ) {
     this.tracker = new Tracker(source);
-    write(`recmerge: reading ${source}`);
+  }
+  start(): void {
+    this.write(`recmerge: reading ${printable(this.tracker.overall.source)}`);
   }
   plan(plan: RunPlanSummary): void {
     this.tracker.plan(plan);
@@ -147,6 +155,7 @@ class JsonView implements ProgressView {
   ) {
     this.emit({ event: 'start', source });
   }
+  start(): void {}
   private emit(event: Record<string, unknown>): void {
     this.write(JSON.stringify({ ...event, time: new Date().toISOString() }));
   }

@@ -2,7 +2,7 @@
 // (--dry-run, --json, -q, --verbose, --progress-json, --force, --upload, --concurrency, storage options),
 // cancellation on SIGINT/SIGTERM, the progress display, where each line of the report goes, and the exit
 // code. A command only says how to call its library entry point and how its results read.
-import { fstatSync } from 'node:fs';
+import { fstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import { shellQuote } from '../ffmpeg/runner.js';
@@ -76,7 +76,44 @@ export function interruptSignal(): { signal: AbortSignal; release: () => void } 
 export const print = (text: string) => writeLine(process.stdout, printableLines(text));
 
 /** The library options the shared flags stand for. */
-type Common = Pick<RunOptions, 'source' | 'outDir' | 'concurrency' | 'force' | 'upload' | 'signal' | 'onCommand' | 'onPlan' | 'onProgress'> & ReturnType<typeof storageOptionsFrom>;
+type Common = Pick<RunOptions, 'source' | 'outDir' | 'concurrency' | 'force' | 'upload' | 'signal' | 'onCommand' | 'onStart' | 'onPlan' | 'onProgress'> & ReturnType<typeof storageOptionsFrom>;
+
+/**
+ * Why a file descriptor cannot take progress events, or null when it can. Node holds descriptors of its own
+ * (event loop, wake-up pipes): a number the caller did not open may well be one of them, and writing there
+ * would be lost or worse. On Linux /proc tells which is which: a descriptor given to us is open for writing,
+ * and is not an inode of the runtime's own (an anonymous inode, or a pipe whose other end we hold).
+ */
+function notOpenForUs(fd: number): string | null {
+  try {
+    fstatSync(fd);
+  } catch {
+    return 'is not open';
+  }
+  const proc = (what: string, n: number) => {
+    try {
+      return what === 'fd' ? readlinkSync(`/proc/self/fd/${n}`) : readFileSync(`/proc/self/fdinfo/${n}`, 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  const info = proc('fdinfo', fd);
+  const target = proc('fd', fd);
+  if (info === null || target === null) return null; // not Linux: write errors are all we can see
+  const writable = (text: string | null) => {
+    const flags = /^flags:\s*([0-7]+)/m.exec(text ?? '')?.[1];
+    return flags !== undefined && (Number.parseInt(flags, 8) & 3) !== 0;
+  };
+  if (!writable(info)) return 'is not open for writing';
+  if (target.startsWith('anon_inode:')) return 'is not open (the number is one of the runtime\'s own)';
+  if (target.startsWith('pipe:')) {
+    for (const other of readdirSync('/proc/self/fd')) {
+      const n = Number(other);
+      if (n !== fd && proc('fd', n) === target && !writable(proc('fdinfo', n))) return 'is not open (the number is one of the runtime\'s own pipes)';
+    }
+  }
+  return null;
+}
 
 export interface RecordingCommand<S extends SummaryBase<ResultBase>, P> {
   source: string;
@@ -95,11 +132,8 @@ export async function runRecordingCommand<S extends SummaryBase<ResultBase>, P>(
   const jsonFd = flags.progressJson === true ? 2 : flags.progressJson;
   if (jsonFd === 1 && flags.json) throw new UsageError('--progress-json 1 would mix progress into the --json summary on stdout: use 2 (stderr) or another descriptor');
   if (jsonFd !== undefined && jsonFd > 2) {
-    try {
-      fstatSync(jsonFd);
-    } catch {
-      throw new UsageError(`--progress-json ${jsonFd}: file descriptor ${jsonFd} is not open (open it for the command, e.g. \`${jsonFd}>progress.jsonl\`)`);
-    }
+    const why = notOpenForUs(jsonFd);
+    if (why) throw new UsageError(`--progress-json ${jsonFd}: file descriptor ${jsonFd} ${why} (open it for the command, e.g. \`${jsonFd}>progress.jsonl\`)`);
   }
   const { progressView } = await import('./progress.js');
   const { signal, release } = interruptSignal();
@@ -120,6 +154,7 @@ export async function runRecordingCommand<S extends SummaryBase<ResultBase>, P>(
     ...storageOptionsFrom(flags),
     signal,
     onCommand,
+    onStart: view ? () => view.start() : undefined,
     onPlan: view ? (plan) => view.plan(plan) : undefined,
     onProgress: view ? (p) => view.update(p) : undefined,
   };

@@ -139,6 +139,7 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
   if (options.upload) await checkUpload(options.upload, { ...options, signal });
   let outDir = path.resolve(options.outDir);
   const { source, listed } = rememberListing(await openSource(options.source, { ...options, outDir }));
+  options.onStart?.();
   try {
     // The output folder is made only once the recording is known to hold something (and the UIDs asked for).
     const read = await readAndPlan(kind, source, options, async () => {
