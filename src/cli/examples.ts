@@ -30,6 +30,7 @@ export const EXAMPLES: Record<string, string[]> = {
   snapshots: [
     'recmerge snapshots ./recording -o shots --every 10     # a JPEG per user every 10 s of wall clock',
     'recmerge snapshots ./recording -o shots --every 1 --uid 1001 --dry-run',
+    'recmerge snapshots ./recording -o shots --at 20240506070815000 2024-05-06T07:09:00Z   # these instants',
     'recmerge snapshots s3://bucket/rec/class42 -o shots --every 60 --upload s3://bucket/shots',
   ],
   worker: [

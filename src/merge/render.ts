@@ -240,7 +240,7 @@ export async function renderMerge(plan: OutputPlan, outFile: string, work: Merge
       let lead: LeadClip | undefined;
       if (first.offsetMs >= 1000 / fps) {
         const file = path.join(workDir, 'black-lead.ts');
-        const clip = await blackLead(first, first.offsetMs, work.cache.blackLeads, work.signal);
+        const clip = await blackLead(first, first.offsetMs, work.cache, work.signal);
         await writeFile(file, clip.data);
         lead = { file, durationMs: first.offsetMs, startS: clip.startS };
       } else {
@@ -256,7 +256,7 @@ export async function renderMerge(plan: OutputPlan, outFile: string, work: Merge
   let audioPlan = plan.audio;
   if (plan.audio) {
     const slices = plan.audio.runs.flatMap((r) => r.slices);
-    const silence = silenceFrom(work.cache.silence, work.signal);
+    const silence = silenceFrom(work.cache, work.signal);
     const endMs = timelineEnd(plan);
     if (plan.audio.path === 'copy') {
       const adts = path.join(workDir, 'audio.aac');

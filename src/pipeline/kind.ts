@@ -35,8 +35,10 @@ export interface KindPlan<P extends PlannedOutput> {
   failures: PlanFailure[];
 }
 
-/** What the renderers of one run share: silent AAC frames and black lead clips, each made once. */
+/** What the renderers of one run share: silent AAC frames and black lead clips, each made once, in a folder of the run's. */
 export interface RenderCache {
+  /** A work folder of the run (removed at its end) where shared clips are made. */
+  dir: string;
   silence: SilenceFrames;
   blackLeads: BlackClips;
 }

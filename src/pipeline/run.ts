@@ -138,6 +138,7 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
   await checkOutputDir(options.outDir, options.source);
   if (options.upload) await checkUpload(options.upload, { ...options, signal });
   let outDir = path.resolve(options.outDir);
+  let runDir: string | null = null;
   const { source, listed } = rememberListing(await openSource(options.source, { ...options, outDir }));
   options.onStart?.();
   try {
@@ -150,7 +151,7 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
     const labels = kind.labels(plan.outputs);
     options.onPlan?.(planSummary(plan, labels));
     const containers = containersOf(read.inventory);
-    const cache: RenderCache = { silence: new Map(), blackLeads: new Map() };
+    const cache: RenderCache = { dir: (runDir = await mkdtemp(workPrefix())), silence: new Map(), blackLeads: new Map() };
     const concurrency = Math.max(1, options.concurrency ?? kind.concurrency(options));
     const limit = pLimit(concurrency);
     // Encoder threads are shared by the outputs running at once; the last ones of a batch get every core.
@@ -254,6 +255,7 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
     const whole = (r: R) => r.error === null && !incomplete.has(r.id) && (kind.whole?.(r) ?? true);
     return { results, ignored: read.inventory.ignored, problems: read.inventory.problems, ok: results.length > 0 && results.every(whole) };
   } finally {
+    if (runDir) await rm(runDir, { recursive: true, force: true });
     await source.dispose();
   }
 }

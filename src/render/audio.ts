@@ -6,7 +6,6 @@ import path from 'node:path';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import type { SilenceSource } from '../media/audio-placer.js';
-import { workPrefix } from '../pipeline/leftovers.js';
 import { shiftPts } from './picture.js';
 
 export interface AudioPlacement {
@@ -45,9 +44,9 @@ export type SilenceFrames = Map<string, Promise<Buffer>>;
 
 const LAYOUTS = ['', 'mono', 'stereo', '3.0', '4.0', '5.0', '5.1', '7.1'];
 
-/** One AAC frame of digital silence in this configuration (in its own folder: it outlives any one output). */
-async function encodeSilentFrame(config: AdtsConfig, signal?: AbortSignal): Promise<Buffer> {
-  const dir = await mkdtemp(workPrefix());
+/** One AAC frame of digital silence in this configuration (in a folder of its own under `under`: it outlives any one output). */
+async function encodeSilentFrame(config: AdtsConfig, under: string, signal?: AbortSignal): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(under, 'silence-'));
   try {
     const file = path.join(dir, 'silence.aac');
     const layout = LAYOUTS[config.channelConfig] ?? 'stereo';
@@ -64,14 +63,14 @@ async function encodeSilentFrame(config: AdtsConfig, signal?: AbortSignal): Prom
 }
 
 /** The silence source of the copy path: one frame per configuration, encoded once per run (a failure is not kept). */
-export function silenceFrom(cache: SilenceFrames, signal?: AbortSignal): SilenceSource {
+export function silenceFrom(cache: { dir: string; silence: SilenceFrames }, signal?: AbortSignal): SilenceSource {
   return (config) => {
     const key = `${config.objectType}/${config.sampleRateIndex}/${config.channelConfig}`;
-    let frame = cache.get(key);
+    let frame = cache.silence.get(key);
     if (!frame) {
-      frame = encodeSilentFrame(config, signal);
-      cache.set(key, frame);
-      frame.catch(() => cache.delete(key));
+      frame = encodeSilentFrame(config, cache.dir, signal);
+      cache.silence.set(key, frame);
+      frame.catch(() => cache.silence.delete(key));
     }
     return frame;
   };

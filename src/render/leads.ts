@@ -7,7 +7,6 @@ import type { PlacedSlice } from '../core/types.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { scanTs } from '../media/ts-scan.js';
 import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
-import { workPrefix } from '../pipeline/leftovers.js';
 
 /** TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy that starts at the keyframe. */
 export async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
@@ -41,21 +40,21 @@ export type BlackClips = Map<string, Promise<BlackClip>>;
  * A lead up to MIN_LEAD_FRAMES seconds (the common case: the camera starts a moment after the microphone)
  * uses one clip per picture size, encoded once per run; a longer one gets its own.
  */
-export function blackLead(size: { width: number; height: number }, durationMs: number, clips: BlackClips | undefined, signal?: AbortSignal): Promise<BlackClip> {
+export function blackLead(size: { width: number; height: number }, durationMs: number, cache: { dir: string; blackLeads: BlackClips }, signal?: AbortSignal): Promise<BlackClip> {
   const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * LEAD_FPS));
-  if (frames > MIN_LEAD_FRAMES || !clips) return encodeBlackClip(size, frames, signal);
+  if (frames > MIN_LEAD_FRAMES) return encodeBlackClip(size, frames, cache.dir, signal);
   const key = `${size.width}x${size.height}`;
-  let clip = clips.get(key);
+  let clip = cache.blackLeads.get(key);
   if (!clip) {
-    clip = encodeBlackClip(size, frames, signal);
-    clips.set(key, clip);
-    clip.catch(() => clips.delete(key));
+    clip = encodeBlackClip(size, frames, cache.dir, signal);
+    cache.blackLeads.set(key, clip);
+    clip.catch(() => cache.blackLeads.delete(key));
   }
   return clip;
 }
 
-async function encodeBlackClip(size: { width: number; height: number }, frames: number, signal?: AbortSignal): Promise<BlackClip> {
-  const dir = await mkdtemp(workPrefix());
+async function encodeBlackClip(size: { width: number; height: number }, frames: number, under: string, signal?: AbortSignal): Promise<BlackClip> {
+  const dir = await mkdtemp(path.join(under, 'black-'));
   try {
     const file = path.join(dir, 'black.ts');
     await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${size.width}x${size.height}:r=${LEAD_FPS}`, '-frames:v', String(frames),
