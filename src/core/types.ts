@@ -171,7 +171,26 @@ export interface SliceMedia {
   /** Bytes that are not packets of the container (junk, a truncated tail): skipped. */
   junkBytes?: number;
   /** Audio: configuration of the first frame, and whether it changes inside the slice. */
-  audio?: { sampleRate: number; channels: number; frames: number; changes: boolean };
+  audio?: {
+    sampleRate: number;
+    channels: number;
+    frames: number;
+    changes: boolean;
+    /**
+     * Opus (TS or WebM): the samples (48 kHz) the stream says a player drops. `preSkip`: at the start (TS:
+     * the first access unit's start_trim, which ffmpeg's TS demuxer IGNORES, so ffmpeg decodes them;
+     * WebM: OpusHead's pre-skip / CodecDelay, which ffmpeg's decoder DOES drop, on every slice that carries
+     * it, the first output sample then carrying the first packet's time + preSkip). `endTrim`: at the end
+     * (TS: the last unit's end_trim). Placement is phase 2's: see README "Recorder modes".
+     */
+    opus?: { preSkip: number; endTrim: number };
+  };
+  /**
+   * A slice holding audio AND video (raw mode): the earliest first timestamp of its streams (seconds),
+   * which both share. The slice's UTC labels this instant (see README "Recorder modes"), so a stream
+   * starts `startS - fileStartS` after the slice's UTC.
+   */
+  fileStartS?: number;
 }
 
 export interface Track {
