@@ -217,7 +217,8 @@ describe('raw mode (built from the docs description): one index, slices holding 
     expect(starts(inv, '9', 'audio')).toEqual([0, 10000]);
     expect(starts(inv, '9', 'video')).toEqual([0, 10000, 30000]);
     expect(rec.video!.slices[0]).toMatchObject({ container: 'webm', rotation: 90, codedSize: { width: 640, height: 360 }, durationMs: 9500 });
-    expect(rec.video!.slices[2]).toMatchObject({ key: numbered, rotation: 0, codedSize: null });
+    expect(rec.video!.slices[2]).toMatchObject({ key: numbered, rotation: 0, codedSize: null, nameCodec: 'vp8' });
+    expect(rec.video).toMatchObject({ playlistKey: rawIndex('9', 'vp8', 'mpd') });
     expect(messages(rec)).toEqual([
       `error ${missing}: listed in ${rawIndex('9', 'vp8', 'mpd')} but not in storage; its time becomes a gap`,
       expect.stringMatching(new RegExp(`^error ${noTime}: cannot be placed: .* gives it no time attribute and its name no UTC .*; left out$`)),

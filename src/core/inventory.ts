@@ -271,6 +271,7 @@ interface Placeable {
   rotation?: Rotation;
   codedSize?: { width: number; height: number } | null;
   muxed?: true;
+  /** The video codec a raw-mode name gives. */
   nameCodec?: string;
 }
 
@@ -319,7 +320,8 @@ function rebuildFromNames(
       codedSize: n.codedSize !== undefined ? n.codedSize : inherit.codedSize,
       backup: n.backup !== null,
       present: true,
-      ...(n.muxed ? { muxed: true as const, nameCodec: n.nameCodec } : {}),
+      ...(n.muxed ? { muxed: true as const } : {}),
+      ...(n.nameCodec ? { nameCodec: n.nameCodec } : {}),
     });
   });
   if (out.length > 0 && said) problems.push({ severity: 'warning', message: said(out.length) });
@@ -423,7 +425,7 @@ function readIndex<T>(index: IndexName, ctx: Context, rec: UidRecording, parse: 
  * name), with the size and rotation the MPD gives; segments no MPD names are placed by a UTC in their name
  * when they have one. Built from the docs' description: no sample MPD is published.
  */
-function dashSlices(mpds: IndexName[], segments: SegmentName[], ctx: Context, rec: UidRecording): Record<MediaKind, Slice[]> {
+function dashTracks(mpds: IndexName[], segments: SegmentName[], ctx: Context, rec: UidRecording): Record<MediaKind, Track | null> {
   const named = new Map<string, { entry: MpdEntry; mpd: IndexName }>();
   for (const mpd of mpds) {
     const parsed = readIndex(mpd, ctx, rec, parseMpd, 'the segments it names cannot be placed');
@@ -464,16 +466,19 @@ function dashSlices(mpds: IndexName[], segments: SegmentName[], ctx: Context, re
       continue;
     }
     const codedSize = entry.width !== null && entry.height !== null ? { width: entry.width, height: entry.height } : undefined;
-    placeables[media].push({ key, container: 'webm', startMs, backup: n.backup, ...(entry.rotation !== null ? { rotation: entry.rotation } : {}), ...(codedSize ? { codedSize } : {}) });
+    placeables[media].push({
+      key, container: 'webm', startMs, backup: n.backup, ...(media === 'video' ? { nameCodec: n.videoCodec } : {}),
+      ...(entry.rotation !== null ? { rotation: entry.rotation } : {}), ...(codedSize ? { codedSize } : {}),
+    });
   }
   const byName: Record<MediaKind, Placeable[]> = { audio: [], video: [] };
   for (const n of segments) {
     if (named.has(n.key)) continue;
     const media = streamMedia(n.stream);
-    if (media && n.startMs !== null) byName[media].push({ key: n.key, container: 'webm', startMs: n.startMs, backup: n.backup });
+    if (media && n.startMs !== null) byName[media].push({ key: n.key, container: 'webm', startMs: n.startMs, backup: n.backup, ...(media === 'video' ? { nameCodec: n.videoCodec } : {}) });
     else rec.problems.push({ severity: 'warning', key: n.key, message: 'raw-mode WebM segment that no MPD names, and its name gives no UTC and no audio/video: cannot be placed; ignored' });
   }
-  const place = (media: MediaKind): Slice[] => {
+  const place = (media: MediaKind): Track | null => {
     const out: Slice[] = [];
     const inherit = { rotation: 0 as Rotation, codedSize: null };
     const fromMpd = rebuildFromNames(placeables[media], inherit, ctx.durations, rec.problems, ctx.unmeasured, (count) =>
@@ -481,7 +486,9 @@ function dashSlices(mpds: IndexName[], segments: SegmentName[], ctx: Context, re
     );
     out.push(...fromMpd, ...rebuildFromNames(byName[media], inherit, ctx.durations, rec.problems, ctx.unmeasured, placedByName(`raw-mode ${media} WebM`)));
     for (const x of out) ctx.listed.add(x.key);
-    return mergeByUtc([out]);
+    if (out.length === 0) return null;
+    const [first, ...others] = mpds.map((m) => m.key);
+    return { media, playlistKey: first ?? null, otherPlaylists: others, slices: mergeByUtc([out]), events: [] };
   };
   return { audio: place('audio'), video: place('video') };
 }
@@ -596,7 +603,7 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
     const mpds = indexes.filter((x) => x.mode === 'raw' && x.format === 'mpd');
     const segments = segmentsByUid.get(uk) ?? [];
     if (!rec.failed && (mpds.length > 0 || segments.length > 0)) {
-      const dash = dashSlices(mpds, segments, ctx, rec);
+      const dash = dashTracks(mpds, segments, ctx, rec);
       rec.audio = joinTracks('audio', rec.audio, dash.audio);
       rec.video = joinTracks('video', rec.video, dash.video);
     }

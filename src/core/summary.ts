@@ -59,13 +59,14 @@ export interface InventorySummary {
 
 const CODEC_NAMES: Record<string, string> = { h264: 'H.264', avc: 'H.264', h265: 'H.265', hevc: 'H.265', av1: 'AV1', vp8: 'VP8', vp9: 'VP9' };
 
-function impliedCodec(slice: Slice, media: 'audio' | 'video'): string {
-  if (media === 'audio') return slice.container === 'webm' ? 'Opus' : 'AAC';
+/** `orOpus`: the session may be original mode's, which keeps a sender's Opus in TS. */
+function impliedCodec(slice: Slice, media: 'audio' | 'video', orOpus: boolean): string {
+  if (media === 'audio') return slice.container === 'webm' ? 'Opus' : orOpus ? 'AAC or Opus' : 'AAC';
   if (slice.nameCodec) return CODEC_NAMES[slice.nameCodec] ?? slice.nameCodec;
   return slice.container === 'webm' ? 'VP8' : 'H.264';
 }
 
-function summarizeTrack(track: Track): TrackSummary {
+function summarizeTrack(track: Track, orOpus: boolean): TrackSummary {
   const present = track.slices.filter((s) => s.present);
   const spans = coveredSpans(present);
   const gaps = spans.slice(1).map((s, i) => ({ startMs: spans[i]!.endMs, endMs: s.startMs }));
@@ -78,7 +79,7 @@ function summarizeTrack(track: Track): TrackSummary {
     slices: track.slices.length,
     missingSlices: track.slices.length - present.length,
     containers,
-    codecs: uniq(track.slices.map((s) => impliedCodec(s, track.media))),
+    codecs: uniq(track.slices.map((s) => impliedCodec(s, track.media, orOpus))),
     muxedSlices: track.slices.filter((s) => s.muxed).length,
     spans,
     gaps,
@@ -99,7 +100,8 @@ export function summarizeInventory(inventory: Inventory): InventorySummary {
       mode: describeModes(session.modes ?? []),
       modes: session.modes ?? [],
       uids: session.uids.map((rec) => {
-        const tracks = [rec.audio, rec.video].filter((t): t is Track => t !== null).map(summarizeTrack);
+        const orOpus = (session.modes ?? []).some((m) => m.or?.includes('original') && m.uids.includes(rec.uid));
+        const tracks = [rec.audio, rec.video].filter((t): t is Track => t !== null).map((t) => summarizeTrack(t, orOpus));
         const spans = tracks.flatMap((t) => t.spans);
         return {
           uid: rec.uid,
