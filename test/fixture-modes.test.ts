@@ -15,6 +15,7 @@ import { summarizeInventory } from '../src/core/summary.js';
 import { measureSlice } from '../src/media/slice-media.js';
 import { timelineHtml } from '../src/report/timeline-html.js';
 import { formatInspect } from '../src/cli/report.js';
+import { recmerge } from './support/cli.js';
 import { beepTimes, whiteFrameTimes } from './support/measure.js';
 import { avIndexName, playlistName, rawIndexName, utc17, writeRecording, type FixtureRecording, type WrittenRecording } from './support/recording-fixture.js';
 
@@ -228,6 +229,26 @@ describe('raw mode (built from the docs description): one index per UID, muxed A
     const placed = [...u3!.audio!.slices, ...u3!.video!.slices].map((s) => s.key);
     expect([...placed, ...inventory.unmeasured].sort()).toEqual(mine.map((s) => s.key).sort());
     expect(u3!.video!.slices.every((s, i) => s.startMs === mine.filter((m) => m.media === 'video')[i]!.nameStartMs)).toBe(true);
+  });
+});
+
+describe('recmerge inspect names the mode (text, --json, --html)', () => {
+  it('a folder holding two modes is a mix, each mode said with why; nothing is an ignored non-recording file', async () => {
+    const mixed = path.join(root, 'mixed');
+    await execFileAsync('cp', ['-r', of('original').root, mixed]);
+    for (const f of await readdir(of('raw').root)) await execFileAsync('cp', [path.join(of('raw').root, f), mixed]);
+    const text = await recmerge(['inspect', mixed]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^recorder mode: mix: default \(or original\) \[guess\] \+ raw \[guess\]$/m);
+    expect(text.stdout).toContain('made by the raw recorder mode (a guess): raw-mode names');
+    expect(text.stdout).not.toContain('Ignored');
+    const json = JSON.parse((await recmerge(['inspect', mixed, '--json'])).stdout) as { mode: string; sessions: { mode: string; modes: { mode: string; guess: boolean }[] }[]; ignored: unknown[] };
+    expect(json.mode).toBe('mix: default (or original) [guess] + raw [guess]');
+    expect(json.sessions.map((x) => x.modes.map((m) => [m.mode, m.guess]))).toEqual([[['default', true]], [['raw', true]]]);
+    expect(json.ignored).toEqual([]);
+    const html = path.join(root, 'timeline.html');
+    expect((await recmerge(['inspect', mixed, '--html', html])).code).toBe(0);
+    expect(await readFile(html, 'utf8')).toMatch(/recorder mode: raw \[guess\]<\/div>/);
   });
 });
 

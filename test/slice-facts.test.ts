@@ -173,6 +173,27 @@ describe('Opus in MPEG-TS measured in-process (the original recorder mode)', () 
     expect(audio.audio?.channels).toBe(1);
   });
 
+  it('AV1 in MPEG-TS (an AV01 registration, as raw mode may write) is named as what cannot be read, not "no video"', async () => {
+    const file = make('av1.ts', [...video('testsrc2=s=64x36:r=15:d=0.2', ['-c:v', 'libaom-av1', '-cpu-used', '8']), '-f', 'mpegts']);
+    // ffmpeg 5.1 writes AV1 as private data without a registration: add the AV01 one to its program table.
+    const bytes = readFileSync(file);
+    const out: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 188) {
+      const packet = Buffer.from(bytes.subarray(at, at + 188));
+      const pid = ((packet[1]! & 0x1f) << 8) | packet[2]!;
+      const es = packet.indexOf(Buffer.from([0x06, 0xe1, 0x00, 0xf0, 0x00]), 5);
+      if (pid === 0x1000 && es > 0) {
+        packet.writeUInt16BE(packet.readUInt16BE(6) + 6, 6);
+        packet[es + 4] = 6;
+        out.push(Buffer.concat([packet.subarray(0, es + 5), Buffer.from([0x05, 0x04, ...Buffer.from('AV01')]), packet.subarray(es + 5, 182)]));
+      } else out.push(packet);
+    }
+    const patched = path.join(dir, 'av01.ts');
+    writeFileSync(patched, Buffer.concat(out));
+    expect((await scanTsFile(patched)).streams).toEqual([expect.objectContaining({ streamType: 0x06, codec: 'av1', kind: 'other' })]);
+    await expect(measureSlice(patched, 'ts', 'video')).rejects.toThrow('holds AV1 video in MPEG-TS, which recmerge cannot read yet');
+  });
+
   it('an Opus stream whose access units are damaged is refused, not guessed', async () => {
     const file = opus('o-damaged.ts', ['-t', '1', '-ac', '1']);
     const bytes = readFileSync(file);

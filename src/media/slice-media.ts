@@ -99,7 +99,8 @@ async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
   if (starts.length === 2) result.fileStartS = Math.min(...starts);
   if (media === 'video') {
     const timing = video && videoOfTs(video);
-    if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : 'holds no video stream');
+    const av1 = scan.streams.some((s) => s.codec === 'av1');
+    if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : av1 ? 'holds AV1 video in MPEG-TS, which recmerge cannot read yet (nor can ffmpeg 5.1)' : 'holds no video stream');
     return { ...result, ...timing };
   }
   if (!audio) throw new SliceMediaError('holds no audio stream');
