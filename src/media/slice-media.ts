@@ -2,6 +2,7 @@
 // headers, Opus control headers), WebM slices from their blocks (mediabunny's demuxer; ffprobe for one it
 // cannot read). A slice that lacks the stream its name promises is refused with a reason, so the merge
 // treats it as missing (its time becomes a gap) instead of failing.
+import { SliceUnreadableError } from '../core/errors.js';
 import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
 import { runFfprobe } from '../ffmpeg/runner.js';
 import { readFileSync, statSync } from 'node:fs';
@@ -14,7 +15,9 @@ import { scanTs, scanTsFile, unitBytes, WHOLE_FILE_MAX, type TsStream } from './
 /** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
 const FALLBACK_FRAME_MS = 1000 / 15;
 
-export class SliceMediaError extends Error {}
+export class SliceMediaError extends SliceUnreadableError {
+  override name = 'SliceMediaError';
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
