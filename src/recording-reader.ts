@@ -30,12 +30,13 @@ export async function readInventory(source: RecordingSource, signal?: AbortSigna
   const sizes = new Map(objects.map((o) => [o.key, o.size]));
   const limit = pLimit(PLAYLIST_READS);
   const texts = new Map<string, PlaylistText>();
+  // Track playlists, and the other recorder modes' indexes (av.m3u8/.mpd, raw mode's index and MPD).
   await Promise.all(
-    classified.playlists.map((p) =>
+    [...classified.playlists, ...classified.indexes].map((p) =>
       limit(async () => {
         const size = sizes.get(p.key) ?? 0;
         if (size > MAX_PLAYLIST_BYTES) {
-          texts.set(p.key, new Error(`playlist is too large (${size} bytes)`));
+          texts.set(p.key, new Error(`${p.type === 'playlist' ? 'playlist' : 'index'} is too large (${size} bytes)`));
           return;
         }
         try {

@@ -14,15 +14,20 @@ const problem = (p: Problem) => `${p.severity === 'error' ? 'error' : 'warning'}
 export function formatInspect(summary: InventorySummary): string {
   const out: string[] = [];
   if (summary.sessions.length === 0) out.push('No recording found.');
+  else out.push(`recorder mode: ${summary.mode}`);
   for (const s of summary.sessions) {
     out.push(`session ${s.sid}  cname ${s.cname}${s.dir ? `  in ${s.dir}` : ''}`);
+    for (const m of s.modes) {
+      out.push(`  made by the ${m.mode}${m.or ? ` (or ${m.or.join('/')})` : ''} recorder mode${m.guess ? ' (a guess)' : ''}: ${m.why}; uid ${m.uids.join(', ')}`);
+    }
     for (const u of s.uids) {
       const when = u.startMs !== null && u.endMs !== null ? `  ${span({ startMs: u.startMs, endMs: u.endMs })}` : '';
       out.push(`  uid ${u.uid}${u.failed ? '  FAILED' : ''}${when}`);
       if (u.failed) out.push(`    ${u.failed}`);
+      for (const index of u.indexes) out.push(`    index: ${index}`);
       for (const t of u.tracks) {
         const facts = [
-          `${t.slices} slices${t.missingSlices ? ` (${t.missingSlices} missing)` : ''}`,
+          `${t.slices} slices${t.missingSlices ? ` (${t.missingSlices} missing)` : ''}${t.muxedSlices ? ` (${t.muxedSlices} holding audio and video)` : ''}`,
           t.codecs.join('+'),
           ...(t.media === 'video' ? [t.sizes.length ? t.sizes.join(', ') : 'size unannounced', `rotation ${t.rotations.join('/')}°`] : []),
           `${t.restarts} start(s)`,
@@ -36,6 +41,10 @@ export function formatInspect(summary: InventorySummary): string {
     }
   }
   for (const p of summary.problems) out.push(problem(p));
+  if (summary.recognised.length > 0) {
+    out.push(`Recognised ${summary.recognised.length} file(s) of the recorder that are not merged:`);
+    for (const r of summary.recognised) out.push(`  ${r.key}: ${r.what}`);
+  }
   if (summary.ignored.length > 0) {
     out.push(`Ignored ${summary.ignored.length} file(s) that are not recording files:`);
     for (const i of summary.ignored) out.push(`  ${i.key}: ${i.reason}`);

@@ -1,10 +1,14 @@
 // The facts the plan needs from a slice (codec, picture size, frame rate; audio codec, rate, channels,
 // profile; the slice's own length), read in-process with mediabunny's MPEG-TS and WebM demuxers: a few
-// kilobytes and a millisecond per slice instead of an ffprobe process. Null when mediabunny cannot tell
-// (the caller asks ffprobe then), so nothing that ffprobe could read is lost.
+// kilobytes and a millisecond per slice instead of an ffprobe process. mediabunny's TS demuxer does not
+// know Opus in TS (the "original" recorder mode): that is read with recmerge's own TS scanner. Null when
+// neither can tell (the caller asks ffprobe then), so nothing that ffprobe could read is lost.
+import { open } from 'node:fs/promises';
 import type { AudioFacts, MediaFacts, SliceContainer, VideoFacts } from '../core/types.js';
 import type { SliceProbe } from '../ffmpeg/probe.js';
 import { withSlice } from './demux.js';
+import { measureSlice } from './slice-media.js';
+import { scanTs } from './ts-scan.js';
 
 /** mediabunny's codec names -> ffprobe's (what the plan compares and prints). */
 const VIDEO_CODECS: Record<string, string> = { avc: 'h264', hevc: 'hevc', vp8: 'vp8', vp9: 'vp9', av1: 'av1' };
@@ -27,6 +31,36 @@ const usableRate = (fps: number | null | undefined) => (fps !== null && fps !== 
  * first), which reads the whole file: only slices without a playlist entry need it.
  */
 export async function readSliceFacts(file: string, container: SliceContainer, withLength = false): Promise<SliceProbe | null> {
+  const read = await readWithMediabunny(file, container, withLength);
+  if (container !== 'ts' || read?.facts.audio) return read;
+  return (await withOpusInTs(file, read, withLength)) ?? read;
+}
+
+/** How much of a TS slice's head is searched for its program table. */
+const HEAD_BYTES = 64 * 1024;
+
+/** The facts mediabunny read, with the Opus stream of a TS slice it does not know; null when there is none. */
+async function withOpusInTs(file: string, read: SliceProbe | null, withLength: boolean): Promise<SliceProbe | null> {
+  try {
+    const handle = await open(file);
+    let head: Buffer;
+    try {
+      const buffer = Buffer.alloc(HEAD_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+    if (!scanTs(head).streams.some((s) => s.codec === 'opus')) return null;
+    const measured = await measureSlice(file, 'ts', 'audio');
+    const audio: AudioFacts = { codec: 'opus', sampleRate: measured.audio!.sampleRate, channels: measured.audio!.channels, profile: null };
+    return { facts: { ...read?.facts, audio }, durationMs: withLength ? Math.max(read?.durationMs ?? 0, measured.lengthMs) || null : null };
+  } catch {
+    return null;
+  }
+}
+
+async function readWithMediabunny(file: string, container: SliceContainer, withLength: boolean): Promise<SliceProbe | null> {
   try {
     return await withSlice(file, container, async (input) => {
       const facts: MediaFacts = {};
