@@ -132,7 +132,8 @@ export function parseJobData(value: unknown): MergeJobData {
     } else {
       options = {};
       for (const [key, v] of Object.entries(data.options)) {
-        const check = OPTION_CHECKS[key as keyof MergeJobOptions];
+        // Own properties only: `__proto__`, `constructor` or `isPrototypeOf` must not find Object.prototype's.
+        const check = Object.hasOwn(OPTION_CHECKS, key) ? OPTION_CHECKS[key as keyof MergeJobOptions] : undefined;
         if (!check) problems.push(`options.${key}: unknown option`);
         else if (v !== undefined) {
           const expected = check(v);
