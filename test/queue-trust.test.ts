@@ -22,6 +22,7 @@ describe('what a worker trusts', () => {
   let foreign: Server;
   let foreignUrl: string;
   const connections: string[] = [];
+  const logLines: string[] = [];
   const saved = { ...process.env };
 
   const settled = (id: string) => settledJob(queue, id, 20_000);
@@ -51,7 +52,7 @@ describe('what a worker trusts', () => {
       redis: redis.url,
       allow: [join(root, 'allowed'), 's3://rec/recordings'],
       allowEndpoints: ['http://127.0.0.1:1'],
-      log: () => undefined,
+      log: (line) => logLines.push(line),
     });
   });
 
@@ -102,6 +103,30 @@ describe('what a worker trusts', () => {
     expect((await settled(id3)).failedReason).toMatch(/options.region: expected a region name/);
     await new Promise((r) => setTimeout(r, 200));
     expect(connections).toEqual([]);
+  });
+
+  it('logs and records no credentials a job sends, valid or not (issue 18.5)', async () => {
+    const secrets = ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI', 'K7MDENG', 'hunter2', 'sig-in-query', 'tok-in-query', 'EPSECRET', 'qs-secret', 'OUTSECRET'];
+    const jobs = [
+      { source: 's3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfi@rec/recordings/class42', output: join(root, 'allowed', 'r1') },
+      { source: join(root, 'allowed', 'junk'), output: 's3://OUTKEY:OUTSECRET@rec/recordings/out' },
+      { source: 'https://user:hunter2@example.com/rec?X-Amz-Signature=sig-in-query&token=tok-in-query', output: join(root, 'allowed', 'r2') },
+      { source: 's3://rec/recordings/class42', output: join(root, 'allowed', 'r3'), options: { endpoint: 'https://EPKEY:EPSECRET@127.0.0.1:1/?sig=qs-secret' } },
+      { source: 's3://rec/recordings/class42', output: join(root, 'allowed', 'r4'), options: { region: 'password=hunter2' } },
+    ];
+    const ids: string[] = [];
+    for (const data of jobs) ids.push(await addRaw(data));
+    for (const id of ids) {
+      const job = await settled(id);
+      expect(await job.getState()).toBe('failed');
+      const recorded = [job.failedReason, ...(job.stacktrace ?? [])].join('\n');
+      for (const secret of secrets) expect(recorded).not.toContain(secret);
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the 'failed' lines are written after the state changes
+    for (const id of ids) expect(logLines.some((l) => l.startsWith(`job ${id}: started`))).toBe(true);
+    const logged = logLines.filter((l) => ids.some((id) => l.startsWith(`job ${id}:`))).join('\n');
+    for (const secret of secrets) expect(logged).not.toContain(secret);
+    expect(logged).toContain('job data not valid');
   });
 
   it('puts no directory listing in a failure reason', async () => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { redact } from '../storage/redact.js';
 import { enqueueMerge } from './enqueue.js';
 import { connectionFor, JobDataError, parseJobData, QUEUE_NAME, type MergeJobOptions, type RedisSpec } from './job.js';
 import {
@@ -144,7 +145,8 @@ export function checkTemplates(mapping: NotificationMapping): void {
 export async function startNotificationServer(options: NotificationServerOptions): Promise<NotificationServer> {
   if (!options.secret) throw new NotificationError('a notification secret is required');
   checkTemplates(options);
-  const log = options.log ?? ((line: string) => console.error(line));
+  const write = options.log ?? ((line: string) => console.error(line));
+  const log = (line: string) => write(redact(line));
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const ttl = options.dedupeTtlSeconds ?? 7 * 24 * 3600;
 

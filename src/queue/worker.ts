@@ -8,6 +8,7 @@ import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
 import { composeForJob } from '../compose/job.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
+import { redact, redactError } from '../storage/redact.js';
 import { createS3Client } from '../storage/s3-client.js';
 import { parseS3Url } from '../storage/s3-url.js';
 import {
@@ -335,8 +336,20 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
 
 // --- the worker -----------------------------------------------------------------------------------------
 
+/** For the "started" line: the job's places once they are valid, redacted; never what it sent raw. */
+function describeJob(data: unknown): string {
+  try {
+    const job = parseJobData(data);
+    return `${redact(job.source)} -> ${redact(job.output)}`;
+  } catch {
+    return '(job data not valid: see its failure)';
+  }
+}
+
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const log = options.log ?? ((line: string) => console.error(line));
+  const write = options.log ?? ((line: string) => console.error(line));
+  // Every line passes the one redaction, whatever part of a job it quotes.
+  const log = (line: string) => write(redact(line));
   const settings = { ...DEFAULTS, ...definedOnly(options) };
   const trust = await createTrust({ allow: options.allow, allowEndpoints: options.allowEndpoints });
   // Aborted when the grace period is over: running jobs stop and go back to the queue.
@@ -353,6 +366,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         if (job.id !== undefined) lostLocks.delete(job.id);
         return result;
       } catch (error) {
+        // Its message and stack become the job's failedReason and stacktrace in Redis.
+        redactError(error);
         if (job.id !== undefined && lostLocks.delete(job.id)) {
           // Not ours any more: nothing is recorded (BullMQ refuses to fail a job without its lock).
           log(`job ${job.id}: stopped (its lock was lost)`);
@@ -375,7 +390,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       autorun: false,
     },
   );
-  worker.on('active', (job) => log(`job ${job.id}: started (attempt ${job.attemptsMade + 1}) ${job.data?.source} -> ${job.data?.output}`));
+  worker.on('active', (job) => log(`job ${job.id}: started (attempt ${job.attemptsMade + 1}) ${describeJob(job.data)}`));
   worker.on('completed', (job, result: JobResult) =>
     log(`job ${job.id}: ${result.noop ? 'already complete, nothing to do' : `merged ${result.outputs.length} output(s) in ${(result.elapsedMs / 1000).toFixed(1)} s`}`),
   );

@@ -2,6 +2,7 @@
 // Only transient failures are retried; everything else fails on the first attempt with an
 // error that says which object and what went wrong.
 import { STATUS_CODES } from 'node:http';
+import { redact } from './redact.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (default 5). */
@@ -193,12 +194,4 @@ function hint(code: string | undefined, status: number | undefined): string {
   if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || status === 301) return ' (wrong --region or --endpoint for this bucket?)';
   if (status === 403) return ' (check credentials and the bucket policy)';
   return '';
-}
-
-/** Removes anything that looks like a signature or credential from a message. */
-export function redact(message: string): string {
-  return message
-    .replace(/(X-Amz-(?:Credential|Signature|Security-Token)=)[^&\s]+/gi, '$1***')
-    .replace(/(Credential=|Signature=)[^,\s]+/g, '$1***')
-    .replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, '***');
 }
