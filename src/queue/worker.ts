@@ -1,12 +1,15 @@
 // Queue worker: one merge job = one mergeRecordings() call. BullMQ brings retries, backoff, locks and
 // stalled-job recovery; this file adds the job body, the completion manifest and a graceful shutdown.
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
 import { composeForJob } from '../compose/job.js';
+import { partialName } from '../merge/leftovers.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
 import { redact, redactError } from '../storage/redact.js';
 import { createS3Client } from '../storage/s3-client.js';
@@ -113,27 +116,55 @@ interface OutputStore {
   writeManifest(name: string, manifest: Manifest): Promise<string>;
 }
 
+/** Largest manifest read back (one line per output: far below this). */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An output folder may hold links planted by anyone who can write to it: the manifest is read only when it
+ * is a regular file itself (O_NOFOLLOW), and written to a fresh temporary name created exclusively
+ * (O_EXCL | O_NOFOLLOW: never through an existing file or link), then renamed over the manifest's name
+ * (a rename replaces a link there, it does not follow it).
+ */
 function localStore(folder: string): OutputStore {
   return {
     async readManifest(name) {
+      let handle;
       try {
-        return JSON.parse(await readFile(join(folder, name), 'utf8')) as Manifest;
+        handle = await open(join(folder, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+        const info = await handle.stat();
+        if (!info.isFile() || info.size > MAX_MANIFEST_BYTES) return null;
+        return JSON.parse(await handle.readFile('utf8')) as Manifest;
       } catch {
         return null;
+      } finally {
+        await handle?.close();
       }
     },
     async sizeOf(output) {
       try {
-        return (await stat(join(folder, output.file))).size;
+        const info = await lstat(join(folder, output.file));
+        return info.isFile() ? info.size : null;
       } catch {
         return null;
       }
     },
     async writeManifest(name, manifest) {
       const path = join(folder, name);
-      // Written last and atomically: its presence means every listed file is complete.
-      await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
-      await rename(`${path}.tmp`, path);
+      // Named like every partial output, so a killed worker's temporary is removed by the next run there.
+      const temp = partialName(path, randomBytes(6).toString('hex'));
+      try {
+        const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+        try {
+          await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+        } finally {
+          await handle.close();
+        }
+        // Written last and atomically: its presence means every listed file is complete.
+        await rename(temp, path);
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
       return path;
     },
   };
@@ -244,16 +275,18 @@ class Progress {
 async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal: AbortSignal): Promise<JobResult> {
   const started = Date.now();
   let data: MergeJobData;
+  let source: string;
+  let output: string;
   try {
     data = parseJobData(job.data);
-    // Before anything is read, listed, created or contacted.
-    await trust.checkLocation('source', data.source);
-    await trust.checkLocation('output', data.output);
+    // Before anything is read, listed, created or contacted. From here on, folders are used as they
+    // resolved when checked, not by the names the job gave.
+    source = await trust.checkLocation('source', data.source);
+    output = await trust.checkLocation('output', data.output);
     trust.checkEndpoint(data.options?.endpoint);
   } catch (error) {
     throw new UnrecoverableError((error as Error).message);
   }
-  const output = normalizeLocation(data.output);
   const toS3 = output.startsWith('s3://');
   const s3 = toS3 ? createS3Client(data.options ?? {}) : null;
   const store = s3 ? s3Store(output, s3) : localStore(output);
@@ -271,15 +304,15 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
       }
     }
 
-    if (!data.source.startsWith('s3://')) {
-      const found = await stat(data.source).catch(() => null);
+    if (!source.startsWith('s3://')) {
+      const found = await stat(source).catch(() => null);
       if (!found?.isDirectory()) throw new UnrecoverableError(`source folder not found: ${data.source}`);
     }
 
     const outDir = toS3 ? await mkdtemp(join(resolve(options.workDir ?? tmpdir()), `recmerge-${job.id}-`)) : output;
     if (!toS3) await mkdir(outDir, { recursive: true });
     try {
-      const merge = toMergeOptions(data, outDir, toS3 ? output : undefined);
+      const merge = toMergeOptions({ ...data, source }, outDir, toS3 ? output : undefined);
       if (options.mergeConcurrency && merge.concurrency === undefined) merge.concurrency = options.mergeConcurrency;
       merge.signal = signal;
       merge.onProgress = (p) => progress.fromMerge(p);
