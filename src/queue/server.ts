@@ -49,6 +49,10 @@ export interface NotificationServer {
 
 const DEDUPE_PREFIX = 'recmerge:ncs';
 const REDIS_TIMEOUT_MS = 2_000;
+/** A request (headers and body) must arrive within this; its headers within HEADERS_TIMEOUT_MS. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+const CONNECTION_CHECK_MS = 1_000;
 
 class HttpError extends Error {
   constructor(
@@ -200,7 +204,9 @@ export async function startNotificationServer(options: NotificationServerOptions
     }
   }
 
-  const server = createServer((req, res) => {
+  // Node checks requestTimeout/headersTimeout only every connectionsCheckingInterval (default 30 s): a client
+  // trickling its headers or body was closed after 24-35 s instead of the 10 s promised. Checked every second.
+  const server = createServer({ connectionsCheckingInterval: CONNECTION_CHECK_MS, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const handle: Promise<[number, Record<string, unknown>]> =
       (req.method === 'GET' || req.method === 'HEAD') && path === '/healthz'
@@ -218,8 +224,6 @@ export async function startNotificationServer(options: NotificationServerOptions
         if (!res.headersSent) send(res, status, { ok: false, error: status === 503 ? 'temporarily unavailable' : message });
       });
   });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
   // Connections that send nothing at all are closed too (requestTimeout only runs once a request starts).
   server.setTimeout(15_000, (socket) => socket.destroy());
