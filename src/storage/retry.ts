@@ -31,11 +31,6 @@ export class ShortBodyError extends Error {
   }
 }
 
-/** No bytes arrived for too long while reading a body. */
-export class StalledBodyError extends Error {
-  override name = 'StalledBodyError';
-}
-
 const RETRYABLE_CODES = new Set([
   'SlowDown',
   'Throttling',
@@ -50,6 +45,7 @@ const RETRYABLE_CODES = new Set([
   'TimeoutError',
   'ShortBodyError',
   'StalledBodyError',
+  'RequestDeadlineError',
 ]);
 
 const NETWORK_CODES = new Set([
@@ -153,6 +149,57 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
 function withAttempts(error: unknown, attempts: number): unknown {
   if (typeof error === 'object' && error !== null) (error as { attempts?: number }).attempts = attempts;
   return error;
+}
+
+/** Answers that say the bucket, the credentials or the endpoint are wrong: no other object would do better. */
+const SOURCE_WIDE_CODES = new Set([
+  'NoSuchBucket',
+  'InvalidBucketName',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'AccountProblem',
+  'AllAccessDisabled',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+  'CredentialsProviderError',
+  // No connection at all: the endpoint, not an object.
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  // This machine's disk (the cache), not the object.
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+]);
+
+/**
+ * True when a failure to fetch one object says nothing can be fetched (a missing bucket, refused
+ * credentials, an endpoint that does not answer, a full or read-only cache disk): the run stops. Any other
+ * failure (403 or 5xx for that object, a body always cut short, stalled or larger than listed) costs only
+ * that object.
+ */
+export function failsTheSource(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; e = shape(e).cause, depth++) {
+    const code = errorCode(e);
+    if (code && SOURCE_WIDE_CODES.has(code)) return true;
+    if (httpStatus(e) === 301) return true;
+  }
+  return false;
 }
 
 /** A failed storage operation, named by bucket and key, with no credentials in it. */
