@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
@@ -13,6 +14,7 @@ import { partialName } from '../merge/leftovers.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
 import { redact, redactError } from '../storage/redact.js';
 import { createS3Client } from '../storage/s3-client.js';
+import { deadlineFor, OversizeBodyError, readBoundedBody, s3Limits, withDeadline } from '../storage/s3-limits.js';
 import { parseS3Url } from '../storage/s3-url.js';
 import {
   connectionFor,
@@ -177,19 +179,26 @@ function isNotFound(error: unknown): boolean {
 
 function s3Store(url: string, client: S3Client): OutputStore {
   const { bucket, prefix } = parseS3Url(url);
+  // Bounded like every S3 request (storage/s3-limits.ts): a stalled or flooding server cannot hang a job.
+  const limits = s3Limits();
+  const request = <T>(run: (signal: AbortSignal) => Promise<T>) => withDeadline(deadlineFor(limits), undefined, run);
   return {
     async readManifest(name) {
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + name }));
-        return JSON.parse((await object.Body?.transformToString()) ?? '') as Manifest;
+        return await request(async (signal) => {
+          const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + name }), { abortSignal: signal });
+          if (!object.Body) return null;
+          const body = await readBoundedBody(object.Body as Readable, object.ContentLength, { idleMs: limits.idleTimeoutMs, maxBytes: MAX_MANIFEST_BYTES, signal });
+          return JSON.parse(body.toString('utf8')) as Manifest;
+        });
       } catch (error) {
-        if (isNotFound(error) || error instanceof SyntaxError) return null;
+        if (isNotFound(error) || error instanceof SyntaxError || error instanceof OversizeBodyError) return null;
         throw error;
       }
     },
     async sizeOf(output) {
       try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + output.file }));
+        const head = await request((signal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + output.file }), { abortSignal: signal }));
         return head.ContentLength ?? null;
       } catch (error) {
         if (isNotFound(error)) return null;
@@ -198,7 +207,7 @@ function s3Store(url: string, client: S3Client): OutputStore {
     },
     async writeManifest(name, manifest) {
       const body = `${JSON.stringify(manifest, null, 2)}\n`;
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + name, Body: body, ContentType: 'application/json' }));
+      await request((signal) => client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + name, Body: body, ContentType: 'application/json' }), { abortSignal: signal }));
       return `s3://${bucket}/${prefix}${name}`;
     },
   };
