@@ -1,14 +1,15 @@
 // S3Source against a real S3 server (s3rver) over HTTP, with a fault-injecting proxy in front.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mergeRecordings, planRecordings } from '../src/api.js';
+import { RUNS_FOLDER } from '../src/storage/cache.js';
 import { LocalFolderSource } from '../src/storage/local.js';
 import { isS3Url, openSource } from '../src/storage/open.js';
 import { backoffDelay, failsTheSource, isRetryable, S3OperationError, ShortBodyError } from '../src/storage/retry.js';
@@ -17,7 +18,7 @@ import { resolveRegion } from '../src/storage/s3-client.js';
 import { formatS3Url, parseS3Url } from '../src/storage/s3-url.js';
 import { formatTransfer, TransferMeter } from '../src/storage/transfer-progress.js';
 import type { TransferProgress } from '../src/storage/source.js';
-import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
+import { isObjectGet, startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { beepTimes, probe, whiteFrameTimes } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';
@@ -119,8 +120,8 @@ describe('materialize', () => {
     expect(missing).toEqual(new Map([['never-uploaded.ts', `not found in s3://${BUCKET}/dl/`]]));
     expect(paths.size).toBe(SLICES);
     for (const [key, file] of paths) {
-      expect(file.startsWith(first.cacheDir + path.sep)).toBe(true);
       expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+      expect((await readFile(first.cachePath(key))).equals(slices.get(key)!)).toBe(true); // the shared copy
     }
     expect(proxy.objectGets()).toHaveLength(SLICES);
     expect(progress.at(-1)).toMatchObject({ files: SLICES, totalFiles: SLICES, bytes: totalBytes, totalBytes, etaSeconds: 0 });
@@ -131,11 +132,14 @@ describe('materialize', () => {
     proxy.resetLog();
     const second = source(`s3://${BUCKET}/dl`);
     const again = await second.materialize(keys);
-    expect(again.paths).toEqual(paths);
+    for (const [key, file] of again.paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    expect(again.paths.size).toBe(SLICES);
     expect(proxy.objectGets()).toHaveLength(0);
     expect(listRequests()).toHaveLength(1);
     await second.dispose();
-    await expect(stat(second.cacheDir)).rejects.toThrow(/ENOENT/);
+    // It downloaded none of them: the kept copies stay, only its own folder goes.
+    expect((await filesUnder(second.cacheDir)).filter((f) => f.endsWith('~meta.json'))).toHaveLength(SLICES);
+    await expect(stat(path.join(tmp, 'cache', RUNS_FOLDER))).rejects.toThrow(/ENOENT/);
   });
 
   it('resumes an interrupted download: the rerun fetches only what is missing', async () => {
@@ -237,6 +241,90 @@ describe('materialize', () => {
     await expect(src.readText(key)).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/${key} failed: NoSuchKey, HTTP 404`));
     await server.put(BUCKET, `dl/${key}`, slices.get(key)!);
     await src.dispose();
+  });
+
+  // Issue 21.1: clean-up removed `<cache>/<bucket>/<prefix>` whole, with files recmerge never wrote and
+  // the downloads of another run using the same cache.
+  it('never removes or replaces a file recmerge did not write, wherever it is in the cache', async () => {
+    const keys = [...slices.keys()];
+    const cache = path.join(tmp, 'cache');
+    const byRun = source(`s3://${BUCKET}/dl`);
+    const mine = [
+      [path.join(byRun.cacheDir, 'precious.txt'), 'precious'],
+      [path.join(cache, BUCKET, 'other', 'keep.txt'), 'keep'],
+      // A user's file right where a key's shared copy would go.
+      [byRun.cachePath(keys[0]!), 'a file of the user'],
+    ] as const;
+    for (const [file, text] of mine) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, text);
+    }
+    const { paths } = await byRun.materialize(keys);
+    for (const [key, file] of paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    await byRun.dispose();
+    // The whole bucket as the source (no prefix): the cache folder is <cache>/<bucket>.
+    const whole = source(`s3://${BUCKET}`);
+    await whole.materialize(keys.slice(0, 3).map((k) => `dl/${k}`));
+    await whole.dispose();
+    for (const [file, text] of mine) expect(await readFile(file, 'utf8')).toBe(text);
+    const left = (await readdir(cache, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    expect(left.sort()).toEqual(mine.map(([file]) => file).sort());
+  });
+
+  it('lets two runs share a cache: one ending while the other downloads takes nothing from it', async () => {
+    const keys = [...slices.keys()];
+    // A has the first five; B finds them in the cache and downloads the others while A ends.
+    const a = source(`s3://${BUCKET}/dl`);
+    const fromA = await a.materialize(keys.slice(0, 5));
+    // B goes through its own proxy, where its first five GETs stall once: B is still at work when A ends.
+    const slow = await startFaultProxy(server.endpoint);
+    const stalled = new Set<string>();
+    slow.inject({ fault: 'stall', times: 5, match: (r) => isObjectGet(r) && !stalled.has(r.key) && stalled.add(r.key).size > 0 });
+    const b = source(`s3://${BUCKET}/dl`, { endpoint: slow.endpoint, downloadConcurrency: 1, limits: { idleTimeoutMs: 200 } });
+    let endA: Promise<void> | undefined;
+    let bWhenAEnded = -1;
+    let bFiles = 0;
+    try {
+      const fromB = await b.materialize(keys, {
+        onProgress: (p) => {
+          bFiles = p.files;
+          if (p.files === 5) {
+            endA ??= a.dispose().then(() => {
+              bWhenAEnded = bFiles;
+            });
+          }
+        },
+      });
+      await endA;
+      expect(fromA.paths.size).toBe(5);
+      expect(fromB.missing).toEqual(new Map());
+      expect(bWhenAEnded, 'B was still at work when A ended').toBeGreaterThanOrEqual(5);
+      expect(bWhenAEnded).toBeLessThan(SLICES);
+      expect(slow.objectGets().length).toBeGreaterThan(0);
+      for (const [key, file] of fromB.paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+      await b.dispose();
+    } finally {
+      await slow.close();
+    }
+    expect(await filesUnder(path.join(tmp, 'cache'))).toEqual([]);
+  }, 60_000);
+
+  it('downloads nothing again after a killed run, and the next run to end cleans up after it', async () => {
+    const keys = [...slices.keys()];
+    const killed = source(`s3://${BUCKET}/dl`);
+    await killed.materialize(keys);
+    // As if its process had been killed: its run folder carries a pid that is gone.
+    const runs = path.join(tmp, 'cache', RUNS_FOLDER);
+    const [folder] = await readdir(runs);
+    const gone = spawnSync('true').pid;
+    await rename(path.join(runs, folder!), path.join(runs, folder!.replace(`-${process.pid}-`, `-${gone}-`)));
+    proxy.resetLog();
+    const rerun = source(`s3://${BUCKET}/dl`);
+    const { paths } = await rerun.materialize(keys);
+    expect(proxy.objectGets()).toHaveLength(0);
+    for (const [key, file] of paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    await rerun.dispose();
+    expect(await filesUnder(path.join(tmp, 'cache'))).toEqual([]);
   });
 
   it('reports an object deleted after the listing as missing, after one GET', async () => {

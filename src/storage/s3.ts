@@ -1,9 +1,9 @@
 // S3-compatible storage as a RecordingSource: lists keys under a prefix, and downloads the
 // slices an output needs into a cache folder, concurrently, streamed, verified, resumable.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +14,7 @@ import { failsTheSource, isNotFound, S3OperationError, ShortBodyError, withRetry
 import { createS3Client } from './s3-client.js';
 import { deadlineFor, guardedStream, OversizeBodyError, readBoundedBody, s3Limits, withDeadline, type S3Limits } from './s3-limits.js';
 import { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
+import { DownloadCache } from './cache.js';
 import type { FetchOptions, RecordingSource, StoredObject } from './source.js';
 import { TransferMeter } from './transfer-progress.js';
 
@@ -35,28 +36,21 @@ export class ListingError extends Error {
   override name = 'ListingError';
 }
 
-interface Sidecar {
-  key: string;
-  etag: string | undefined;
-  size: number;
-}
-
 export class S3Source implements RecordingSource {
   readonly location: S3Location;
   readonly description: string;
-  /** Where this source's downloads go (removed by dispose() unless keepDownloads). */
+  /** Where this source's objects are cached, shared with other runs (see cache.ts). */
   readonly cacheDir: string;
   readonly client: S3Client;
   private readonly ownsClient: boolean;
-  private readonly cacheRoot: string;
-  private readonly defaultCacheRoot: boolean;
   private index: Map<string, StoredObject> | undefined;
   /** Shared by all materialize() calls: outputs merged in parallel share one download budget. */
   private readonly limit: ReturnType<typeof pLimit>;
   /** Downloads under way, so that two calls wanting one key fetch it once. */
   private readonly inflight = new Map<string, { promise: Promise<string>; signal: AbortSignal }>();
-  /** Cache folders known to exist (saves a mkdir per file). */
-  private readonly folders = new Set<string>();
+  /** Files this run holds, by key. */
+  private readonly done = new Map<string, string>();
+  private readonly cache: DownloadCache;
   private readonly limits: S3Limits;
 
   constructor(
@@ -69,10 +63,10 @@ export class S3Source implements RecordingSource {
     this.client = createS3Client(options, { idleTimeoutMs: this.limits.idleTimeoutMs });
     this.ownsClient = !options.s3Client;
     this.limit = pLimit(Math.max(1, options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY));
-    this.defaultCacheRoot = !options.cacheDir;
-    this.cacheRoot = path.resolve(options.cacheDir ?? path.join(options.outDir ?? '.', CACHE_FOLDER));
+    const cacheRoot = path.resolve(options.cacheDir ?? path.join(options.outDir ?? '.', CACHE_FOLDER));
+    this.cache = new DownloadCache(cacheRoot, !options.cacheDir, options.keepDownloads === true);
     const prefix = this.location.prefix.slice(0, -1); // without its trailing '/'
-    this.cacheDir = path.join(this.cacheRoot, encodeSegment(this.location.bucket), ...(prefix ? keySegments(prefix) : []));
+    this.cacheDir = path.join(cacheRoot, encodeSegment(this.location.bucket), ...(prefix ? keySegments(prefix) : []));
   }
 
   private fullKey(key: string): string {
@@ -202,31 +196,12 @@ export class S3Source implements RecordingSource {
     return target;
   }
 
-  /** 'whole' when the cache holds this very object; 'stale' when it holds something else. */
-  private async cacheState(file: string, object: StoredObject): Promise<'whole' | 'stale' | 'absent'> {
-    let sidecar: Sidecar;
-    try {
-      sidecar = JSON.parse(await readFile(sidecarPath(file), 'utf8')) as Sidecar;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'stale';
-    }
-    const info = await stat(file).catch(() => undefined);
-    const whole =
-      info?.isFile() &&
-      info.size === object.size &&
-      sidecar.size === object.size &&
-      sidecar.key === this.fullKey(object.key) &&
-      (object.etag === undefined || sidecar.etag === object.etag);
-    return whole ? 'whole' : 'stale';
-  }
-
-  private async ensureFolder(dir: string): Promise<void> {
-    if (this.folders.has(dir)) return;
-    await mkdir(dir, { recursive: true });
-    this.folders.add(dir);
-  }
-
   private async fetchOnce(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
+    const had = this.done.get(object.key);
+    if (had) {
+      meter.fileSkipped(object.size);
+      return had;
+    }
     const running = this.inflight.get(object.key);
     if (running) {
       try {
@@ -241,26 +216,27 @@ export class S3Source implements RecordingSource {
     }
     const promise = this.fetch(object, meter, signal).finally(() => this.inflight.delete(object.key));
     this.inflight.set(object.key, { promise, signal });
-    return promise;
+    const file = await promise;
+    this.done.set(object.key, file);
+    return file;
   }
 
+  /** A file of this run's own holding the object (see cache.ts): from the cache, else downloaded. */
   private async fetch(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
     const { bucket } = this.location;
     const full = this.fullKey(object.key);
-    const file = this.cachePath(object.key);
-    const state = await this.cacheState(file, object);
-    if (state === 'whole') {
-      meter.fileSkipped(object.size);
-      return file;
-    }
+    const shared = this.cachePath(object.key);
+    let file: string;
     try {
-      await this.ensureFolder(path.dirname(file));
-      // The sidecar marks a whole file: it goes first and comes back last.
-      if (state === 'stale') await rm(sidecarPath(file), { force: true });
-      const sidecar = await this.request(signal, object.size, async (s) => {
+      const cached = await this.cache.reuse(shared, { key: full, etag: object.etag, size: object.size });
+      if (cached) {
+        meter.fileSkipped(object.size);
+        return cached;
+      }
+      file = await this.request(signal, object.size, async (s) => {
         let received = 0;
         try {
-          return await this.download(full, object, file, s, (n) => {
+          return await this.download(full, object, shared, s, (n) => {
             received += n;
             meter.addBytes(n);
           });
@@ -269,7 +245,6 @@ export class S3Source implements RecordingSource {
           throw error;
         }
       });
-      await writeFile(sidecarPath(file), JSON.stringify(sidecar));
     } catch (error) {
       if (signal.aborted) throw error;
       throw wrap('download', bucket, full, error);
@@ -278,9 +253,9 @@ export class S3Source implements RecordingSource {
     return file;
   }
 
-  private async download(full: string, object: StoredObject, file: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<Sidecar> {
-    const temp = `${file}~${randomBytes(6).toString('hex')}.part`;
-    let renamed = false;
+  private async download(full: string, object: StoredObject, shared: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<string> {
+    const temp = await this.cache.tempFor(shared);
+    let adopted = false;
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: full }), { abortSignal: signal });
       if (!response.Body) throw new Error('no body');
@@ -302,41 +277,28 @@ export class S3Source implements RecordingSource {
           onBytes(n);
         },
       });
-      await pipeline(response.Body as Readable, counter, createWriteStream(temp), { signal });
+      await pipeline(response.Body as Readable, counter, createWriteStream(temp, { flags: 'wx' }), { signal });
       if (received !== expected) throw new ShortBodyError(received, expected);
       if (sameObject && received !== object.size) throw new ShortBodyError(received, object.size);
-      await rename(temp, file);
-      renamed = true;
-      return { key: full, etag, size: received };
+      const file = await this.cache.adopt(temp, shared, { key: full, etag, size: received });
+      adopted = true;
+      return file;
     } finally {
-      if (!renamed) await rm(temp, { force: true });
+      if (!adopted) await rm(temp, { force: true });
     }
   }
 
+  /** Removes what this run downloaded and no longer needs (see cache.ts), unless keepDownloads. */
   async dispose(): Promise<void> {
     if (this.ownsClient) this.client.destroy();
-    if (this.options.keepDownloads) return;
-    this.folders.clear();
-    await rm(this.cacheDir, { recursive: true, force: true });
-    // Then the folders above it that are left empty, up to the cache root (itself only if it is ours).
-    const stop = this.defaultCacheRoot ? path.dirname(this.cacheRoot) : this.cacheRoot;
-    for (let dir = path.dirname(this.cacheDir); dir.startsWith(stop + path.sep); dir = path.dirname(dir)) {
-      try {
-        await rmdir(dir);
-      } catch {
-        break;
-      }
-    }
+    this.done.clear();
+    await this.cache.dispose();
   }
 }
 
 function wrap(operation: string, bucket: string, key: string | undefined, error: unknown): unknown {
   if (error instanceof S3OperationError || (error instanceof Error && error.name === 'AbortError')) return error;
   return new S3OperationError(operation, bucket, key, error);
-}
-
-function sidecarPath(file: string): string {
-  return `${file}~meta.json`;
 }
 
 export function normalizeEtag(etag: string | undefined): string | undefined {
