@@ -167,25 +167,30 @@ export class DownloadCache {
     return mine;
   }
 
-  /** Puts a file of this run at the shared path (never over a file recmerge did not write there). */
+  /**
+   * Puts a file of this run at the shared path: never over a file recmerge did not write there (one its
+   * sidecar does not describe). Temporary names are in the run's folder, so a killed run leaves none in the
+   * shared tree; the published.log line comes first, so a killed run's copy is found by the next run.
+   */
   private async publish(mine: string, shared: string, object: CachedObject): Promise<void> {
-    if ((await lstat(shared).catch(() => null)) && (await readSidecar(shared))?.key !== object.key) return;
+    const there = await inodeOf(shared);
+    if (there !== null && (await readSidecar(shared))?.ino !== there) return;
+    if (there === null && (await lstat(shared).catch(() => null))) return; // a folder, a link: not ours
     await this.makeFolder(path.dirname(shared));
-    const temp = `${shared}~${unique()}.part`;
-    await linkOrCopy(mine, temp);
-    const ino = (await inodeOf(temp))!;
+    const temp = path.join(this.runDir, `publish-${unique()}`);
+    const sidecarTemp = `${temp}~meta.json`;
     try {
+      await linkOrCopy(mine, temp);
+      const ino = (await inodeOf(temp))!;
+      await writeFile(sidecarTemp, JSON.stringify({ ...object, ino } satisfies Sidecar));
+      await appendFile(path.join(this.runDir, PUBLISHED_LOG), `${ino}\t${path.relative(this.root, shared)}\n`);
       await rename(temp, shared);
-    } catch (error) {
+      this.published.set(shared, ino);
+      await rename(sidecarTemp, sidecarPath(shared));
+    } finally {
       await rm(temp, { force: true });
-      throw error;
+      await rm(sidecarTemp, { force: true });
     }
-    const sidecar: Sidecar = { ...object, ino };
-    const sidecarTemp = `${sidecarPath(shared)}~${unique()}.part`;
-    await writeFile(sidecarTemp, JSON.stringify(sidecar));
-    await rename(sidecarTemp, sidecarPath(shared));
-    this.published.set(shared, ino);
-    await appendFile(path.join(this.runDir, PUBLISHED_LOG), `${ino}\t${path.relative(this.root, shared)}\n`);
   }
 
   /** Removes the shared copy (and its sidecar) only while it still holds the file with this inode. */
