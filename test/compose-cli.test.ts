@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseNamesCsv } from '../src/cli/names-file.js';
-import { audioBesideName } from '../src/merge/also-audio.js';
+import { audioBesideName } from '../src/core/output-names.js';
 import { beepTimes, probe, regionLumaTimeline } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';

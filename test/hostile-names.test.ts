@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
-import { MAX_NAME_BYTES } from '../src/core/file-names.js';
+import { MAX_NAME_BYTES } from '../src/core/output-names.js';
 import { LocalFolderSource } from '../src/storage/local.js';
 import type { RecordingSource } from '../src/storage/source.js';
 import { probe } from './support/measure.js';

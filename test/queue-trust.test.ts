@@ -171,7 +171,7 @@ describe('what a worker trusts', () => {
   it('puts no directory listing in a failure reason', async () => {
     const id = await addRaw({ source: join(root, 'allowed', 'junk'), output: join(root, 'allowed', 'junk-out') });
     const job = await settled(id);
-    expect(job.failedReason).toMatch(/nothing to merge in the source: no recording found \(1 file\(s\) that are not recordings ignored\)/);
+    expect(job.failedReason).toMatch(/no recording found in .*: 1 file\(s\), none of them a recording's playlist or slice/);
     expect(job.failedReason).not.toContain('secret-plans');
   });
 
@@ -181,7 +181,7 @@ describe('what a worker trusts', () => {
     const stored = (await queue.getJob(id))!.data as QueuedMergeJob;
     expect(stored.source).toBe(join(root, 'allowed', 'junk'));
     expect(stored.output).toBe(join(root, 'allowed', 'rel-out'));
-    expect((await settled(id)).failedReason).toMatch(/nothing to merge/);
+    expect((await settled(id)).failedReason).toMatch(/no recording found/);
   });
 
   it('checks endpoints by origin and path, and needs an allow-list', async () => {

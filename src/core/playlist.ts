@@ -22,7 +22,9 @@ export interface ParsedPlaylist {
   warnings: string[];
 }
 
-export class PlaylistError extends Error {}
+export class PlaylistError extends Error {
+  override name = 'PlaylistError';
+}
 
 const MAX_PLAYLIST_CHARS = 16 * 1024 * 1024;
 const RAW_INF = '#RECMERGE-RAW-EXTINF:';

@@ -7,7 +7,9 @@ import type { PlacedSlice } from '../core/types.js';
 import { type AdtsConfig, AdtsSplitter, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, TsError, tsAudioPayload } from './adts.js';
 import { fileChunks, TsScanner } from './ts-scan.js';
 
-export class AudioCopyError extends Error {}
+export class AudioCopyError extends Error {
+  override name = 'AudioCopyError';
+}
 
 /** Silent frames written at once when filling a gap (about 44 s at 48 kHz). */
 const SILENCE_CHUNK_FRAMES = 2048;

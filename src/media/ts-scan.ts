@@ -3,6 +3,7 @@
 // bytes (no ffprobe process), so every slice of an output can be measured. Written here for the same
 // reason as adts.ts: no maintained npm package exposes PES timing without a whole transmuxer.
 
+import { SliceUnreadableError } from '../core/errors.js';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 
 const TS_PACKET = 188;
@@ -50,7 +51,9 @@ export interface TsScan {
   junkBytes: number;
 }
 
-export class TsScanError extends Error {}
+export class TsScanError extends SliceUnreadableError {
+  override name = 'TsScanError';
+}
 
 function readTimestamp(b: Buffer, i: number): number {
   // 33 bits spread over 5 bytes with marker bits.

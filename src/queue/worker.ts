@@ -10,7 +10,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
 import { composeForJob } from '../compose/job.js';
-import { partialName } from '../merge/leftovers.js';
+import { partialName } from '../pipeline/leftovers.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
 import { redact, redactError } from '../storage/redact.js';
 import { createS3Client } from '../storage/s3-client.js';
