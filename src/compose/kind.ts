@@ -53,8 +53,8 @@ export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
   },
   async render(out, work, options) {
     const labels = options.labels ? new Map(Object.entries(options.labels === true ? {} : options.labels)) : null;
-    const { written, media } = await renderCompose(out, { ...work, labels, maxPiecesPerPass: options.maxPiecesPerPass });
-    return { written, media, durationMs: out.durationMs, warnings: [] };
+    const { written, media, warnings } = await renderCompose(out, { ...work, labels, maxPiecesPerPass: options.maxPiecesPerPass });
+    return { written, media, durationMs: out.durationMs, warnings };
   },
   result(out, base, { rendered, uploaded }) {
     const layout = out.files[1];

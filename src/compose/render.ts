@@ -16,6 +16,7 @@ import { formatUtc17 } from '../core/names.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { concatList, ffconcat, type ConcatEntry } from '../render/concat.js';
+import { checkDecoded, expectation } from '../render/decoded.js';
 import { withLeadsCut } from '../render/leads.js';
 import { fontPatternFor } from '../render/text.js';
 import { placeAudio } from '../render/audio.js';
@@ -284,8 +285,12 @@ export interface ComposeWork extends Pick<OutputWork, 'paths' | 'workDir' | 'tem
  * Writes the concat lists, the label files and the filter graph of one composite, runs ffmpeg into the
  * composite's temporary name (in chunks of layout intervals when it has many pieces), and its layout sidecar.
  */
-export async function renderCompose(out: ComposeOutput, work: ComposeWork): Promise<{ written: string[]; media: Record<string, { video: boolean; audio: boolean }> }> {
+export async function renderCompose(out: ComposeOutput, work: ComposeWork): Promise<{ written: string[]; media: Record<string, { video: boolean; audio: boolean }>; warnings: string[] }> {
   const { workDir } = work;
+  const warnings: string[] = [];
+  /** What ffmpeg read of each input, held against what its slices hold (see render/decoded.ts). */
+  const pieceExpectation = (p: VideoPiece, input: number) => expectation(input, 'video', p.slices, { untilMs: ((p.to + 1) * 1000) / out.fps });
+  const audioExpectations = (first: number) => out.audioRuns.map((run, j) => expectation(first + j, 'audio', run.slices, { sampleRate: run.sampleRate }));
   const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
   const pieces = videoPieces(out);
   // A run that starts without a keyframe is read from its first keyframe (see PlacedSlice.leadMs).
@@ -322,7 +327,8 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
       const startMs = (out.layout!.intervals[range.from]!.startFrame * 1000) / out.fps;
       const { args, graph, durationMs } = chunkArgs(out, mine, range, mine.map((p) => lists[pieces.indexOf(p)]!), inputs.labelFiles, chunkGraph, chunkFile, enc);
       await writeFile(chunkGraph, graph);
-      await runFfmpeg(args, { signal: work.signal, onProgress: (p) => work.onProgress(startMs + p.outTimeMs, p.speed) });
+      const read = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(startMs + p.outTimeMs, p.speed) });
+      warnings.push(...(await checkDecoded(mine.map((p, j) => pieceExpectation(p, j)), read.inputs, work.paths, work.signal)));
       entries.push({ file: chunkFile, durationMs });
     }
     inputs.videoChunks = path.join(workDir, 'chunks.ffconcat');
@@ -332,12 +338,15 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
   const file = out.files[0]!;
   const { args, graph } = composeArgs(out, inputs, graphFile, work.temp(file), enc);
   await writeFile(graphFile, graph);
-  await runFfmpeg(args, { signal: work.signal, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+  const read = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+  const videoInputs = out.kind !== 'av' ? 0 : inputs.videoChunks ? 1 : pieces.length;
+  const expected = [...(inputs.videoChunks || out.kind !== 'av' ? [] : pieces.map((p, i) => pieceExpectation(p, i))), ...audioExpectations(videoInputs)];
+  warnings.push(...(await checkDecoded(expected, read.inputs, work.paths, work.signal)));
   const written = [file];
   const layout = out.files[1];
   if (out.layout && layout) {
     await writeFile(work.temp(layout), `${layoutJson(out.layout, formatUtc17)}\n`, { flag: 'wx' });
     written.push(layout);
   }
-  return { written, media: { [file]: { video: out.kind === 'av', audio: true } } };
+  return { written, media: { [file]: { video: out.kind === 'av', audio: true } }, warnings };
 }

@@ -82,6 +82,8 @@ function skipUndecodableLead(slices: PlacedSlice[], containers: Slice[], media: 
     const cut = m.firstKeyMs;
     const shifted: PlacedSlice = { ...p, offsetMs: p.offsetMs + cut, slotMs: p.slotMs - cut, durationMs: p.durationMs - cut, leadMs: cut };
     if (p.mediaStartS !== undefined) shifted.mediaStartS = p.mediaStartS + cut / 1000;
+    // The copy read starts at the keyframe: its frames are those from there on.
+    if (p.frameOffsetsMs) shifted.frameOffsetsMs = p.frameOffsetsMs.filter((o) => o >= cut - 0.5).map((o) => o - cut);
     return { slices: [shifted, ...slices.slice(i + 1)], leadMs };
   }
   return { slices: [], leadMs };
@@ -157,7 +159,8 @@ export function audioRuns(placed: PlacedSlice[], slices: Map<string, Slice>, fac
     const af = f[run[0]!]?.audio;
     return {
       ...span(placed, run),
-      codec: af?.codec ?? 'aac',
+      // Unprobed (the slice before it was dropped): what its container holds from this recorder.
+      codec: af?.codec ?? (slices.get(placed[run[0]!]!.key)?.container === 'webm' ? 'opus' : 'aac'),
       sampleRate: config[run[0]!]!.sampleRate,
       channels: config[run[0]!]!.channels,
       profile: af?.profile ?? null,

@@ -55,6 +55,7 @@ export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[],
     const p: PlacedSlice = { key: s.key, offsetMs, slotMs, durationMs: s.durationMs, startMs: s.startMs };
     const m = media?.get(s.key);
     if (m) p.mediaStartS = m.startS;
+    if (m?.frameOffsetsMs) p.frameOffsetsMs = m.frameOffsetsMs;
     if (m?.reorderMs) p.reorderMs = m.reorderMs;
     if (m?.startsOnKey === false) p.startsMidGop = true;
     if (s.turns) p.turns = s.turns.map((t) => ({ atMs: toOutput(t.atMs, originMs, cuts), rotation: t.rotation }));

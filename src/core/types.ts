@@ -297,6 +297,8 @@ export interface PlacedSlice {
   turns?: { atMs: number; rotation: Rotation }[];
   /** B-frame reordering delay (ms), when measured. */
   reorderMs?: number;
+  /** Video, when measured: presentation offsets (ms from its first timestamp) of every frame the slice holds. */
+  frameOffsetsMs?: number[];
   /** Video, when measured: the slice starts mid-GOP (cut on a frame that is not a keyframe). */
   startsMidGop?: boolean;
 }

@@ -9,7 +9,9 @@ export type Tool = 'ffmpeg' | 'ffprobe';
 
 const STDERR_LIMIT = 64 * 1024;
 /** Failures ffmpeg reports and then still exits 0 for (seen with a full disk on ffmpeg 5.1). */
-const FATAL_DESPITE_EXIT_0 = /^(Error writing trailer of|Error closing file) .*$/m;
+const FATAL_DESPITE_EXIT_0 = /^(?:.*\[(?:error|fatal)\] )?(Error writing trailer of|Error closing file) .*$/m;
+/** Level tags ffmpeg puts on every line with `-loglevel level+…` (see RunOptions.inputStats). */
+const LEVEL_TAG = /\[(panic|fatal|error|warning|info|verbose|debug|trace)\] /;
 const KILL_GRACE_MS = 3000;
 
 export const INSTALL_HINT =
@@ -36,7 +38,10 @@ export class FfmpegError extends Error {
     readonly aborted = false,
   ) {
     const how = aborted ? 'was cancelled' : exitCode === 0 ? 'reported a failure' : exitCode !== null ? `exited with code ${exitCode}` : `was killed by ${signal}`;
-    const last = stderrTail.trim().split('\n').slice(-3).join(' | ');
+    // With level tags (a run asked for input statistics), what it said wrong is in its error lines.
+    const lines = stderrTail.trim().split('\n');
+    const said = LEVEL_TAG.test(stderrTail) ? lines.filter((l) => /\[(panic|fatal|error)\] /.test(l)).map((l) => l.replace(LEVEL_TAG, '')) : lines;
+    const last = said.slice(-3).join(' | ');
     super(`${path.basename(command[0] ?? 'ffmpeg')} ${how}${last && !aborted ? `: ${last}` : ''}`);
     this.name = 'FfmpegError';
   }
@@ -143,6 +148,11 @@ export interface FfmpegProgress {
 
 export interface RunOptions {
   signal?: AbortSignal;
+  /**
+   * ffmpeg: also report what was read and decoded from each input (RunResult.inputs), from the statistics
+   * ffmpeg prints at the verbose level when it ends. The caller's -loglevel is replaced for that run.
+   */
+  inputStats?: boolean;
   onProgress?: (progress: FfmpegProgress) => void;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -151,6 +161,42 @@ export interface RunOptions {
 export interface RunResult {
   stdout: string;
   stderr: string;
+  /** With `inputStats`: per input file and stream, what ffmpeg read and decoded. */
+  inputs?: InputStats[];
+}
+
+/** What ffmpeg read (and decoded) from one stream of one input file. */
+export interface InputStats {
+  file: number;
+  stream: number;
+  kind: string;
+  packets: number;
+  /** Frames decoded; null when the stream was copied, not decoded. */
+  frames: number | null;
+  /** Audio samples decoded. */
+  samples: number | null;
+}
+
+/** The per-input statistics ffmpeg prints at the verbose level when it ends. */
+export function parseInputStats(stderr: string): InputStats[] {
+  const stats: InputStats[] = [];
+  for (const m of stderr.matchAll(/Input stream #(\d+):(\d+) \((\w+)\): (\d+) packets read \(\d+ bytes\);(?: (\d+) frames decoded(?: \((\d+) samples\))?;)?/g)) {
+    stats.push({ file: Number(m[1]), stream: Number(m[2]), kind: m[3]!, packets: Number(m[4]), frames: m[5] === undefined ? null : Number(m[5]), samples: m[6] === undefined ? null : Number(m[6]) });
+  }
+  return stats;
+}
+
+/** The arguments with their log level replaced by verbose with level tags (for the final input statistics). */
+function withStats(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if ((args[i] === '-loglevel' || args[i] === '-v') && i + 1 < args.length) {
+      i++;
+      continue;
+    }
+    out.push(args[i]!);
+  }
+  return ['-loglevel', 'repeat+level+verbose', '-nostats', ...out];
 }
 
 /** Keeps only the last `limit` characters written to it. */
@@ -198,7 +244,8 @@ export function runTool(tool: Tool, args: string[], options: RunOptions = {}): P
     return Promise.reject(error);
   }
   const wantsProgress = tool === 'ffmpeg' && options.onProgress !== undefined;
-  const fullArgs = tool === 'ffmpeg' ? ['-hide_banner', '-nostdin', ...(wantsProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...args] : args;
+  const stats = tool === 'ffmpeg' && options.inputStats === true;
+  const fullArgs = tool === 'ffmpeg' ? ['-hide_banner', '-nostdin', ...(wantsProgress ? ['-progress', 'pipe:1', '-nostats'] : []), ...(stats ? withStats(args) : args)] : args;
   const command = [bin, ...fullArgs];
   observers.getStore()?.(command);
   return new Promise((resolve, reject) => {
@@ -264,7 +311,9 @@ export function runTool(tool: Tool, args: string[], options: RunOptions = {}): P
       clearTimeout(killTimer);
       options.signal?.removeEventListener('abort', onAbort);
       const said = stderr.toString();
-      if (code === 0 && !aborted && !(tool === 'ffmpeg' && FATAL_DESPITE_EXIT_0.test(said))) resolve({ stdout: stdoutChunks.join(''), stderr: said });
+      if (code === 0 && !aborted && !(tool === 'ffmpeg' && FATAL_DESPITE_EXIT_0.test(said))) {
+        resolve({ stdout: stdoutChunks.join(''), stderr: said, ...(stats ? { inputs: parseInputStats(said) } : {}) });
+      }
       else reject(new FfmpegError(command, code, signal, said, aborted));
     });
   });

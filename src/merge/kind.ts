@@ -10,6 +10,7 @@ import { runFfmpeg } from '../ffmpeg/runner.js';
 import type { MergeOptions, OutputResult } from '../options.js';
 import type { Kind, PlannedOutput } from '../pipeline/kind.js';
 import { outputLabels } from '../pipeline/labels.js';
+import { checkDecoded } from '../render/decoded.js';
 import { audioBesideArgs, DEFAULT_PRESET, renderMerge } from './render.js';
 
 export type MergeOutput = OutputPlan & PlannedOutput & { uid: string };
@@ -49,8 +50,10 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
   },
   async render(plan, work) {
     const mp4 = plan.files[0]!;
-    const { args, warnings, videoPath, audioPath } = await renderMerge(plan, work.temp(mp4), work);
-    await runFfmpeg(args, { signal: work.signal, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work);
+    const { inputs } = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+    // Media a slice was measured to hold but ffmpeg could not read is never lost without a word.
+    warnings.push(...(await checkDecoded(expected, inputs, work.paths, work.signal)));
     const media: Record<string, { video: boolean; audio: boolean }> = { [mp4]: { video: plan.video !== null, audio: plan.audio !== null } };
     const beside = plan.files[1];
     if (beside) {

@@ -7,7 +7,8 @@ import type { AudioPlan, AudioRun, GapMode, MergePath, OutputPlan, PlacedSlice, 
 import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audio-placer.js';
 import { placeAudio, silenceFrom } from '../render/audio.js';
 import { concatList, ffconcat, type LeadClip } from '../render/concat.js';
-import { blackLead, withLeadsCut } from '../render/leads.js';
+import { expectation, type InputExpectation } from '../render/decoded.js';
+import { blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { pieceSlices } from '../render/pieces.js';
 import { fitSize, shiftPts, uprightFilter } from '../render/picture.js';
@@ -221,10 +222,16 @@ function piecesAsRuns(placed: PlacedAudio, frameMs: number): AudioRun[] {
  * to `outFile`, with what was learnt on the way (warnings; the audio falls back to re-encoding when its
  * frames cannot be copied).
  */
-export async function renderMerge(plan: OutputPlan, outFile: string, work: MergeWork): Promise<{ args: string[]; warnings: string[]; videoPath: MergePath | null; audioPath: MergePath | null }> {
+export async function renderMerge(
+  plan: OutputPlan,
+  outFile: string,
+  work: MergeWork,
+): Promise<{ args: string[]; warnings: string[]; videoPath: MergePath | null; audioPath: MergePath | null; expected: (InputExpectation | null)[] }> {
   const { workDir } = work;
   const warnings: string[] = [];
   const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioLists: [] };
+  /** What each ffmpeg input should give (held against what ffmpeg read: see render/decoded.ts). */
+  const expected: (InputExpectation | null)[] = [];
   const list = async (name: string, text: string) => {
     const file = path.join(workDir, name);
     await writeFile(file, text);
@@ -246,9 +253,14 @@ export async function renderMerge(plan: OutputPlan, outFile: string, work: Merge
       } else {
         inputs.videoDelayMs = first.offsetMs;
       }
-      inputs.videoLists.push(await list('video-0.ffconcat', concatList(video.runs.flatMap((r) => r.slices), paths, true, lead)));
+      const slices = video.runs.flatMap((r) => r.slices);
+      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead)));
+      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.durationMs) : 0 }));
     } else {
-      for (const [i, piece] of videoPieces(video).entries()) inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));
+      for (const [i, piece] of videoPieces(video).entries()) {
+        inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));
+        expected.push(expectation(i, 'video', piece.slices, { untilMs: piece.toMs ?? Infinity }));
+      }
     }
   }
 
@@ -280,9 +292,13 @@ export async function renderMerge(plan: OutputPlan, outFile: string, work: Merge
       for (const [i, piece] of placed.pieces.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, ffconcat([{ file: piece.file }])));
     }
     if (!inputs.adtsFile && inputs.audioLists.length === 0) {
-      for (const [i, run] of plan.audio.runs.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, work.paths, true)));
+      const first = inputs.videoLists.length;
+      for (const [i, run] of plan.audio.runs.entries()) {
+        inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, work.paths, true)));
+        expected.push(expectation(first + i, 'audio', run.slices, { sampleRate: run.sampleRate }));
+      }
     }
   }
   const args = mergeArgs({ ...plan, audio: audioPlan }, inputs, outFile, { preset: work.preset, threads: work.threads });
-  return { args, warnings, videoPath: video?.path ?? null, audioPath };
+  return { args, warnings, videoPath: video?.path ?? null, audioPath, expected };
 }

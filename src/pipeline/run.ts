@@ -13,7 +13,8 @@ import { markMissing } from '../core/inventory.js';
 import { checkOptions } from '../core/options.js';
 import type { Inventory } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
-import { observeCommands, resolveTool } from '../ffmpeg/runner.js';
+import { FfmpegError, observeCommands, resolveTool } from '../ffmpeg/runner.js';
+import { unreadableSlices } from '../render/decoded.js';
 import type { ResultBase, RunOptions, RunPlanSummary, RunProgress, SummaryBase } from '../options.js';
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../recording-reader.js';
 import { isS3Url, openSource } from '../storage/open.js';
@@ -207,15 +208,31 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
         // What each slice really holds (lengths, first timestamps, keyframes, overlaps); slices that could not
         // be had or read become gaps. The output is planned again with that.
         const media = await measureSlices(paths, missing, planned, containers, signal);
-        const inventory = missing.size > 0 ? markMissing(read.inventory, missing) : read.inventory;
-        const again = kind.plan(inventory, read.facts, options, media);
-        const found = again.outputs.find((o) => o.id === planned.id);
-        if (!found) {
+        const planAgain = () => {
+          const inventory = missing.size > 0 ? markMissing(read.inventory, missing) : read.inventory;
+          const again = kind.plan(inventory, read.facts, options, media);
+          const found = again.outputs.find((o) => o.id === planned.id);
+          if (found) return found;
           const why = again.failures.find((f) => f.uid === planned.uid && (f.sid === planned.sid || planned.sid === null))?.error;
           throw new Error(missing.size > 0 ? [...missing].map(([k, r]) => `${k}: ${r}`).join('; ') : (why ?? 'nothing left to make'));
+        };
+        current = planAgain();
+        const render = () => renderOne(kind, current, outDir, options, { paths, missing, cache, threads: threads(), progress });
+        try {
+          rendered = await render();
+        } catch (error) {
+          if (!(error instanceof FfmpegError) || error.aborted) throw error;
+          // Our readers took a slice that ffmpeg cannot read at all (a codec its data does not fit, ...): each
+          // slice is read alone by ffmpeg, those it cannot read become gaps (named), and the output is made again, once.
+          const unreadable = await unreadableSlices(current.inputs, paths, containers, signal);
+          if (unreadable.size === 0) throw error;
+          for (const [key, why] of unreadable) {
+            paths.delete(key);
+            missing.set(key, why);
+          }
+          current = planAgain();
+          rendered = await render();
         }
-        current = found;
-        rendered = await renderOne(kind, current, outDir, options, { paths, missing, cache, threads: threads(), progress });
         const uploaded: string[] = [];
         if (options.upload && rendered.written.length > 0) {
           progress({ phase: 'upload', fraction: 1, positionMs: current.durationMs });

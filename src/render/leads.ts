@@ -26,6 +26,9 @@ const MIN_LEAD_FRAMES = 30;
 /** Black frames per second in a lead clip: a copied track is variable-rate anyway. */
 const LEAD_FPS = 1;
 
+/** Frames of a lead clip that show for `durationMs` (its out point is compared with its frames' timestamps, one a second). */
+export const leadClipFrames = (durationMs: number) => Math.ceil(((durationMs / 1000) * LEAD_FPS) - 1e-9);
+
 export interface BlackClip {
   data: Buffer;
   /** The clip's first timestamp (its concat out point is counted from there). */
