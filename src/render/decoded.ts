@@ -116,7 +116,7 @@ export async function checkDecoded(expected: (InputExpectation | null)[], stats:
     for (const s of e.slices) {
       const file = paths.get(s.key);
       if (!file) continue;
-      let alone: InputStats | null = null;
+      let alone: InputStats | null;
       try {
         alone = await readAlone(file, e.media, signal);
       } catch (error) {
