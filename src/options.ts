@@ -1,30 +1,14 @@
 // Public option and result shapes of the library (and so of the CLI, the queue worker, ...). Every entry
 // point (mergeRecordings, composeRecordings, snapshotRecordings) takes RunOptions and reports RunProgress;
 // what they add is their own.
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { ComposePlanOptions, PlanOptions, SnapshotPlanOptions } from './core/options.js';
 import type { MergePath, Problem } from './core/types.js';
-import type { RecordingSource, TransferProgress } from './storage/source.js';
+import type { SourceSpec, StorageOptions, TransferProgress } from './storage/source.js';
+
+export type { SourceSpec, StorageOptions } from './storage/source.js';
 
 export type { ComposePlanOptions, PlanOptions, SnapshotPlanOptions } from './core/options.js';
 
-/** How to reach S3-compatible storage (for `s3://bucket/prefix` sources and uploads). */
-export interface StorageOptions {
-  /** Use this client instead of building one. */
-  s3Client?: S3Client;
-  endpoint?: string;
-  region?: string;
-  forcePathStyle?: boolean;
-  /** Parallel downloads (default 16). */
-  downloadConcurrency?: number;
-  /** Download cache folder (default `<outDir>/.recmerge-cache`). */
-  cacheDir?: string;
-  /** Keep the download cache after the run. */
-  keepDownloads?: boolean;
-}
-
-/** A source: a local folder path, an `s3://bucket/prefix` URL, or an opened RecordingSource. */
-export type SourceSpec = string | RecordingSource;
 
 /** The phase an output is in. The work phase is named after the command: merge, compose, snapshot. */
 export type RunPhase = 'download' | 'probe' | 'merge' | 'compose' | 'snapshot' | 'upload' | 'done' | 'failed' | 'skipped';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings, mergeRecordings, snapshotRecordings } from '../src/api.js';
-import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/pipeline/leftovers.js';
+import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/storage/leftovers.js';
 import { BIN, recmerge } from './support/cli.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';

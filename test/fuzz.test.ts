@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergeSummary } from '../src/options.js';
-import { PARTIAL_MARKER } from '../src/pipeline/leftovers.js';
+import { PARTIAL_MARKER } from '../src/storage/leftovers.js';
 import { formatUtc17, parseUtc17 } from '../src/core/names.js';
 import { probe } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';

@@ -3,7 +3,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PARTIAL_MARKER } from '../src/pipeline/leftovers.js';
+import { PARTIAL_MARKER } from '../src/storage/leftovers.js';
 import { recordPath, recmergeVersion, writeRecord } from '../src/pipeline/output-record.js';
 import { tempDir } from './support/sync.js';
 

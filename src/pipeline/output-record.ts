@@ -8,7 +8,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { RecordingSource, StoredObject } from '../storage/source.js';
-import { partialName } from './leftovers.js';
+import { partialName } from '../storage/leftovers.js';
 
 const FORMAT = 2;
 

@@ -20,7 +20,7 @@ import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory
 import { isS3Url, openSource } from '../storage/open.js';
 import type { RecordingSource } from '../storage/source.js';
 import type { Kind, KindPlan, PlannedOutput, Rendered, RenderCache } from './kind.js';
-import { partialName, removeLeftovers, workPrefix } from './leftovers.js';
+import { partialName, removeLeftovers, workPrefix } from '../storage/leftovers.js';
 import { expectedRecord, forgetRecord, rememberListing, rerunDecision, writeRecord } from './output-record.js';
 import { checkLocalSource, checkOutputDir, checkPreset, checkS3Source, checkTool, checkUpload, makeOutputDir } from './preflight.js';
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
-import type { ComposeJobOptions } from '../compose/job.js';
+import type { ComposeJobOptions } from './compose-job.js';
 import type { MergeOptions, PlanOptions } from '../options.js';
 import { redact } from '../storage/redact.js';
 import { formatS3Url, parseS3Url } from '../storage/s3-url.js';

@@ -13,13 +13,13 @@
 // the end a run removes its folder and the shared copies it published that still hold its file (same inode);
 // never files it found there, files of other runs, or files recmerge did not write. --keep-downloads keeps
 // the shared copies of everything the run used. The folders of runs that were killed (same host tag, pid
-// gone: see pipeline/leftovers.ts) are cleaned up the same way by the next run that ends in this cache, after it
+// gone: see storage/leftovers.ts) are cleaned up the same way by the next run that ends in this cache, after it
 // has linked what it needed: a rerun after a crash downloads nothing again.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { appendFile, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { hostTag, isDeadLeftover } from '../pipeline/leftovers.js';
+import { hostTag, isDeadLeftover } from './leftovers.js';
 
 export const RUNS_FOLDER = '.recmerge-runs';
 const RUN_MARKER = 'run-';

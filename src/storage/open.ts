@@ -1,8 +1,7 @@
 // Turns what the user gave (a folder, an s3:// URL, or a ready source) into a RecordingSource.
 // The S3 side (and with it the AWS SDK) is loaded only for s3:// sources: a local merge starts fast.
-import type { SourceSpec, StorageOptions } from '../options.js';
 import { LocalFolderSource } from './local.js';
-import type { RecordingSource } from './source.js';
+import type { RecordingSource, SourceSpec, StorageOptions } from './source.js';
 
 export function isS3Url(s: string): boolean {
   return /^s3:\/\//i.test(s);

@@ -1,7 +1,7 @@
 // Builds the S3 client. Credentials come from the SDK's default chain (environment,
 // shared config/credentials files and profiles, SSO, web identity, container/instance roles).
 import { S3Client } from '@aws-sdk/client-s3';
-import type { StorageOptions } from '../options.js';
+import type { StorageOptions } from './source.js';
 import { DEFAULT_S3_LIMITS } from './s3-limits.js';
 
 export const DEFAULT_REGION = 'us-east-1';

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
-import type { StorageOptions } from '../options.js';
+import type { StorageOptions } from './source.js';
 import { failsTheSource, isNotFound, S3OperationError, ShortBodyError, withRetry, type RetryOptions } from './retry.js';
 import { createS3Client } from './s3-client.js';
 import { deadlineFor, guardedStream, OversizeBodyError, readBoundedBody, s3Limits, withDeadline, type S3Limits } from './s3-limits.js';

@@ -1,4 +1,5 @@
 // The storage edge: where recordings are read from. The core only ever sees key names and playlist text.
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface StoredObject {
   /** Key relative to the source root, '/'-separated, never starting with '/'. */
@@ -43,3 +44,21 @@ export interface RecordingSource {
   /** Removes whatever the source downloaded (unless the user asked to keep it). */
   dispose(): Promise<void>;
 }
+
+/** How to reach S3-compatible storage (for `s3://bucket/prefix` sources and uploads). */
+export interface StorageOptions {
+  /** Use this client instead of building one. */
+  s3Client?: S3Client;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  /** Parallel downloads (default 16). */
+  downloadConcurrency?: number;
+  /** Download cache folder (default `<outDir>/.recmerge-cache`). */
+  cacheDir?: string;
+  /** Keep the download cache after the run. */
+  keepDownloads?: boolean;
+}
+
+/** A source: a local folder path, an `s3://bucket/prefix` URL, or an opened RecordingSource. */
+export type SourceSpec = string | RecordingSource;

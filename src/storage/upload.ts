@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { HeadBucketCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { StorageOptions } from '../options.js';
+import type { StorageOptions } from './source.js';
 import { isNotFound, S3OperationError, withRetry } from './retry.js';
 import { normalizeEtag } from './s3.js';
 import { createS3Client } from './s3-client.js';

@@ -9,7 +9,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { folderOf } from '../storage/local.js';
+import { folderOf } from './local.js';
 
 /** Temporary outputs, beside their final name. */
 export const PARTIAL_MARKER = '.recmerge-partial-';
