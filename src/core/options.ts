@@ -111,6 +111,9 @@ export const OPTION_CHECKS = {
   labels: (v) => (typeof v === 'boolean' || (isPlain(v) && Object.entries(v).every(([k, n]) => /^\d+$/.test(k) && typeof n === 'string')) ? null : 'true, false or { "<uid>": "<name>" }'),
 } satisfies Record<string, Check>;
 
+/** libx264's presets (`-preset`). */
+export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'];
+
 /** Modes per command: `merge` modes, and a composite's. */
 export const MERGE_MODES: readonly MergeMode[] = ['av', 'audio', 'video', 'segments'];
 export const COMPOSE_MODES: readonly ComposeMode[] = ['av', 'mix-audio'];

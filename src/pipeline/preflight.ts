@@ -6,14 +6,13 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { X264_PRESETS } from '../core/options.js';
 import { resolveTool, runTool, type Tool } from '../ffmpeg/runner.js';
 import type { SourceSpec, StorageOptions } from '../options.js';
 import { isS3Url } from '../storage/open.js';
 
 export { UsageError };
 
-/** libx264's presets (`-preset`). */
-export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'];
 
 export function checkPreset(preset: string | undefined): void {
   if (preset !== undefined && !X264_PRESETS.includes(preset)) {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
-import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
+import { MERGE_MODES, OPTION_CHECKS as LIMITS, X264_PRESETS } from '../core/options.js';
 import type { ComposeJobOptions } from './compose-job.js';
 import type { MergeOptions, PlanOptions } from '../options.js';
 import { redact } from '../storage/redact.js';
@@ -49,55 +49,25 @@ export class JobDataError extends Error {
   override name = 'JobDataError';
 }
 
-const MODES: readonly MergeMode[] = ['av', 'audio', 'video', 'segments'];
-const GAPS: readonly GapMode[] = ['freeze', 'black', 'cut'];
-const NAMES: readonly NameStyle[] = ['recmerge', 'script'];
-
 type Check = (value: unknown) => string | null;
 const isString: Check = (v) => (typeof v === 'string' && v.length > 0 ? null : 'a non-empty string');
 const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
-const positive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'a positive number');
-const nonNegative: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? null : 'a number >= 0');
-const positiveInt: Check = (v) => (Number.isInteger(v) && (v as number) > 0 ? null : 'a positive integer');
-const oneOf =
-  (values: readonly string[]): Check =>
-  (v) =>
-    typeof v === 'string' && values.includes(v) ? null : `one of ${values.join(', ')}`;
 
+/** The limits of every option a job may carry: the library's own table (core/options.ts), and what only a job has. */
 const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
-  mode: oneOf(MODES),
-  gaps: oneOf(GAPS),
-  size: (v) => {
-    const s = v as { width?: unknown; height?: unknown } | null;
-    return s && typeof s === 'object' && !positiveInt(s.width) && !positiveInt(s.height) && Object.keys(s).length === 2
-      ? null
-      : '{ width, height } in pixels';
-  },
-  fps: (v) => (positive(v) === null && (v as number) <= 240 ? null : 'a frame rate in (0, 240]'),
-  uids: (v) => (Array.isArray(v) && v.length > 0 && v.every((u) => typeof u === 'string' && /^\d+$/.test(u)) ? null : 'a list of decimal uid strings'),
-  from: nonNegative,
-  duration: positive,
-  joinSessions: isBool,
-  splitGap: positive,
-  names: oneOf(NAMES),
-  transcode: isBool,
-  maxGapHours: positive,
-  maxSpanHours: positive,
-  preset: (v) => (typeof v === 'string' && /^[a-z]+$/.test(v) ? null : 'an x264 preset name'),
-  concurrency: positiveInt,
-  force: isBool,
+  ...pick(LIMITS, ['size', 'fps', 'uids', 'from', 'duration', 'joinSessions', 'splitGap', 'names', 'transcode', 'maxGapHours', 'maxSpanHours', 'concurrency', 'force', 'gaps', 'maxTiles', 'audioTiles', 'labels']),
+  mode: (v) => (typeof v === 'string' && (MERGE_MODES as readonly string[]).includes(v) ? null : `one of ${MERGE_MODES.join(', ')}`),
+  preset: (v) => (typeof v === 'string' && X264_PRESETS.includes(v) ? null : `an x264 preset (${X264_PRESETS.join(', ')})`),
   endpoint: isString,
   // The SDK builds host names from the region: only a plain region name, never a host of its own.
   region: (v) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/i.test(v) ? null : 'a region name (letters, digits, -)'),
   forcePathStyle: isBool,
   compose: (v) => (v === true || v === 'mix-audio' ? null : "true or 'mix-audio'"),
-  maxTiles: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 64 ? null : 'a whole number from 1 to 64'),
-  audioTiles: isBool,
-  labels: (v) =>
-    typeof v === 'boolean' || (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.entries(v).every(([k, n]) => /^\d+$/.test(k) && typeof n === 'string'))
-      ? null
-      : 'true, false or { "<uid>": "<name>" }',
 };
+
+function pick<K extends keyof typeof LIMITS>(table: typeof LIMITS, keys: K[]): Record<K, Check> {
+  return Object.fromEntries(keys.map((k) => [k, table[k]])) as Record<K, Check>;
+}
 
 function checkLocation(field: string, value: unknown, problems: string[]): void {
   if (typeof value !== 'string' || value.trim() === '') {
