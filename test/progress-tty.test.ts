@@ -92,6 +92,17 @@ describe('progress on a terminal (tmux, 80 columns)', () => {
     expect(last).toMatch(/\u001b\[31m✗ [^\n]*\(uid 30\)/);
   });
 
+  it('compose shows the same display: its composite labelled by channel, an overall line, the reading line gone once it works', async () => {
+    const { screens, code } = await watch(['compose', root, '-o', path.join(dir, 'out-compose'), '--size', '320x180'], { FFMPEG_PATH: slowFfmpeg, TERM: 'xterm-256color' });
+    expect(code).toBe(1); // uid 30 is left out of the composite
+    const text = screens.map(plain);
+    const running = text.find((s) => /^composite tty_room +compose +\[#*-*\] +\d+% +[\d.]+\/4\.0s/m.test(s));
+    expect(running, text.join('\n=====\n')).toBeDefined();
+    expect(running).toMatch(/^all 0\/1 done \[[#-]+\] +\d+% +elapsed \d:\d\d/m);
+    expect(running).not.toMatch(/recmerge: reading/);
+    for (const line of text.flatMap((screen) => screen.split('\n')).filter((l) => /^(composite |all |recmerge: )/.test(l))) expect(line.length, line).toBeLessThanOrEqual(80);
+  });
+
   it('has no colour with NO_COLOR', async () => {
     const { screens } = await watch(['merge', root, '-o', path.join(dir, 'out-nocolor'), '-q'], { NO_COLOR: '1', TERM: 'xterm-256color' });
     const last = screens.at(-1)!;
