@@ -11,7 +11,7 @@ import { composeKind } from './compose/kind.js';
 import { mergeKind } from './merge/kind.js';
 import type { ComposeOptions, ComposeSummary, MergeOptions, MergeSummary, SnapshotOptions, SnapshotSummary, SourceSpec, StorageOptions } from './options.js';
 import { planPipeline, runPipeline, type PlanOnly } from './pipeline/run.js';
-import { checkLocalSource } from './pipeline/preflight.js';
+import { checkLocalSource, checkS3Source } from './pipeline/preflight.js';
 import { snapshotsKind } from './snapshots/kind.js';
 import { readInventory } from './recording-reader.js';
 import { isS3Url, openSource } from './storage/open.js';
@@ -24,7 +24,7 @@ export interface InspectOptions extends StorageOptions {
 
 /** What a source holds: sessions, UIDs, tracks and slices on the wall clock, and every problem. No ffmpeg. */
 export async function inspectRecordings(source: SourceSpec, options: InspectOptions = {}): Promise<Inventory> {
-  if (typeof source === 'string' && !isS3Url(source)) await checkLocalSource(source);
+  if (typeof source === 'string') await (isS3Url(source) ? checkS3Source(source, options) : checkLocalSource(source));
   const src = await openSource(source, { ...options, outDir: path.join(os.tmpdir(), 'recmerge-inspect') });
   try {
     const { inventory } = await readInventory(src, options.signal);

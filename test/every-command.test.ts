@@ -90,9 +90,10 @@ describe('every command keeps the same promises', () => {
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
   });
 
-  it.each(COMMANDS)('%s from S3 without credentials says what to set (exit 2)', async (command, args) => {
+  it.each([...COMMANDS, ['inspect', []] as [string, string[]]])('%s from S3 without credentials says what to set (exit 2)', async (command, args) => {
     const none = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' };
-    const run = await recmerge([command, 's3://rec/class42', '-o', await out(`${command}-creds`), ...args, '--endpoint', 'http://127.0.0.1:9'], none);
+    const output = command === 'inspect' ? [] : ['-o', await out(`${command}-creds`)];
+    const run = await recmerge([command, 's3://rec/class42', ...output, ...args, '--endpoint', 'http://127.0.0.1:9'], none);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/cannot read s3:\/\/rec\/class42: no S3 credentials were found .*set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
   });
