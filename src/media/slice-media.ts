@@ -1,126 +1,13 @@
-// Measures what a slice really holds (see SliceMedia): TS slices from their packets (scanTs, ADTS
-// headers), WebM slices from their blocks (mediabunny's demuxer; ffprobe for one it cannot read). A slice that lacks the stream its name promises is refused
-// with a reason, so the merge treats it as missing (its time becomes a gap) instead of failing.
+// Measures what a slice really holds (see SliceMedia): read in a reader thread (see contained.ts,
+// slice-read.ts), with ffprobe's packet list for a WebM slice mediabunny cannot read. A slice that lacks
+// the stream its name promises, or whose bytes the reader gives up on, is refused with a reason, so the
+// merge treats it as missing (its time becomes a gap) instead of failing.
 import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
-import { runFfprobe } from '../ffmpeg/runner.js';
-import { readFileSync, statSync } from 'node:fs';
-import { AdtsSplitter, SAMPLE_RATES, sameConfig } from './adts.js';
-import { withSlice } from './demux.js';
-import { checkSliceFile, checkSliceHead } from './slice-check.js';
-import { scanTs, scanTsFile, unitBytes, WHOLE_FILE_MAX, type TsStream } from './ts-scan.js';
+import { FfmpegError, runFfprobe } from '../ffmpeg/runner.js';
+import { ContainedReadError, readContained } from './contained.js';
+import { SliceMediaError, webmTiming } from './slice-read.js';
 
-/** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
-const FALLBACK_FRAME_MS = 1000 / 15;
-
-export class SliceMediaError extends Error {}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
-}
-
-/** Frame spacing of a sorted list of presentation times (ms). */
-function frameSpacing(sorted: number[]): number {
-  const deltas: number[] = [];
-  for (let i = 1; i < sorted.length; i++) {
-    const d = sorted[i]! - sorted[i - 1]!;
-    if (d > 0) deltas.push(d);
-  }
-  return deltas.length > 0 ? median(deltas) : FALLBACK_FRAME_MS;
-}
-
-/**
- * Video timing from presentation times (s, decode order) and key flags. The start is the first packet's
- * time, as ffmpeg takes it (ffprobe's start_time, where the concat demuxer places a file): after a mid-GOP
- * cut with B-frames, frames decoded later can be presented a little before it.
- */
-function videoTiming(pts: number[], keys: boolean[]): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey'> {
-  const startS = pts[0]!;
-  const offsets = pts.map((t) => (t - startS) * 1000).sort((a, b) => a - b);
-  const keyIndex = keys.indexOf(true);
-  const spacing = frameSpacing(offsets);
-  return {
-    startS,
-    lengthMs: offsets.at(-1)! + spacing,
-    frameOffsetsMs: offsets,
-    firstKeyMs: keyIndex < 0 ? null : (pts[keyIndex]! - startS) * 1000,
-    startsOnKey: keys[0] === true,
-  };
-}
-
-function videoOfTs(stream: TsStream): Pick<SliceMedia, 'startS' | 'lengthMs' | 'frameOffsetsMs' | 'firstKeyMs' | 'startsOnKey' | 'reorderMs'> | null {
-  const units = stream.units.filter((u) => u.pts !== null);
-  if (units.length === 0) return null;
-  const reorderMs = Math.max(0, ...units.map((u) => (u.pts! - (u.dts ?? u.pts!)) * 1000));
-  return { ...videoTiming(units.map((u) => u.pts!), units.map((u) => u.key)), reorderMs };
-}
-
-/** ADTS frames (count and raw blocks) and configuration of one access unit's payload. */
-function adtsOf(data: Buffer): AdtsSplitter {
-  const splitter = new AdtsSplitter(() => {});
-  splitter.push(data);
-  splitter.finish();
-  return splitter;
-}
-
-async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
-  const size = statSync(file).size;
-  // Small slices are read whole and only their packet headers walked; the audio's length comes from its
-  // PES timestamps and the frames of its last unit. Large ones are read as a stream (memory stays flat)
-  // with every AAC frame counted.
-  const whole = size <= WHOLE_FILE_MAX ? readFileSync(file) : null;
-  const problem = whole ? checkSliceHead(whole, 'ts') : await checkSliceFile(file, 'ts');
-  if (problem) throw new SliceMediaError(problem);
-  const adts = new AdtsSplitter(() => {});
-  let audioPid: number | null = null;
-  const countAll = media === 'audio' && !whole;
-  const sink = countAll
-    ? (stream: TsStream, data: Buffer) => {
-        if (stream.kind !== 'audio' || stream.codec !== 'aac') return;
-        audioPid ??= stream.pid;
-        if (stream.pid === audioPid) adts.push(data);
-      }
-    : undefined;
-  const scan = whole ? scanTs(whole, sink) : await scanTsFile(file, sink);
-  adts.finish();
-  const video = scan.streams.find((s) => s.kind === 'video' && s.units.length > 0);
-  const audio = scan.streams.find((s) => s.kind === 'audio' && s.units.length > 0);
-  const result: SliceMedia = { hasVideo: video !== undefined, hasAudio: audio !== undefined, startS: 0, lengthMs: 0 };
-  if (scan.junkBytes > 0) result.junkBytes = scan.junkBytes;
-  if (media === 'video') {
-    const timing = video && videoOfTs(video);
-    if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : 'holds no video stream');
-    return { ...result, ...timing };
-  }
-  if (!audio) throw new SliceMediaError('holds no audio stream');
-  const timed = audio.units.filter((u) => u.pts !== null);
-  const startS = timed[0]?.pts ?? 0;
-  if (audio.codec !== 'aac') return { ...result, startS, lengthMs: 0 };
-  if (whole) {
-    const first = adtsOf(unitBytes(whole, audio.pid, audio.units[0]!.offset));
-    const lastUnit = timed.at(-1);
-    const last = lastUnit ? adtsOf(unitBytes(whole, audio.pid, lastUnit.offset)) : first;
-    const config = first.config;
-    if (!config || first.frames === 0) throw new SliceMediaError('holds no AAC frames');
-    const rate = SAMPLE_RATES[config.sampleRateIndex] ?? 48000;
-    const lastEndS = (lastUnit?.pts ?? startS) + (last.blocks * 1024) / rate;
-    return {
-      ...result,
-      startS,
-      lengthMs: (lastEndS - startS) * 1000,
-      audio: { sampleRate: rate, channels: config.channelConfig, frames: timed.length, changes: last.config !== null && !sameConfig(config, last.config) },
-    };
-  }
-  const config = adts.config;
-  if (!config || adts.frames === 0) throw new SliceMediaError('holds no AAC frames');
-  const rate = SAMPLE_RATES[config.sampleRateIndex] ?? 48000;
-  return {
-    ...result,
-    startS,
-    lengthMs: ((adts.blocks * 1024) / rate) * 1000,
-    audio: { sampleRate: rate, channels: config.channelConfig, frames: adts.frames, changes: adts.configChanges },
-  };
-}
+export { SliceMediaError } from './slice-read.js';
 
 interface ProbePacket {
   pts_time?: string;
@@ -149,46 +36,25 @@ export async function probeWebm(file: string, media: MediaKind, signal?: AbortSi
   return webmTiming(result, media, pts, packets.map((p) => p.flags?.startsWith('K') === true), Number(last.duration_time) || 0);
 }
 
-/** Timing of a WebM track from its packets' times (s, in file order), key flags and the last one's duration. */
-function webmTiming(result: SliceMedia, media: MediaKind, pts: number[], keys: boolean[], lastDurationS: number): SliceMedia {
-  if (media === 'video') return { ...result, ...videoTiming(pts, keys) };
-  const startS = Math.min(...pts);
-  return { ...result, startS, lengthMs: (pts.at(-1)! - startS + lastDurationS) * 1000 };
-}
-
-/** A WebM slice measured from its blocks, read in-process; null when mediabunny cannot read it. */
-async function readWebm(file: string, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia | null> {
-  try {
-    return await withSlice(file, 'webm', async (input, mb) => {
-      const video = await input.getPrimaryVideoTrack();
-      const audio = await input.getPrimaryAudioTrack();
-      const result: SliceMedia = { hasVideo: video !== null, hasAudio: audio !== null, startS: 0, lengthMs: 0 };
-      const track = media === 'video' ? video : audio;
-      if (!track) throw new SliceMediaError(`holds no ${media} stream`);
-      const pts: number[] = [];
-      const keys: boolean[] = [];
-      let lastDurationS = 0;
-      for await (const packet of new mb.EncodedPacketSink(track).packets(undefined, undefined, { metadataOnly: true })) {
-        signal?.throwIfAborted();
-        pts.push(packet.timestamp);
-        keys.push(packet.type === 'key');
-        lastDurationS = packet.duration;
-      }
-      if (pts.length === 0) throw new SliceMediaError(`its ${media} stream has no packets`);
-      return webmTiming(result, media, pts, keys, lastDurationS);
-    });
-  } catch (error) {
-    signal?.throwIfAborted();
-    if (error instanceof SliceMediaError) throw error;
-    return null;
-  }
-}
-
-
 /** What a slice file holds, for the track `media` it belongs to. Throws SliceMediaError when it cannot be used. */
 export async function measureSlice(file: string, container: SliceContainer, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
-  if (container === 'ts') return measureTs(file, media);
-  const problem = await checkSliceFile(file, container);
-  if (problem) throw new SliceMediaError(problem);
-  return (await readWebm(file, media, signal)) ?? (await probeWebm(file, media, signal));
+  let gaveUp: string;
+  try {
+    const outcome = await readContained({ kind: 'media', file, container, media }, signal);
+    if (outcome.ok) return outcome.value as SliceMedia;
+    if (outcome.refused || container === 'ts') throw new SliceMediaError(outcome.message);
+    gaveUp = `mediabunny cannot read it (${outcome.message})`;
+  } catch (error) {
+    if (!(error instanceof ContainedReadError)) throw error;
+    // Our TS scanner is the only reader of TS packets: nothing to fall back to.
+    if (container === 'ts') throw new SliceMediaError(`cannot be read (${error.message})`);
+    gaveUp = `mediabunny gave up (${error.message})`;
+  }
+  try {
+    return await probeWebm(file, media, signal);
+  } catch (error) {
+    signal?.throwIfAborted();
+    if (error instanceof FfmpegError) throw new SliceMediaError(`cannot be read: ${gaveUp}, and ffprobe fails (${error.message.split('\n')[0]})`);
+    throw error;
+  }
 }
