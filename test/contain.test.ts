@@ -116,6 +116,13 @@ async function hostileCopy(label: string, hangAll = false): Promise<string> {
   return root;
 }
 
+/** CPU time (user + system, all threads) a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
 describe('a run over such slices', () => {
   it('merges every user, markers where they belong', async () => {
     const root = await hostileCopy('contain-run');
@@ -138,8 +145,10 @@ describe('a run over such slices', () => {
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdout.resume();
-    // Every video slice of uid 1 holds a reader for its whole budget (10 s each, two readers): well inside that.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Every video slice of uid 1 holds a reader for its whole budget (10 s each, two readers). The signal
+    // comes once the process has spent 2 s of CPU: a run of this size needs well under one unless a reader spins.
+    const started = Date.now();
+    while ((await cpuSeconds(child.pid!)) < 2 && child.exitCode === null && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 200));
     child.kill(name);
     // A bound on being stuck, not a speed assertion: before, nothing but SIGKILL ended such a run.
     const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
