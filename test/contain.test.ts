@@ -81,6 +81,15 @@ describe('a slice that hangs or exhausts an in-process reader', () => {
     expect(measured.startS).toBeCloseTo(truth.startS, 3);
   });
 
+  it("the run's AbortSignal ends a read that is stuck (it does not wait for the budget); the next read works", async () => {
+    const file = await broken('abort', path.join(base, slicesOf('1', 'video')[1]!.key), HANGING_WEBM[0]![1]);
+    const controller = new AbortController();
+    const reading = readSliceFacts(file, 'webm', true, controller.signal);
+    setTimeout(() => controller.abort(new Error('stopped by the run')), 500);
+    await expect(reading).rejects.toThrow('stopped by the run');
+    expect((await readSliceFacts(path.join(base, slicesOf('1', 'video')[0]!.key), 'webm'))?.facts.video?.codec).toBe('vp8');
+  });
+
   it('TS audio with an ADTS frame_length of 0: mediabunny runs out of its heap, not the process; the scanner measures it', async () => {
     const original = path.join(base, slicesOf('2', 'audio').at(-1)!.key);
     const file = await broken('ts', original, zeroFrameLength);
