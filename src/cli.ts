@@ -3,72 +3,23 @@
 // SDK or BullMQ, only where a command needs them) is imported by the command that runs.
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { addExamples } from './cli/examples.js';
 import { addPlanOptions, addStorageOptions, planOptionsFrom, storageOptionsFrom, type PlanFlags, type StorageFlags } from './cli/merge-options.js';
+import { addRunOptions, print, runRecordingCommand, type RunFlags } from './cli/run-command.js';
 import { registerComposeCommands } from './cli/compose-commands.js';
 import { registerQueueCommands } from './cli/queue-commands.js';
 import { printable, printableDeep, printableJson, printableLines } from './cli/printable.js';
-import { painter, writeLine } from './cli/terminal.js';
-import { FfmpegError, shellQuote, ToolNotFoundError } from './ffmpeg/runner.js';
+import { painter } from './cli/terminal.js';
+import { FfmpegError, ToolNotFoundError } from './ffmpeg/runner.js';
 
-interface MergeFlags extends PlanFlags, StorageFlags {
-  out: string;
-  concurrency?: number;
-  dryRun?: boolean;
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  progressJson?: number | true;
-  force?: boolean;
-  upload?: string;
+interface MergeFlags extends PlanFlags, RunFlags {
   alsoAudio?: boolean;
-}
-
-/** Usage errors found by the CLI itself (the library's are its UsageError; both exit 2). */
-class CliUsageError extends Error {
-  override name = 'UsageError';
-}
-
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliUsageError(`concurrency must be a whole number of 1 or more (got ${value})`);
-  return n;
-};
-
-const fileDescriptor = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliUsageError(`--progress-json takes a file descriptor number such as 2 or 3 (got ${value})`);
-  return n;
-};
-
-/** Cancels on the first SIGINT/SIGTERM; the library removes partial files and rethrows. */
-function interruptSignal(): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (!controller.signal.aborted) process.stderr.write(`\n${name}: stopping, removing unfinished files...\n`);
-    controller.abort(new Error(`interrupted by ${name}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    release: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
 }
 
 function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
-
-/**
- * Everything printed comes partly from the recording (keys, cnames): reports are built from data made
- * printable first (printableDeep), JSON escapes what JSON.stringify lets through; this is a last guard.
- */
-const print = (text: string) => writeLine(process.stdout, printableLines(text));
 
 export function buildProgram(): Command {
   const program = new Command('recmerge')
@@ -81,77 +32,22 @@ export function buildProgram(): Command {
     .command('merge')
     .description('merge a recording folder or s3://bucket/prefix into one file per user')
     .argument('<source>', 'folder with the downloaded recording, or s3://bucket/prefix')
-    .requiredOption('-o, --out <dir>', 'output folder (not inside the source folder)')
-    .option('--concurrency <n>', 'outputs merged in parallel (default: CPU count)', positiveInt)
-    .option('--dry-run', 'print the plan (what would be merged, how and why) and stop')
-    .option('--json', 'print a machine-readable summary (or error) on stdout, and nothing else there')
-    .option('-q, --quiet', 'no progress display (warnings and failures are still printed on stderr)')
-    .option('--verbose', 'print every ffmpeg/ffprobe command line, as it would be typed, on stderr')
-    .addOption(new Option('--progress-json [fd]', 'progress as one JSON event per line, on stderr or on this file descriptor').argParser(fileDescriptor))
-    .option('--force', 'redo every output, even one already made from the same inputs and options')
-    .option('--upload <s3url>', 'upload finished files to s3://bucket/prefix')
     .option('--also-audio', "also write each MP4's audio as .m4a beside it (the script's -a; the audio is read once)");
   addPlanOptions(merge);
-  addStorageOptions(merge);
+  addRunOptions(merge, { things: 'outputs', concurrency: 'CPU count' });
   merge.action(async (source: string, flags: MergeFlags) => {
     const { mergeRecordings, planRecordings } = await import('./api.js');
-    const { formatPlan, summaryLines } = await import('./cli/report.js');
-    const { progressView } = await import('./cli/progress.js');
-    const common = { source, ...planOptionsFrom(flags), ...storageOptionsFrom(flags) };
-    const jsonFd = flags.progressJson === true ? 2 : flags.progressJson;
-    if (jsonFd === 1 && flags.json) throw new CliUsageError('--progress-json 1 would mix progress into the --json summary on stdout: use 2 (stderr) or another descriptor');
-    const { signal, release } = interruptSignal();
-    const view = flags.dryRun ? null : progressView({ source, quiet: flags.quiet === true || (flags.json === true && !process.stderr.isTTY), jsonFd, json: flags.json });
-    const onCommand = flags.verbose
-      ? (command: string[]) => {
-          if (view?.command) view.command(command);
-          else if (view) view.log(`$ ${shellQuote(command)}`);
-          else process.stderr.write(`$ ${shellQuote(command)}\n`);
-        }
-      : undefined;
-    try {
-      if (flags.dryRun) {
-        const plan = await planRecordings({ ...common, outDir: flags.out, signal, onCommand });
-        print(flags.json ? printableJson(plan) : formatPlan(printableDeep(plan)));
-        process.exitCode = plan.failures.length > 0 ? 1 : 0;
-        return;
-      }
-      let summary = null;
-      try {
-        summary = await mergeRecordings({
-          ...common,
-          outDir: flags.out,
-          concurrency: flags.concurrency,
-          force: flags.force,
-          upload: flags.upload,
-          alsoAudio: flags.alsoAudio,
-          signal,
-          onPlan: view ? (plan) => view.plan(plan) : undefined,
-          onProgress: view ? (p) => view.update(p) : undefined,
-          onCommand,
-        });
-      } finally {
-        view?.finish(summary);
-      }
-      if (flags.json) print(printableJson(summary));
-      const paint = { stdout: painter(process.stdout), stderr: painter(process.stderr) };
-      for (const line of summaryLines(printableDeep(summary))) {
-        // With --json, stdout holds the JSON alone; failures and warnings still reach stderr.
-        if (flags.json && line.to === 'stdout') continue;
-        // JSON events on stderr: the report's stderr lines become events too, so that stderr stays parseable.
-        if (jsonFd === 2 && line.to === 'stderr' && view) {
-          view.log(printableLines(line.text), line.kind);
-          continue;
-        }
-        const colour = line.kind === 'failed' ? 'red' : line.kind === 'warning' ? 'yellow' : line.kind === 'ok' ? 'green' : null;
-        const stream = line.to === 'stdout' ? process.stdout : process.stderr;
-        const text = printableLines(line.text);
-        writeLine(stream, colour ? paint[line.to](colour, text) : text);
-      }
-      process.exitCode = summary.ok ? 0 : 1;
-    } finally {
-      release();
-    }
+    const { formatPlan, mergeWords, summaryLines } = await import('./cli/report.js');
+    const options = planOptionsFrom(flags);
+    await runRecordingCommand({
+      source,
+      flags,
+      plan: (common) => planRecordings({ ...common, ...options }),
+      formatPlan,
+      planFailed: (plan) => plan.failures.length > 0,
+      run: (common) => mergeRecordings({ ...common, ...options, alsoAudio: flags.alsoAudio }),
+      report: (summary) => summaryLines(summary, mergeWords),
+    });
   });
 
   const inspect = program
@@ -175,10 +71,15 @@ export function buildProgram(): Command {
     print(flags.json ? printableJson(summary) : formatInspect(printableDeep(summary)));
     const failed = summary.sessions.some((s) => s.uids.some((u) => u.failed));
     process.exitCode = failed ? 1 : 0;
+    // A source that holds no recording at all is a problem found before any work, as for every command.
+    if (inventory.sessions.length === 0) {
+      process.stderr.write(`${painter(process.stderr)('red', 'recmerge:')} ${printableLines(`no recording found in ${source}: ${inventory.ignored.length ? `${inventory.ignored.length} file(s), none of them a recording's playlist or slice` : 'no files at all'}`)}\n`);
+      process.exitCode = 2;
+    }
   });
 
   registerQueueCommands(program);
-  registerComposeCommands(program, interruptSignal);
+  registerComposeCommands(program);
   addExamples(program);
   return program;
 }

@@ -1,16 +1,15 @@
 // Reading a recording from its source: key names and playlists into an inventory, then the few media
 // facts the plan needs (probing), and checks of the slices before they go into ffmpeg.
 import pLimit from 'p-limit';
+import { SliceUnreadableError } from './core/errors.js';
 import { buildInventory, classifyKeys, markMissing, type PlaylistText } from './core/inventory.js';
 import { keysToProbe } from './core/plan.js';
 import type { Inventory, MediaFacts, MediaKind, OutputPlan, SliceContainer, SliceMedia } from './core/types.js';
 import { FfmpegError } from './ffmpeg/runner.js';
-import { TsError } from './media/adts.js';
-import { measureSlice, SliceMediaError } from './media/slice-media.js';
-import { TsScanError } from './media/ts-scan.js';
+import { measureSlice } from './media/slice-media.js';
 import { probeSlice, type SliceProbe } from './ffmpeg/probe.js';
 import { readSliceFacts } from './media/slice-facts.js';
-import type { PlanOptions } from './options.js';
+import type { PlanOptions } from './core/options.js';
 import type { RecordingSource } from './storage/source.js';
 
 const PLAYLIST_READS = 8;
@@ -31,12 +30,13 @@ export async function readInventory(source: RecordingSource, signal?: AbortSigna
   const sizes = new Map(objects.map((o) => [o.key, o.size]));
   const limit = pLimit(PLAYLIST_READS);
   const texts = new Map<string, PlaylistText>();
+  // Track playlists, and the other recorder modes' indexes (av.m3u8/.mpd, raw mode's index and MPD).
   await Promise.all(
-    classified.playlists.map((p) =>
+    [...classified.playlists, ...classified.indexes].map((p) =>
       limit(async () => {
         const size = sizes.get(p.key) ?? 0;
         if (size > MAX_PLAYLIST_BYTES) {
-          texts.set(p.key, new Error(`playlist is too large (${size} bytes)`));
+          texts.set(p.key, new Error(`${p.type === 'playlist' ? 'playlist' : 'index'} is too large (${size} bytes)`));
           return;
         }
         try {
@@ -166,7 +166,7 @@ export async function measureSlices(
           media.set(key, await measureSlice(file, kind.container, kind.media, signal));
         } catch (error) {
           signal?.throwIfAborted();
-          if (!(error instanceof SliceMediaError || error instanceof TsScanError || error instanceof TsError || error instanceof FfmpegError)) throw error;
+          if (!(error instanceof SliceUnreadableError || error instanceof FfmpegError)) throw error;
           paths.delete(key);
           missing.set(key, error.message);
         }

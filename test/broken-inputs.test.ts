@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings, planRecordings } from '../src/api.js';
 import type { MergeSummary } from '../src/options.js';
-import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/merge/leftovers.js';
+import { hostTag, PARTIAL_MARKER, WORK_PREFIX } from '../src/pipeline/leftovers.js';
 import { probe } from './support/measure.js';
 import { playlistName, utc17, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';

@@ -1,6 +1,6 @@
 // The CLI as a user runs it: the built binary in a real process, its stdout, stderr and exit code.
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,8 @@ describe('recmerge CLI', () => {
     const aFile = path.join(await tempDir('cli-usage-file'), 'taken');
     await writeFile(aFile, 'a file where a folder is wanted');
     const noWork = async () => expect(media(await readdir(out).catch(() => []))).toEqual([]);
+    const link = path.join(await tempDir('cli-usage-link'), 'link-to-source');
+    await symlink(root, link);
     expect((await recmerge(['merge', root])).code).toBe(2); // no -o
     expect((await recmerge(['merge', root, '-o', out, '--gaps', 'sometimes'])).code).toBe(2);
     expect((await recmerge(['merge', root, '-o', out, '--fps', '0'])).code).toBe(2);
@@ -129,7 +131,12 @@ describe('recmerge CLI', () => {
       [['merge', root, '-o', aFile], {}, /output .*taken is an existing file, not a folder/],
       [['merge', root, '-o', path.join(root, 'merged')], {}, /output folder .*merged is inside the source folder/],
       [['merge', root, '-o', root], {}, /is inside the source folder/],
-      [['merge', root, '-o', path.join(aFile, 'sub')], {}, /output folder .*taken\/sub cannot be written to \(ENOTDIR\)/],
+      [['merge', root, '-o', path.join(aFile, 'sub')], {}, /output folder .*taken\/sub cannot be made: .*taken is a file/],
+      // Judged by where it resolves: a link to the recording is the recording (issue 18).
+      [['merge', root, '-o', link], {}, /output folder .*link-to-source is inside the source folder .* \(it resolves to .*\)/],
+      [['merge', root, '-o', path.join(link, 'merged')], {}, /is inside the source folder/],
+      // A folder that can never be made is found at once (Node's recursive mkdir spins forever under /proc).
+      [['merge', root, '-o', '/proc/recmerge-x/out'], {}, /output folder \/proc\/recmerge-x\/out cannot be made: \/proc is on proc/],
       [['merge', root, '-o', out, '--preset', 'superduper'], {}, /invalid preset "superduper": use one of ultrafast, .*veryslow/],
       [['merge', root, '-o', out], { FFPROBE_PATH: '/nonexistent/ffprobe' }, /ffprobe not found: FFPROBE_PATH=\/nonexistent\/ffprobe does not exist/],
       [['merge', root, '-o', out], { FFMPEG_PATH: root }, /ffmpeg not found: FFMPEG_PATH=.* is not a file/],
@@ -191,15 +198,22 @@ describe('recmerge CLI', () => {
     expect(fd3.trim().split('\n').map((l) => JSON.parse(l).event)).toContain('end');
   });
 
-  it('says which UIDs exist when none requested is there, and that nothing was merged in an empty folder', async () => {
+  it('says which UIDs exist when none requested is there, and that an empty folder holds no recording (exit 2, nothing created)', async () => {
     const { code, stderr } = await recmerge(['merge', root, '-o', `${root}-none`, '--uid', '999', '--quiet']);
     expect(code).toBe(2);
     expect(stderr).toMatch(/no UID 999 in this recording: the recording has UID 10, 20/);
     const empty = await tempDir('cli-empty');
     await mkdir(path.join(empty, 'sub'));
-    const none = await recmerge(['merge', empty, '-o', `${empty}-out`, '-q']);
-    expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/Nothing was merged: no recording was found/);
+    // Nothing found is a problem found before any work, for every command: exit 2, nothing created.
+    for (const command of [['merge'], ['compose'], ['snapshots', '--every', '1']]) {
+      const none = await recmerge([command[0]!, empty, '-o', `${empty}-out`, ...command.slice(1), '-q']);
+      expect({ command, code: none.code }).toEqual({ command, code: 2 });
+      expect(none.stderr).toMatch(/no recording found in .*: no files at all/);
+      await expect(stat(`${empty}-out`)).rejects.toThrow(/ENOENT/);
+    }
+    const inspected = await recmerge(['inspect', empty]);
+    expect(inspected.code).toBe(2);
+    expect(inspected.stderr).toMatch(/no recording found in .*: no files at all/);
   });
 
   it('inspect shows sessions, users, tracks and ignored files without merging', async () => {
@@ -221,14 +235,14 @@ describe('recmerge CLI', () => {
   });
 
   it('--help of every command ends with real examples', async () => {
-    for (const command of [[], ['merge'], ['inspect'], ['worker'], ['enqueue'], ['serve']]) {
+    for (const command of [[], ['merge'], ['inspect'], ['compose'], ['snapshots'], ['worker'], ['enqueue'], ['serve']]) {
       const { code, stdout } = await recmerge([...command, '--help']);
       expect(code).toBe(0);
       const tail = stdout.trimEnd().split('Examples:\n')[1];
       expect(tail, `recmerge ${command.join(' ')} --help`).toBeDefined();
       const examples = tail!.split('\n');
       expect(examples.length).toBeGreaterThanOrEqual(2);
-      expect(examples.length).toBeLessThanOrEqual(4);
+      expect(examples.length).toBeLessThanOrEqual(5);
       for (const e of examples) expect(e).toMatch(new RegExp(`^  \\$ (\\w+=\\S+ )?recmerge ${command[0] ?? ''}`));
     }
   });

@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { audioGraph, concatList, concatQuote, mergeArgs, uprightFilter, videoGraph, type MergeInputs } from '../src/merge/commands.js';
+import { audioGraph, mergeArgs, videoGraph, videoPieces, type MergeInputs } from '../src/merge/render.js';
+import { concatList, concatQuote } from '../src/render/concat.js';
+import { uprightFilter } from '../src/render/picture.js';
 import { resolveTool } from '../src/ffmpeg/runner.js';
-import { outputPath } from '../src/merge/execute.js';
+import { outputPath } from '../src/pipeline/run.js';
 import type { AudioPlan, GapMode, OutputPlan, PlacedSlice, Rotation, VideoPlan, VideoRun } from '../src/core/types.js';
 
 const T0 = Date.UTC(2024, 0, 2, 3, 4, 5, 0);
@@ -197,12 +199,18 @@ describe('videoGraph', () => {
     expect(c.at(-1)).toBe('[o0][o1]concat=n=2:v=1:a=0[vout]');
   });
 
-  it('a turn inside a run splits its pictures at that instant, each piece with its own rotation', () => {
+  it('a turn inside a run splits its pictures at that instant: each piece its own input (read from a slice that starts on a keyframe), turned on its own', () => {
     const turned = run(1000, 9000, { turns: [{ atMs: 5000, rotation: 90 }] });
+    turned.slices = [placed('s0', 1000, 3000), { ...placed('s1', 4000, 3000), startsMidGop: true }, placed('s2', 7000, 2000)];
+    const pieces = videoPieces(videoPlan([turned]));
+    // The second piece (from 5 s) lies in s1, cut mid-GOP: its input starts at s0.
+    expect(pieces.map((p) => [p.fromMs, p.toMs, p.rotation, p.slices.map((x) => x.key)])).toEqual([
+      [1000, 5000, 0, ['s0', 's1']],
+      [5000, null, 90, ['s0', 's1', 's2']],
+    ]);
     const g = chains(videoGraph(videoPlan([turned], { width: 640, height: 480 }), 0, 9000, 'freeze'));
-    expect(g[0]).toBe('[0:v:0]split=2[r0p0in][r0p1in]');
-    expect(g[1]).toMatch(/^\[r0p0in\]trim=start=0\.000000:end=4\.000000,scale=640:480,pad=/);
-    expect(g[2]).toMatch(/^\[r0p1in\]trim=start=4\.000000,scale=480:360,transpose=clock,pad=640:480/);
+    expect(g[0]).toMatch(/^\[0:v:0\]trim=start=0\.000000:end=4\.000000,scale=640:480,pad=/);
+    expect(g[1]).toMatch(/^\[1:v:0\]trim=start=4\.000000,scale=480:360,transpose=clock,pad=640:480/);
     expect(g.filter((x) => x.includes('overlay'))).toHaveLength(2);
   });
 
@@ -221,7 +229,8 @@ describe('audioGraph', () => {
     ];
     const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [], changesInside: [] };
     const [a0, a1, concat] = chains(audioGraph(audio, 3, 12345));
-    expect(a0).toBe('[3:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.250000/TB,aresample=async=1:min_hard_comp=0.010:first_pts=0,apad=whole_len=288000,atrim=end_sample=288000[a0]');
+    // A mono voice goes to both channels at full level; the silence before it is made by adelay in small frames.
+    expect(a0).toBe('[3:a:0]pan=stereo|c0=c0|c1=c0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.000000/TB,aresample=async=1:min_hard_comp=0.010:first_pts=0,adelay=delays=12000S:all=1,apad=whole_len=288000,atrim=end_sample=288000[a0]');
     expect(a1).toMatch(/^\[4:a:0\]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS\+0\.000000\/TB,.*apad=whole_len=304560,atrim=end_sample=304560\[a1\]$/);
     expect(concat).toBe('[a0][a1]concat=n=2:v=0:a=1[aout]');
   });
@@ -280,12 +289,13 @@ describe('mergeArgs', () => {
   it('copy path: the video track is held to the end of the timeline (the packet decoded last lasts up to it)', () => {
     const plan = output({ durationMs: 12000, video: videoPlan([run(0, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
     const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc);
-    expect(after(args, '-bsf:v')).toBe(`setts=duration='if(gte(DTS*TB,9.900000),(12.000000-DTS*TB)/TB,DURATION)'`);
+    // pts=PTS: without it ffmpeg 5.1's setts writes PTS = DTS (B-frames out of order); each lasts from where it is shown.
+    expect(after(args, '-bsf:v')).toBe(`setts=pts=PTS:duration='if(gte(DTS*TB,9.900000),(12.000000-PTS*TB)/TB,DURATION)'`);
     // B-frames: the last packet in decode order comes a reordering delay before the end, even when the video ends last.
     const bframes = run(0, 12000);
     bframes.slices[0]!.reorderMs = 66.667;
     const held = mergeArgs(output({ durationMs: 12000, video: videoPlan([bframes], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
-    expect(after(held, '-bsf:v')).toBe(`setts=duration='if(gte(DTS*TB,11.833333),(12.000000-DTS*TB)/TB,DURATION)'`);
+    expect(after(held, '-bsf:v')).toBe(`setts=pts=PTS:duration='if(gte(DTS*TB,11.833333),(12.000000-PTS*TB)/TB,DURATION)'`);
     const ends = mergeArgs(output({ durationMs: 12000, video: videoPlan([run(0, 12000)], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
     expect(ends).not.toContain('-bsf:v');
   });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseNamesCsv } from '../src/cli/names-file.js';
-import { audioBesideName } from '../src/merge/also-audio.js';
+import { audioBesideName } from '../src/core/output-names.js';
 import { beepTimes, probe, regionLumaTimeline } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
@@ -13,6 +13,12 @@ import { T0, tempDir } from './support/sync.js';
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const SID = '77aa77aa77aa77aa77aa77aa77aa77aa';
 const CNAME = 'cli_compose';
+
+function run2(bin: string, args: string[]): Promise<{ stdout: Buffer }> {
+  return new Promise((resolve, reject) => {
+    execFile(bin, args, { encoding: 'buffer', maxBuffer: 1 << 24 }, (error, stdout) => (error ? reject(error) : resolve({ stdout })));
+  });
+}
 
 function recmerge(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -70,6 +76,25 @@ describe('compose, snapshots and --also-audio on the command line', () => {
     for (const y of await at(file)) expect(y).toBeGreaterThan(35);
     for (const y of await at(path.join(`${root}-plain`, path.basename(file)))) expect(y).toBeLessThan(20);
     expect(await beepTimes(file)).toHaveLength(2);
+  });
+
+  it('compose --names-file draws Chinese names with a font for their script (not empty boxes)', async () => {
+    const names = path.join(root, '..', `${path.basename(root)}-names-zh.csv`);
+    await writeFile(names, 'uid,name\n10,张伟\n20,李娜\n');
+    const run = await recmerge(['compose', root, '-o', `${root}-zh`, '--size', '320x180', '--names-file', names, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const file = (JSON.parse(run.stdout) as { results: { file: string }[] }).results[0]!.file;
+    // The label of each tile as grey pixels: two different names in a font that has their glyphs look different;
+    // a font without them draws the same empty box for every character, so both labels would be identical.
+    const label = async (x: number) =>
+      (await run2('ffmpeg', ['-v', 'error', '-ss', '0.5', '-i', file, '-vf', `crop=60:26:${x}:152,format=gray`, '-frames:v', '1', '-f', 'rawvideo', '-'])).stdout;
+    const [a, b] = [await label(4), await label(164)];
+    expect(a.length).toBe(60 * 26);
+    const lit = (px: Buffer) => px.filter((v) => v > 128).length;
+    expect(lit(a)).toBeGreaterThan(20);
+    expect(lit(b)).toBeGreaterThan(20);
+    const differing = a.reduce((n, v, i) => n + (Math.abs(v - b[i]!) > 64 ? 1 : 0), 0);
+    expect(differing).toBeGreaterThan(40);
   });
 
   it('usage errors exit 2', async () => {

@@ -1,7 +1,7 @@
 // The composite plan and its ffmpeg graph (pure): sessions and joined sessions, held frames per --gaps,
 // users left out, mix-audio, pieces per layout interval, an audio mix that never normalises.
 import { describe, expect, it } from 'vitest';
-import { chunkArgs, composeArgs, composeAudioGraph, composeVideoGraph, videoChunks, videoPieces } from '../src/compose/commands.js';
+import { chunkArgs, composeArgs, composeAudioGraph, composeVideoGraph, videoChunks, videoPieces } from '../src/compose/render.js';
 import { planCompose } from '../src/core/compose-plan.js';
 import type { Inventory, MediaFacts, Slice, Track, UidRecording } from '../src/core/types.js';
 
@@ -93,7 +93,7 @@ describe('compose graph', () => {
   it('moves each frame to its own output time before the frame grid (one rounding, to the nearest frame)', () => {
     const graph = composeVideoGraph(out, videoPieces(out), 0, null);
     // User 1 in interval 1 (from frame 20 = 2 s): its input starts at 0 s, 2 s before the interval.
-    expect(graph).toContain('[1:v:0]setsar=1,setpts=PTS+-2.000000/TB,fps=10:round=near,tpad=stop=62:stop_mode=clone,trim=start_pts=0:end_pts=40,');
+    expect(graph).toContain('[1:v:0]setsar=1,setpts=PTS-2.000000/TB,fps=10:round=near,tpad=stop=62:stop_mode=clone,trim=start_pts=0:end_pts=40,');
     // User 2 joins at the interval's start.
     expect(graph).toContain('[2:v:0]setsar=1,setpts=PTS+0.000000/TB,fps=10:round=near,tpad=stop=42:stop_mode=clone,trim=start_pts=0:end_pts=40,');
   });

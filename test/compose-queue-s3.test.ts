@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeRecordings } from '../src/compose/api.js';
+import { composeRecordings } from '../src/api.js';
 import { enqueueMerge } from '../src/queue/enqueue.js';
 import { parseJobData, QUEUE_NAME } from '../src/queue/job.js';
 import { startWorker, type JobResult, type RunningWorker } from '../src/queue/worker.js';

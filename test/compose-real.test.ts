@@ -5,7 +5,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { composeRecordings, type ComposeSummary } from '../src/compose/api.js';
+import { composeRecordings } from '../src/api.js';
+import type { ComposeSummary } from '../src/options.js';
 import { beepTimes, probe, regionLumaTimeline, type Region } from './support/measure.js';
 import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';

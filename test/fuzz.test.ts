@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergeSummary } from '../src/options.js';
-import { PARTIAL_MARKER } from '../src/merge/leftovers.js';
+import { PARTIAL_MARKER } from '../src/pipeline/leftovers.js';
 import { formatUtc17, parseUtc17 } from '../src/core/names.js';
 import { rng, runCli, type Rng } from './support/fuzz.js';
 import { probe } from './support/measure.js';

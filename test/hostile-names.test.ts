@@ -5,8 +5,8 @@ import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mergeRecordings } from '../src/api.js';
-import { MAX_NAME_BYTES } from '../src/core/file-names.js';
+import { composeRecordings, mergeRecordings, snapshotRecordings } from '../src/api.js';
+import { MAX_NAME_BYTES } from '../src/core/output-names.js';
 import { LocalFolderSource } from '../src/storage/local.js';
 import type { RecordingSource } from '../src/storage/source.js';
 import { probe } from './support/measure.js';
@@ -89,6 +89,34 @@ describe('hostile cnames', () => {
     const media = await probe(path.join(out, files.find((f) => f.endsWith('.mp4'))!));
     expect(media.video?.codec).toBe('h264');
     expect(media.audio?.codec).toBe('aac');
+  });
+
+  it('composites and snapshots get the same safe names, and print nothing raw', async () => {
+    const source = await renamedCopy(HOSTILE, 'names-ctl-every');
+    for (const command of [['compose', '--size', '320x180'], ['snapshots', '--every', '1']]) {
+      const out = await tempDir(`names-ctl-${command[0]}`);
+      for (const args of [[command[0]!, source, '-o', out, ...command.slice(1)], [command[0]!, source, '-o', out, ...command.slice(1), '--dry-run']]) {
+        const r = await run(args);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.stdout + r.stderr, JSON.stringify(r)).not.toMatch(UNPRINTABLE);
+      }
+      const files = await readdir(out);
+      expect(files.filter((f) => /\.(mp4|jpg)$/.test(f)).length, command[0]).toBeGreaterThan(0);
+      for (const f of files) expect(f).not.toMatch(UNPRINTABLE);
+    }
+  });
+
+  it('a cname of 85 \'é\' (legal on disk, 170 bytes) composes and snapshots: names are shortened with a hash', async () => {
+    const source = await renamedCopy('é'.repeat(85), 'names-e');
+    const out = await tempDir('names-e-out');
+    const composed = await composeRecordings({ source, outDir: out, size: { width: 320, height: 180 } });
+    expect(composed.ok, JSON.stringify(composed.results)).toBe(true);
+    const shots = await snapshotRecordings({ source, outDir: out, every: 1 });
+    expect(shots.ok, JSON.stringify(shots.results)).toBe(true);
+    expect(shots.results[0]!.files.length).toBe(4);
+    for (const f of await readdir(out)) expect(Buffer.byteLength(f), f).toBeLessThanOrEqual(MAX_NAME_BYTES + '.layout.json'.length + '..recmerge.json'.length);
+    expect((await probe(composed.results[0]!.file!)).durationS).toBeGreaterThan(3.5);
+    expect(path.basename(composed.results[0]!.file!)).toMatch(/~[0-9a-f]{12}~.*__composite\.mp4$/);
   });
 
   it('a 900-character cname gives a short, unique output name (no ENAMETOOLONG)', async () => {

@@ -39,12 +39,15 @@ const starts = (slices: Slice[] | undefined) => (slices ?? []).map((s) => s.star
 describe('classifyKeys', () => {
   it('sorts keys into playlists, slices and ignored with a reason', () => {
     const a = { media: 'audio' as const };
-    const c = classifyKeys([pl(a), sl(a, 0), 'convert.log', `${SID}_${CNAME}__uid_s_1__uid_e_av.m3u8`, pl(a, '_123_1'), `dir/${sl(a, 5000, 'webm')}`]);
+    const av = `${SID}_${CNAME}__uid_s_1__uid_e_av.m3u8`;
+    const opus = `${SID}_${CNAME}__uid_s_1__uid_e_opus.m3u8`;
+    const c = classifyKeys([pl(a), sl(a, 0), 'convert.log', av, opus, pl(a, '_123_1'), `dir/${sl(a, 5000, 'webm')}`]);
     expect(c.playlists.map((p) => p.key)).toEqual([pl(a), pl(a, '_123_1')]);
     expect(c.slices.map((s) => s.key)).toEqual([sl(a, 0), `dir/${sl(a, 5000, 'webm')}`]);
+    expect(c.indexes.map((s) => s.key)).toEqual([av]);
     expect(c.ignored).toEqual([
       { key: 'convert.log', reason: expect.stringMatching(/not a recording file/) },
-      { key: `${SID}_${CNAME}__uid_s_1__uid_e_av.m3u8`, reason: expect.stringMatching(/not audio or video/) },
+      { key: opus, reason: expect.stringMatching(/not audio, video, av or a raw-mode name/) },
     ]);
   });
 });

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hostTag, isDeadLeftover, PARTIAL_MARKER, removeLeftovers, WORK_PREFIX } from '../src/merge/leftovers.js';
+import { hostTag, isDeadLeftover, PARTIAL_MARKER, removeLeftovers, WORK_PREFIX } from '../src/pipeline/leftovers.js';
 
 const WRITER = path.resolve('test/support/leftover-writer.ts');
 const children: ChildProcess[] = [];

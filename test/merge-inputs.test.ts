@@ -104,18 +104,19 @@ describe('what real buckets contain', () => {
     expect((await probe(r.file!)).durationS).toBeCloseTo(8, 0);
   });
 
-  it('ignores and lists files that are not recordings, and still merges', async () => {
+  it('ignores and lists files that are not recordings, and still merges; an empty av index is a warning, not a failure', async () => {
     const root = await tempDir('junk');
     await writeRecording(root, { sid: SID, cname: CNAME, users: [{ uid: '3', audio: [a(T0, 2000)], video: [v(T0, 2000)] }] });
     await writeFile(path.join(root, 'notes.txt'), 'hello');
     await writeFile(path.join(root, 'cover.jpg'), 'not really');
-    await writeFile(path.join(root, `${SID}_${CNAME}__uid_s_3__uid_e_av.m3u8`), '#EXTM3U\n');
+    const av = `${SID}_${CNAME}__uid_s_3__uid_e_av.m3u8`;
+    await writeFile(path.join(root, av), '#EXTM3U\n');
     const inv = await inspectRecordings(root);
-    expect(inv.ignored.map((i) => i.key).sort()).toEqual(['cover.jpg', 'notes.txt', `${SID}_${CNAME}__uid_s_3__uid_e_av.m3u8`].sort());
-    expect(inv.ignored.find((i) => i.key.endsWith('_av.m3u8'))?.reason).toMatch(/not audio or video/);
+    expect(inv.ignored.map((i) => i.key).sort()).toEqual(['cover.jpg', 'notes.txt']);
+    expect(inv.sessions[0]!.uids[0]!.problems).toEqual([{ severity: 'warning', key: av, message: 'names no playlist' }]);
     const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
     expect(s.ok).toBe(true);
-    expect(s.ignored).toHaveLength(3);
+    expect(s.ignored).toHaveLength(2);
   });
 
   it('fails a UID with an unreadable playlist with a clear message, and merges the others', async () => {

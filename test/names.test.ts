@@ -95,6 +95,26 @@ describe('parseRecordingName: what a key is', () => {
     expect(name).toMatchObject({ key, ...expected });
   });
 
+  // The other recorder modes (README "Recorder modes"); raw mode's names are built from the docs' description.
+  it.each<[string, Partial<RecordingName>]>([
+    [`${SID}_room1__uid_s_123__uid_e_av.m3u8`, { type: 'index', mode: 'standard', format: 'm3u8', uid: '123', videoCodec: null, copy: null }],
+    [`${SID}_room1__uid_s_123__uid_e_av_22194679897_3.m3u8`, { type: 'index', mode: 'standard', format: 'm3u8', copy: { tick: '22194679897', index: 3 } }],
+    [`bak0_${SID}_room1__uid_s_123__uid_e_av.mpd`, { type: 'index', mode: 'standard', format: 'mpd', backup: 0 }],
+    [`${SID}_room1__uid_s_123__uid_e_audio_20190611073246073.webm`, { type: 'slice', media: 'audio', container: 'webm', startMs: T }],
+    [`${SID}_room1__uid_s_123__uid_e_h264.m3u8`, { type: 'index', mode: 'raw', format: 'm3u8', videoCodec: 'h264', copy: null }],
+    [`${SID}_room1__uid_s_123__uid_e_h265_5_1.m3u8`, { type: 'index', mode: 'raw', format: 'm3u8', videoCodec: 'h265', copy: { tick: '5', index: 1 } }],
+    [`${SID}_room_1__uid_s_123__uid_e_vp9.mpd`, { type: 'index', mode: 'raw', format: 'mpd', videoCodec: 'vp9', cname: 'room_1' }],
+    [`${SID}_room1__uid_s_123__uid_e_20190611073246073_h264.ts`, { type: 'muxed', container: 'ts', startMs: T, videoCodec: 'h264', uid: '123' }],
+    [`${SID}_room1__uid_s_123__uid_e_20190611073246073_av1.ts`, { type: 'muxed', videoCodec: 'av1' }],
+    [`${SID}_room1__uid_s_123__uid_e_video_3_vp8.webm`, { type: 'segment', stream: 'video', segment: '3', videoCodec: 'vp8', startMs: null }],
+    [`${SID}_room1__uid_s_123__uid_e_1_0_vp9.webm`, { type: 'segment', stream: '1', segment: '0', videoCodec: 'vp9', startMs: null }],
+    [`${SID}_room1__uid_s_123__uid_e_audio_20190611073246073_vp8.webm`, { type: 'segment', stream: 'audio', startMs: T }],
+    [`${SID}_room1__uid_s_123__uid_e_0_h264.mp4`, { type: 'mp4', index: 0, videoCodec: 'h264' }],
+    [`${SID}_room1__uid_s_123__uid_e_2.mp4`, { type: 'mp4', index: 2, videoCodec: null }],
+  ])('%s', (key, expected) => {
+    expect(parsed(key)).toMatchObject({ key, ...expected });
+  });
+
   it('keeps the whole key (directories included) as the key', () => {
     const key = `a/b/c/${SID}_r__uid_s_1__uid_e_audio.m3u8`;
     expect(parsed(key)).toMatchObject({ key, dir: 'a/b/c/' });
@@ -110,12 +130,20 @@ describe('parseRecordingName: rejections carry a reason', () => {
     [`${SID}_room1__uid_s_1__uid_e_audio_20190611073246073.TS`, /not a recording file/],
     ['random.m3u8', /no __uid_s_<uid>__uid_e_ part/],
     [`${SID}_room1__uid_s_1.m3u8`, /no __uid_s_<uid>__uid_e_ part/],
-    // raw (v2) and standard recorder modes: reported, not understood
-    [`${SID}_room1__uid_s_1__uid_e_av.m3u8`, /raw\/standard recorder modes are not supported/],
-    [`${SID}_room1__uid_s_1__uid_e_av.mpd`, /not a recording file/],
-    [`${SID}_room1__uid_s_1__uid_e_h264.m3u8`, /track type "h264"/],
+    // names of no mode the docs describe
     [`${SID}_room1__uid_s_1__uid_e_opus.m3u8`, /track type "opus"/],
     [`${SID}_room1__uid_s_1__uid_e_audiox.m3u8`, /track type "audiox"/],
+    [`${SID}_room1__uid_s_1__uid_e_audio.mpd`, /audio MPD is not a file the recorder writes/],
+    [`${SID}_room1__uid_s_1__uid_e_av_20190611073246073.ts`, /"av" names an index/],
+    [`${SID}_room1__uid_s_1__uid_e_av_1_2.mpd`, /"av" names an index/],
+    [`${SID}_room1__uid_s_1__uid_e_h264_x.m3u8`, /raw-mode index suffix "_x" is not _<tick>_<index>/],
+    [`${SID}_room1__uid_s_1__uid_e_20190231120000000_h264.ts`, /raw-mode slice start "20190231120000000" is not a 17-digit UTC/],
+    [`${SID}_room1__uid_s_1__uid_e_1_20190611073246073_h264.ts`, /raw-mode slice "1_20190611073246073_h264" is not <utc>_<videocodec>/],
+    [`${SID}_room1__uid_s_1__uid_e_video_vp8.webm`, /raw-mode segment "video_vp8" is not <stream>_<segment>_<videocodec>/],
+    [`${SID}_room1__uid_s_1__uid_e_x_3_vp8.webm`, /is not <stream>_<segment>_<videocodec>/],
+    [`${SID}_room1__uid_s_1__uid_e_20190611073246073_mpeg2.ts`, /track type "20190611073246073_mpeg2"/],
+    [`${SID}_room1__uid_s_1__uid_e_1_mpeg2.mp4`, /track type/],
+    [`${SID}_room1__uid_s_1__uid_e_x.mp4`, /track type "x"/],
     // uid must be decimal
     [`${SID}_room1__uid_s_12a__uid_e_audio.m3u8`, /uid "12a" is not a decimal number/],
     [`${SID}_room1__uid_s___uid_e_audio.m3u8`, /is not a decimal number/],

@@ -51,9 +51,33 @@ describe('the package', () => {
       path.join(project, 'use.cjs'),
       "const r = require('recmerge');\nconst html = r.timelineHtml({ sessions: [], ignored: [], problems: [], unmeasured: [] });\nconsole.log(typeof r.mergeRecordings, typeof r.inspectRecordings, /No recording found/.test(html));\n",
     );
-    await writeFile(path.join(project, 'use.mjs'), "import { mergeRecordings, UsageError } from 'recmerge';\nconsole.log(typeof mergeRecordings, new UsageError('x').name);\n");
+    await writeFile(path.join(project, 'use.mjs'), "import * as r from 'recmerge';\nconsole.log(JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'function' && /Error$/.test(k) ? new v('x', 'x', 'x', '').name : typeof v]))));\n");
     expect((await run(process.execPath, ['use.cjs'], { cwd: project })).stdout.trim()).toBe('function function true');
-    expect((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout.trim()).toBe('function UsageError');
+    // Every command's entry points (and its plan), every error under its own name, nothing else.
+    expect(JSON.parse((await run(process.execPath, ['use.mjs'], { cwd: project })).stdout)).toEqual({
+      inspectRecordings: 'function',
+      planRecordings: 'function',
+      mergeRecordings: 'function',
+      planComposition: 'function',
+      composeRecordings: 'function',
+      planSnapshotRecordings: 'function',
+      snapshotRecordings: 'function',
+      summarizeInventory: 'function',
+      timelineHtml: 'function',
+      enqueueMerge: 'function',
+      startWorker: 'function',
+      startNotificationServer: 'function',
+      UsageError: 'UsageError',
+      SliceUnreadableError: 'SliceUnreadableError',
+      PlaylistError: 'PlaylistError',
+      FfmpegError: 'FfmpegError',
+      ToolNotFoundError: 'ToolNotFoundError',
+      JobDataError: 'JobDataError',
+      NotAllowedError: 'NotAllowedError',
+      NotificationError: 'NotificationError',
+      S3OperationError: 'S3OperationError',
+      S3UrlError: 'S3UrlError',
+    });
   });
 
   it('scripts/ensure-tools.sh checks FFMPEG_PATH / FFPROBE_PATH instead of PATH, and names a wrong one', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeJobOptionsFrom } from '../src/cli/queue-commands.js';
 import { isPermanent } from '../src/queue/worker.js';
-import { connectionFor, jobIdFor, normalizeLocation, optionsHash, parseJobData, type MergeJobData } from '../src/queue/job.js';
+import { connectionFor, JobDataError, jobIdFor, normalizeLocation, optionsHash, parseJobData, type MergeJobData } from '../src/queue/job.js';
 
 const base: MergeJobData = { source: 's3://rec/class_7/sid1', output: 's3://merged/sid1' };
 
@@ -26,6 +26,24 @@ describe('parseJobData', () => {
     ['fps as text', { ...base, options: { fps: '15' } }, /options.fps/],
   ])('refuses %s', (_, value, message) => {
     expect(() => parseJobData(value)).toThrow(message);
+  });
+
+  // Keys an attacker picks to reach Object.prototype through a lookup table (issue 18.6). JSON.parse makes
+  // them own properties, which is how they arrive from Redis.
+  it.each(['__proto__', 'constructor', 'isPrototypeOf', 'toString', 'hasOwnProperty', 'valueOf'])('refuses the option %s, naming it', (key) => {
+    const value = JSON.parse(`{"source":"s3://rec/class_7/sid1","output":"s3://merged/sid1","options":{"${key}":{"mode":"av"},"gaps":"black"}}`) as unknown;
+    expect(() => parseJobData(value)).toThrow(JobDataError);
+    expect(() => parseJobData(value)).toThrow(`options.${key}: unknown option`);
+  });
+
+  it('refuses prototype keys in labels and at the top, and never lets them reach the prototype', () => {
+    const labels = JSON.parse('{"source":"s3://rec/a","output":"s3://merged/a","options":{"compose":true,"labels":{"__proto__":"x"}}}') as unknown;
+    expect(() => parseJobData(labels)).toThrow(/options.labels/);
+    const top = JSON.parse('{"source":"s3://rec/a","output":"s3://merged/a","__proto__":{"x":1}}') as unknown;
+    expect(() => parseJobData(top)).toThrow('unknown field "__proto__"');
+    const origin = JSON.parse('{"source":"s3://rec/a","output":"s3://merged/a","origin":{"__proto__":{"sid":"x"},"sid":"s1"}}') as unknown;
+    expect(parseJobData(origin).origin).toEqual({ sid: 's1' });
+    expect(({} as Record<string, unknown>).mode).toBeUndefined();
   });
 
   it('lists every problem at once', () => {

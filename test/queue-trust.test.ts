@@ -1,16 +1,17 @@
 // A worker trusts only what it was told: job sources/outputs inside its --allow list, S3 endpoints from
 // its --allow-endpoint list. A refused job fails with "not allowed" before anything is read, listed,
 // created or contacted; a loopback listener stands in for a foreign endpoint and must see no connection.
-import { mkdir, mkdtemp, readdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueMerge } from '../src/queue/enqueue.js';
-import { QUEUE_NAME, type QueuedMergeJob } from '../src/queue/job.js';
+import { optionsHash, QUEUE_NAME, type QueuedMergeJob } from '../src/queue/job.js';
 import { createTrust } from '../src/queue/trust.js';
-import { startWorker, type RunningWorker } from '../src/queue/worker.js';
+import { manifestName, startWorker, type JobResult, type RunningWorker } from '../src/queue/worker.js';
+import { writeRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { settledJob } from './support/wait.js';
 
@@ -22,6 +23,7 @@ describe('what a worker trusts', () => {
   let foreign: Server;
   let foreignUrl: string;
   const connections: string[] = [];
+  const logLines: string[] = [];
   const saved = { ...process.env };
 
   const settled = (id: string) => settledJob(queue, id, 20_000);
@@ -51,7 +53,7 @@ describe('what a worker trusts', () => {
       redis: redis.url,
       allow: [join(root, 'allowed'), 's3://rec/recordings'],
       allowEndpoints: ['http://127.0.0.1:1'],
-      log: () => undefined,
+      log: (line) => logLines.push(line),
     });
   });
 
@@ -104,10 +106,72 @@ describe('what a worker trusts', () => {
     expect(connections).toEqual([]);
   });
 
+  it('logs and records no credentials a job sends, valid or not (issue 18.5)', async () => {
+    const secrets = ['AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI', 'K7MDENG', 'hunter2', 'sig-in-query', 'tok-in-query', 'EPSECRET', 'qs-secret', 'OUTSECRET'];
+    const jobs = [
+      { source: 's3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfi@rec/recordings/class42', output: join(root, 'allowed', 'r1') },
+      { source: join(root, 'allowed', 'junk'), output: 's3://OUTKEY:OUTSECRET@rec/recordings/out' },
+      { source: 'https://user:hunter2@example.com/rec?X-Amz-Signature=sig-in-query&token=tok-in-query', output: join(root, 'allowed', 'r2') },
+      { source: 's3://rec/recordings/class42', output: join(root, 'allowed', 'r3'), options: { endpoint: 'https://EPKEY:EPSECRET@127.0.0.1:1/?sig=qs-secret' } },
+      { source: 's3://rec/recordings/class42', output: join(root, 'allowed', 'r4'), options: { region: 'password=hunter2' } },
+    ];
+    const ids: string[] = [];
+    for (const data of jobs) ids.push(await addRaw(data));
+    for (const id of ids) {
+      const job = await settled(id);
+      expect(await job.getState()).toBe('failed');
+      const recorded = [job.failedReason, ...(job.stacktrace ?? [])].join('\n');
+      for (const secret of secrets) expect(recorded).not.toContain(secret);
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the 'failed' lines are written after the state changes
+    for (const id of ids) expect(logLines.some((l) => l.startsWith(`job ${id}: started`))).toBe(true);
+    const logged = logLines.filter((l) => ids.some((id) => l.startsWith(`job ${id}:`))).join('\n');
+    for (const secret of secrets) expect(logged).not.toContain(secret);
+    expect(logged).toContain('job data not valid');
+  });
+
+  it('writes its manifest through no planted symbolic link, and reads none (issue 18.4)', async () => {
+    const source = join(root, 'allowed', 'rec42');
+    await writeRecording(source, { sid: '4'.repeat(32), cname: 'room42', users: [{ uid: '5', audio: [{ startMs: Date.UTC(2026, 0, 5, 9), durationMs: 3000 }] }] });
+    const victim = join(root, 'outside', 'victim.txt');
+    await writeFile(victim, 'precious');
+    // The temporary name the worker used to write, predictable from the job: a link to a file outside.
+    const out1 = join(root, 'allowed', 'out42a');
+    await mkdir(out1);
+    await symlink(victim, join(out1, `${manifestName({ source, output: out1 })}.tmp`));
+    // The manifest's own name: a link to a forged "complete" manifest outside, which would make the job a no-op.
+    const out2 = join(root, 'allowed', 'out42b');
+    const forged = join(root, 'outside', 'forged.json');
+    await writeFile(forged, JSON.stringify({ version: 1, optionsHash: optionsHash(), outputs: [] }));
+    await mkdir(out2);
+    await symlink(forged, join(out2, manifestName({ source, output: out2 })));
+
+    for (const output of [out1, out2]) {
+      const job = await settled(await addRaw({ source, output }));
+      expect(await job.getState(), job.failedReason).toBe('completed');
+      const result = job.returnvalue as JobResult;
+      expect(result.noop).toBe(false);
+      expect(result.outputs).toHaveLength(1);
+      const manifest = join(output, manifestName({ source, output }));
+      expect((await lstat(manifest)).isFile()).toBe(true);
+      expect(JSON.parse(await readFile(manifest, 'utf8')).outputs).toHaveLength(1);
+    }
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect(JSON.parse(await readFile(forged, 'utf8')).outputs).toEqual([]);
+  }, 60_000);
+
+  it('refuses an output that is a link to a place that does not exist yet outside the allow-list', async () => {
+    const made = join(root, 'outside', 'made-by-worker');
+    await symlink(made, join(root, 'allowed', 'dangling'));
+    const job = await settled(await addRaw({ source: join(root, 'allowed', 'junk'), output: join(root, 'allowed', 'dangling', 'sub') }));
+    expect(job.failedReason).toMatch(/output not allowed/);
+    expect(await readdir(join(root, 'outside'))).not.toContain('made-by-worker');
+  });
+
   it('puts no directory listing in a failure reason', async () => {
     const id = await addRaw({ source: join(root, 'allowed', 'junk'), output: join(root, 'allowed', 'junk-out') });
     const job = await settled(id);
-    expect(job.failedReason).toMatch(/nothing to merge in the source: no recording found \(1 file\(s\) that are not recordings ignored\)/);
+    expect(job.failedReason).toMatch(/no recording found in .*: 1 file\(s\), none of them a recording's playlist or slice/);
     expect(job.failedReason).not.toContain('secret-plans');
   });
 
@@ -117,7 +181,7 @@ describe('what a worker trusts', () => {
     const stored = (await queue.getJob(id))!.data as QueuedMergeJob;
     expect(stored.source).toBe(join(root, 'allowed', 'junk'));
     expect(stored.output).toBe(join(root, 'allowed', 'rel-out'));
-    expect((await settled(id)).failedReason).toMatch(/nothing to merge/);
+    expect((await settled(id)).failedReason).toMatch(/no recording found/);
   });
 
   it('checks endpoints by origin and path, and needs an allow-list', async () => {
@@ -127,7 +191,8 @@ describe('what a worker trusts', () => {
     expect(() => trust.checkEndpoint('http://minio.internal:9000')).toThrow(/not allowed/);
     expect(() => trust.checkEndpoint('https://user:pw@minio.internal:9000')).toThrow(/not allowed/);
     expect(trust.checkEndpoint(undefined)).toBeUndefined();
-    await expect(trust.checkLocation('source', '/srv/rec/a/b')).resolves.toBeUndefined();
+    await expect(trust.checkLocation('source', '/srv/rec/a/b')).resolves.toBe('/srv/rec/a/b');
+    await expect(trust.checkLocation('source', 's3://rec/class42/')).rejects.toThrow(/not allowed/);
     await expect(trust.checkLocation('source', '/srv/recordings')).rejects.toThrow(/not allowed/);
     await expect(createTrust({ allow: [] })).rejects.toThrow(/allow-list/);
     await expect(createTrust({ allow: ['relative/dir'] })).rejects.toThrow(/absolute/);

@@ -165,7 +165,7 @@ describe('queue workers', () => {
     await mkdir(join(root, 'rec', 'no-such-folder'));
     await writeFile(join(root, 'rec', 'no-such-folder', 'readme.txt'), 'still nothing');
     expect(await enqueue({ source: join(root, 'rec', 'no-such-folder'), output: outDir('missing') })).toEqual({ id: missing.id, created: false, retried: true });
-    await until('the retried job to run', async () => (await queue.getJob(missing.id))?.failedReason?.includes('nothing to merge'));
+    await until('the retried job to run', async () => (await queue.getJob(missing.id))?.failedReason?.includes('no recording found'));
   });
 
   it('merges a recording enqueued twice once, and a rerun after completion is a no-op', async () => {

@@ -1,24 +1,29 @@
 // S3Source against a real S3 server (s3rver) over HTTP, with a fault-injecting proxy in front.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mergeRecordings, planRecordings } from '../src/api.js';
+import { RUNS_FOLDER } from '../src/storage/cache.js';
 import { LocalFolderSource } from '../src/storage/local.js';
 import { isS3Url, openSource } from '../src/storage/open.js';
-import { backoffDelay, isRetryable, ShortBodyError } from '../src/storage/retry.js';
+import { backoffDelay, failsTheSource, isRetryable, S3OperationError, ShortBodyError } from '../src/storage/retry.js';
 import { S3Source, type S3SourceOptions } from '../src/storage/s3.js';
 import { resolveRegion } from '../src/storage/s3-client.js';
 import { formatS3Url, parseS3Url } from '../src/storage/s3-url.js';
 import { formatTransfer, TransferMeter } from '../src/storage/transfer-progress.js';
 import type { TransferProgress } from '../src/storage/source.js';
-import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
+import { isObjectGet, startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { beepTimes, probe, whiteFrameTimes } from './support/measure.js';
+import { writeRecording } from './support/recording-fixture.js';
 import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';
 
+const execFileAsync = promisify(execFile);
 const BUCKET = 'recordings';
 const SLICES = 40;
 const slices = new Map<string, Buffer>();
@@ -115,8 +120,8 @@ describe('materialize', () => {
     expect(missing).toEqual(new Map([['never-uploaded.ts', `not found in s3://${BUCKET}/dl/`]]));
     expect(paths.size).toBe(SLICES);
     for (const [key, file] of paths) {
-      expect(file.startsWith(first.cacheDir + path.sep)).toBe(true);
       expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+      expect((await readFile(first.cachePath(key))).equals(slices.get(key)!)).toBe(true); // the shared copy
     }
     expect(proxy.objectGets()).toHaveLength(SLICES);
     expect(progress.at(-1)).toMatchObject({ files: SLICES, totalFiles: SLICES, bytes: totalBytes, totalBytes, etaSeconds: 0 });
@@ -127,11 +132,14 @@ describe('materialize', () => {
     proxy.resetLog();
     const second = source(`s3://${BUCKET}/dl`);
     const again = await second.materialize(keys);
-    expect(again.paths).toEqual(paths);
+    for (const [key, file] of again.paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    expect(again.paths.size).toBe(SLICES);
     expect(proxy.objectGets()).toHaveLength(0);
     expect(listRequests()).toHaveLength(1);
     await second.dispose();
-    await expect(stat(second.cacheDir)).rejects.toThrow(/ENOENT/);
+    // It downloaded none of them: the kept copies stay, only its own folder goes.
+    expect((await filesUnder(second.cacheDir)).filter((f) => f.endsWith('~meta.json'))).toHaveLength(SLICES);
+    await expect(stat(path.join(tmp, 'cache', RUNS_FOLDER))).rejects.toThrow(/ENOENT/);
   });
 
   it('resumes an interrupted download: the rerun fetches only what is missing', async () => {
@@ -194,7 +202,7 @@ describe('materialize', () => {
   it('drops a download that stalls mid-body and fetches it again', async () => {
     const key = [...slices.keys()][1]!;
     proxy.inject({ fault: 'stall', times: 1 });
-    const src = source(`s3://${BUCKET}/dl`, { idleTimeoutMs: 150 });
+    const src = source(`s3://${BUCKET}/dl`, { limits: { idleTimeoutMs: 150 } });
     const started = performance.now();
     const { paths } = await src.materialize([key]);
     expect((await readFile(paths.get(key)!)).equals(slices.get(key)!)).toBe(true);
@@ -203,13 +211,13 @@ describe('materialize', () => {
     await src.dispose();
   });
 
-  it('never keeps a short body as a file, and gives up naming bucket and key', async () => {
+  it('never keeps a short body as a file, and gives up on that object naming bucket and key', async () => {
     const key = [...slices.keys()][0]!;
     proxy.inject({ fault: 'truncate', times: 3 });
     const src = source(`s3://${BUCKET}/dl`, { retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
-    const error = await src.materialize([key]).catch((e: unknown) => e);
-    expect(String(error)).toContain(`download s3://${BUCKET}/dl/${key} failed after 3 attempts`);
-    expect((error as Error).cause).toBeInstanceOf(ShortBodyError);
+    const { paths, missing } = await src.materialize([key]);
+    expect(paths.size).toBe(0);
+    expect(missing.get(key)).toMatch(new RegExp(`^download s3://${BUCKET}/dl/${key} failed after 3 attempts: ShortBodyError`));
     expect(await filesUnder(src.cacheDir)).toEqual([]);
     expect(proxy.objectGets()).toHaveLength(3);
     await src.dispose();
@@ -218,16 +226,105 @@ describe('materialize', () => {
   it('does not retry 403 or NoSuchKey', async () => {
     const key = [...slices.keys()][0]!;
     const denied = source(`s3://${BUCKET}/dl`, { s3Client: testClient(proxy.endpoint, { accessKeyId: 'WRONG', secretAccessKey: 'nope' }) });
-    await expect(denied.readText(key)).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/${key} failed: InvalidAccessKeyId, HTTP 403`));
+    // A text is read only as listed (its size bounds the body): the listing is what is refused.
+    await expect(denied.readText(key)).rejects.toThrow(new RegExp(`list s3://${BUCKET}/dl/ failed: InvalidAccessKeyId, HTTP 403`));
     await expect(denied.list()).rejects.toThrow(/HTTP 403.*check credentials/);
     expect(proxy.requests).toHaveLength(2);
     expect(String(await denied.list().catch((e: unknown) => e))).not.toContain('nope');
 
     proxy.resetLog();
     const src = source(`s3://${BUCKET}/dl`);
-    await expect(src.readText('nope.m3u8')).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/nope.m3u8 failed: NoSuchKey, HTTP 404`));
-    expect(proxy.requests).toHaveLength(1);
+    await expect(src.readText('nope.m3u8')).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/nope.m3u8 failed: NoSuchKey: not in the listing`));
+    expect(listRequests()).toHaveLength(1);
+    expect(proxy.objectGets()).toHaveLength(0);
+    await server.client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `dl/${key}` }));
+    await expect(src.readText(key)).rejects.toThrow(new RegExp(`read s3://${BUCKET}/dl/${key} failed: NoSuchKey, HTTP 404`));
+    await server.put(BUCKET, `dl/${key}`, slices.get(key)!);
     await src.dispose();
+  });
+
+  // Issue 21.1: clean-up removed `<cache>/<bucket>/<prefix>` whole, with files recmerge never wrote and
+  // the downloads of another run using the same cache.
+  it('never removes or replaces a file recmerge did not write, wherever it is in the cache', async () => {
+    const keys = [...slices.keys()];
+    const cache = path.join(tmp, 'cache');
+    const byRun = source(`s3://${BUCKET}/dl`);
+    const mine = [
+      [path.join(byRun.cacheDir, 'precious.txt'), 'precious'],
+      [path.join(cache, BUCKET, 'other', 'keep.txt'), 'keep'],
+      // A user's file right where a key's shared copy would go.
+      [byRun.cachePath(keys[0]!), 'a file of the user'],
+    ] as const;
+    for (const [file, text] of mine) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, text);
+    }
+    const { paths } = await byRun.materialize(keys);
+    for (const [key, file] of paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    await byRun.dispose();
+    // The whole bucket as the source (no prefix): the cache folder is <cache>/<bucket>.
+    const whole = source(`s3://${BUCKET}`);
+    await whole.materialize(keys.slice(0, 3).map((k) => `dl/${k}`));
+    await whole.dispose();
+    for (const [file, text] of mine) expect(await readFile(file, 'utf8')).toBe(text);
+    const left = (await readdir(cache, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    expect(left.sort()).toEqual(mine.map(([file]) => file).sort());
+  });
+
+  it('lets two runs share a cache: one ending while the other downloads takes nothing from it', async () => {
+    const keys = [...slices.keys()];
+    // A has the first five; B finds them in the cache and downloads the others while A ends.
+    const a = source(`s3://${BUCKET}/dl`);
+    const fromA = await a.materialize(keys.slice(0, 5));
+    // B goes through its own proxy, where its first five GETs stall once: B is still at work when A ends.
+    const slow = await startFaultProxy(server.endpoint);
+    const stalled = new Set<string>();
+    slow.inject({ fault: 'stall', times: 5, match: (r) => isObjectGet(r) && !stalled.has(r.key) && stalled.add(r.key).size > 0 });
+    const b = source(`s3://${BUCKET}/dl`, { endpoint: slow.endpoint, downloadConcurrency: 1, limits: { idleTimeoutMs: 200 } });
+    let endA: Promise<void> | undefined;
+    let bWhenAEnded = -1;
+    let bFiles = 0;
+    try {
+      const fromB = await b.materialize(keys, {
+        onProgress: (p) => {
+          bFiles = p.files;
+          if (p.files === 5) {
+            endA ??= a.dispose().then(() => {
+              bWhenAEnded = bFiles;
+            });
+          }
+        },
+      });
+      await endA;
+      expect(fromA.paths.size).toBe(5);
+      expect(fromB.missing).toEqual(new Map());
+      expect(bWhenAEnded, 'B was still at work when A ended').toBeGreaterThanOrEqual(5);
+      expect(bWhenAEnded).toBeLessThan(SLICES);
+      expect(slow.objectGets().length).toBeGreaterThan(0);
+      for (const [key, file] of fromB.paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+      await b.dispose();
+    } finally {
+      await slow.close();
+    }
+    expect(await filesUnder(path.join(tmp, 'cache'))).toEqual([]);
+  }, 60_000);
+
+  it('downloads nothing again after a killed run, and the next run to end cleans up after it', async () => {
+    const keys = [...slices.keys()];
+    const killed = source(`s3://${BUCKET}/dl`);
+    await killed.materialize(keys);
+    // As if its process had been killed: its run folder carries a pid that is gone.
+    const runs = path.join(tmp, 'cache', RUNS_FOLDER);
+    const [folder] = await readdir(runs);
+    const gone = spawnSync('true').pid;
+    await rename(path.join(runs, folder!), path.join(runs, folder!.replace(`-${process.pid}-`, `-${gone}-`)));
+    proxy.resetLog();
+    const rerun = source(`s3://${BUCKET}/dl`);
+    const { paths } = await rerun.materialize(keys);
+    expect(proxy.objectGets()).toHaveLength(0);
+    for (const [key, file] of paths) expect((await readFile(file)).equals(slices.get(key)!)).toBe(true);
+    await rerun.dispose();
+    expect(await filesUnder(path.join(tmp, 'cache'))).toEqual([]);
   });
 
   it('reports an object deleted after the listing as missing, after one GET', async () => {
@@ -290,6 +387,64 @@ describe('merge from S3', () => {
     expect(slicesFetched).toBeGreaterThan(0);
     expect(slicesFetched).toBeLessThan(slicesListed / 2);
     expect(planned.outputs.map((o) => o.id).sort()).toEqual(local.results.map((r) => r.id).sort());
+  });
+});
+
+describe('a slice that cannot be had (issue 21.3)', () => {
+  it('costs only that slice, even the first of a run: a gap with a warning naming it, the other users merge', async () => {
+    const t0 = Date.UTC(2026, 0, 5, 9, 0, 0);
+    const user = (uid: string) => ({
+      uid,
+      audio: [{ startMs: t0, durationMs: 12000 }],
+      video: [{ startMs: t0, durationMs: 12000, width: 160, height: 120, fps: 15 }],
+    });
+    const written = await writeRecording(path.join(tmp, 'two'), { sid: 'e'.repeat(32), cname: 'room', users: [user('1'), user('2')] });
+    await Promise.all(written.slices.map(async (slice) => server.put(BUCKET, `two/${slice.key}`, await readFile(slice.path))));
+    await Promise.all(written.playlists.map(async (file) => server.put(BUCKET, `two/${path.relative(path.join(tmp, 'two'), file).split(path.sep).join('/')}`, await readFile(file))));
+    const ofUser1 = (media: 'audio' | 'video') => written.slices.filter((x) => x.uid === '1' && x.media === media).sort((a, b) => a.startMs - b.startMs);
+    const [firstAudio, secondAudio] = ofUser1('audio');
+    const [firstVideo] = ofUser1('video');
+    const always = (key: string) => (r: { method: string; key: string }) => r.method === 'GET' && r.key === `two/${key}`;
+    proxy.inject({ fault: 'forbidden', times: 1000, match: always(firstAudio!.key) });
+    proxy.inject({ fault: 'internal', times: 1000, match: always(firstVideo!.key) });
+    proxy.inject({ fault: 'truncate', times: 1000, match: always(secondAudio!.key) });
+
+    const summary = await mergeRecordings({ source: `s3://${BUCKET}/two`, outDir: path.join(tmp, 'two-out'), endpoint: proxy.endpoint, forcePathStyle: true });
+    const byUid = new Map(summary.results.map((r) => [r.uid, r]));
+    expect([...byUid.keys()].sort()).toEqual(['1', '2']);
+    for (const r of summary.results) expect(r.error, r.uid).toBeNull();
+    const warned = byUid.get('1')!.warnings.join('\n');
+    expect(warned).toMatch(new RegExp(`${firstAudio!.key}: .*AccessDenied, HTTP 403.*its time becomes a gap`));
+    expect(warned).toMatch(new RegExp(`${firstVideo!.key}: .*InternalError, HTTP 500.*its time becomes a gap`));
+    expect(warned).toMatch(new RegExp(`${secondAudio!.key}: .*ShortBodyError.*its time becomes a gap`));
+    expect(byUid.get('2')!.warnings.join('\n')).not.toMatch(/gap/);
+    for (const r of summary.results) {
+      const { stderr } = await execFileAsync('ffmpeg', ['-v', 'error', '-i', r.file!, '-f', 'null', '-']);
+      expect(stderr, r.uid).toBe('');
+      const info = await probe(r.file!);
+      expect(info.audio, r.uid).toBeDefined();
+      expect(info.video, r.uid).toBeDefined();
+    }
+    // User 2 whole; user 1 from its first slice that could be had (the planner starts an output at its first
+    // present media), with the second audio slice's time silent.
+    expect((await probe(byUid.get('2')!.file!)).durationS).toBeGreaterThan(11.9);
+    expect((await probe(byUid.get('1')!.file!)).durationS).toBeGreaterThan(7.9);
+  }, 120_000);
+
+  it('still fails the run when the listing is refused', async () => {
+    proxy.inject({ fault: 'forbidden', times: 1, match: (r) => r.method === 'GET' && r.key === '' });
+    await expect(mergeRecordings({ source: `s3://${BUCKET}/two`, outDir: path.join(tmp, 'two-refused'), endpoint: proxy.endpoint, forcePathStyle: true })).rejects.toThrow(
+      /list s3:\/\/recordings\/two\/ failed: AccessDenied, HTTP 403/,
+    );
+  });
+
+  it('tells the failures that stop a run from those of one object', () => {
+    const s3Error = (name: string, status: number) => new S3OperationError('download', 'b', 'k', Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } }));
+    for (const code of ['NoSuchBucket', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken']) expect(failsTheSource(s3Error(code, 403)), code).toBe(true);
+    for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'ENOSPC', 'EROFS']) expect(failsTheSource(Object.assign(new Error(code), { code })), code).toBe(true);
+    for (const code of ['AccessDenied', 'InternalError', 'SlowDown']) expect(failsTheSource(s3Error(code, 403)), code).toBe(false);
+    expect(failsTheSource(new ShortBodyError(1, 2))).toBe(false);
+    expect(failsTheSource(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe(false);
   });
 });
 

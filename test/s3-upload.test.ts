@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { checkUpload } from '../src/preflight.js';
+import { checkUpload } from '../src/pipeline/preflight.js';
 import { uploadFile, type UploadOptions } from '../src/storage/upload.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { startS3Server, testClient, type TestS3Server } from './support/s3-server.js';

@@ -4,7 +4,8 @@ import { readdir } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { planSnapshots } from '../src/core/snapshots.js';
 import type { Inventory } from '../src/core/types.js';
-import { snapshotRecordings, type SnapshotSummary } from '../src/snapshots/api.js';
+import { snapshotRecordings } from '../src/api.js';
+import type { SnapshotSummary } from '../src/options.js';
 import { cornerLuma, lumaTimeline, probe } from './support/measure.js';
 import { utc17, writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
@@ -32,12 +33,12 @@ describe('planSnapshots', () => {
   };
 
   it('takes the session grid instants inside present video, from the slice that holds each', () => {
-    const { shots } = planSnapshots(inventory, 2000);
-    expect(shots.map((s) => [s.uid, s.instantMs, s.sliceKey, s.offsetMs])).toEqual([
+    const { outputs } = planSnapshots(inventory, new Map(), { every: 2 });
+    expect(outputs.flatMap((o) => o.shots.map((s) => [o.uid, s.instantMs, s.sliceKey, s.atMs]))).toEqual([
       ['2', 2000, 'v1', 500],
       // 4000 lies in a slice that never reached storage: no picture.
-      ['2', 6000, 'v3', 0],
-      ['2', 8000, 'v3', 2000],
+      ['2', 6000, 'v3', 4500],
+      ['2', 8000, 'v3', 6500],
     ]);
   });
 });

@@ -3,7 +3,7 @@
 //   node --import tsx scripts/bench/compose-child.ts <source> <outDir> [preset]
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { composeRecordings } from '../../src/compose/api.js';
+import { composeRecordings } from '../../src/api.js';
 
 const [source, outDir, preset] = process.argv.slice(2) as [string, string, string | undefined];
 await rm(outDir, { recursive: true, force: true });

@@ -1,14 +1,12 @@
-// `recmerge compose` (the whole class in one video, or one mixed .m4a per session) and `recmerge snapshots`.
+// `recmerge compose` (the whole class in one video, or one mixed .m4a per session) and `recmerge snapshots`:
+// their own flags over the ones every recording command shares (see run-command.ts).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-// The library is loaded when a command runs, not when the CLI starts (`--version` loads none of it).
-import type { ComposeSummary } from '../compose/api.js';
-import type { SnapshotSummary } from '../snapshots/api.js';
-import { addStorageOptions, parseSize, storageOptionsFrom, type StorageFlags } from './merge-options.js';
+import { parseUtc17 } from '../core/names.js';
+import { parseSize } from './merge-options.js';
 import { readNamesFile } from './names-file.js';
-import { progressView } from './progress.js';
+import { addRunOptions, runRecordingCommand, type RunFlags } from './run-command.js';
 
-interface ComposeFlags extends StorageFlags {
-  out: string;
+interface ComposeFlags extends RunFlags {
   mode: 'av' | 'mix-audio';
   size?: { width: number; height: number };
   fps?: number;
@@ -20,20 +18,20 @@ interface ComposeFlags extends StorageFlags {
   joinSessions?: boolean;
   uid?: string[];
   preset?: string;
-  force?: boolean;
-  upload?: string;
-  json?: boolean;
-  quiet?: boolean;
 }
 
-interface SnapshotFlags extends StorageFlags {
-  out: string;
-  every: number;
+interface SnapshotFlags extends RunFlags {
+  every?: number;
+  at?: number[];
   uid?: string[];
-  force?: boolean;
-  json?: boolean;
-  quiet?: boolean;
 }
+
+/** A wall-clock instant: 17-digit UTC as in the service's names (`20240506070809123`) or ISO 8601. */
+const instant = (value: string, previous: number[] = []) => {
+  const ms = /^\d{17}$/.test(value) ? parseUtc17(value) : /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : null;
+  if (ms === null || !Number.isFinite(ms)) throw new InvalidArgumentError('an instant is 17-digit UTC (20240506070809123) or ISO 8601 (2024-05-06T07:08:09.123Z).');
+  return [...previous, ms];
+};
 
 const number = (what: string) => (value: string) => {
   const n = Number(value);
@@ -41,38 +39,11 @@ const number = (what: string) => (value: string) => {
   return n;
 };
 
-const print = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
-const secs = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
-
-export function formatCompose(summary: ComposeSummary): string {
-  const out: string[] = [];
-  for (const r of summary.results) {
-    if (r.error) out.push(`✗ ${r.id}: ${r.error}`);
-    else if (r.skipped) out.push(`= ${r.file} (exists; --force to redo)`);
-    else out.push(`✓ ${r.file} (${secs(r.durationMs)}, ${r.uids.length} user(s): ${r.uids.join(' ')}, ${secs(r.elapsedMs)})${r.layoutFile ? `\n    layout ${r.layoutFile}` : ''}`);
-    for (const w of r.warnings) out.push(`    warning: ${w}`);
-  }
-  if (summary.results.length === 0) out.push('Nothing was composed: no recording (or no requested UID) was found in the source.');
-  if (summary.ignored.length > 0) out.push(`Ignored ${summary.ignored.length} non-recording file(s) (see \`recmerge inspect\`).`);
-  return out.join('\n');
-}
-
-export function formatSnapshots(summary: SnapshotSummary): string {
-  const out: string[] = [];
-  for (const r of summary.results) {
-    out.push(r.error ? `✗ ${r.sid}/${r.uid}: ${r.error}` : `✓ ${r.sid}/${r.uid}: ${r.files.length} picture(s)`);
-    for (const w of r.warnings) out.push(`    warning: ${w}`);
-  }
-  if (summary.results.length === 0) out.push('No picture was taken: no video (or no requested UID) was found in the source.');
-  return out.join('\n');
-}
-
-export function registerComposeCommands(program: Command, interruptSignal: () => { signal: AbortSignal; release: () => void }): void {
+export function registerComposeCommands(program: Command): void {
   const compose = program
     .command('compose')
     .description('the whole class in one video per session: a grid of everyone present, all audio mixed (or --mode mix-audio: the mix only)')
     .argument('<source>', 'folder with the downloaded recording, or s3://bucket/prefix')
-    .requiredOption('-o, --out <dir>', 'output folder')
     .addOption(new Option('--mode <mode>', 'av: composite MP4 + layout sidecar; mix-audio: one mixed .m4a per session').choices(['av', 'mix-audio']).default('av'))
     .option('--size <WxH>', 'output size (default 1280x720)', parseSize)
     .option('--fps <n>', 'output frame rate (default 15)', number('fps'))
@@ -83,81 +54,55 @@ export function registerComposeCommands(program: Command, interruptSignal: () =>
     .option('--audio-tiles', 'users with audio but no video get a black tile')
     .option('--join-sessions', 'one composite per channel across recording sessions (sids)')
     .option('--uid <uid...>', 'only these UIDs')
-    .option('--preset <preset>', 'x264 preset (default: veryfast)')
-    .option('--force', 'redo outputs that already exist')
-    .option('--upload <s3url>', 'upload finished files (and layout sidecars) to s3://bucket/prefix')
-    .option('--json', 'print a machine-readable summary on stdout')
-    .option('-q, --quiet', 'no progress output');
-  addStorageOptions(compose);
+    .option('--preset <preset>', 'x264 preset (default: veryfast)');
+  addRunOptions(compose, { things: 'composites (and layout sidecars)', concurrency: '1' });
   compose.action(async (source: string, flags: ComposeFlags) => {
     const names = flags.namesFile ? await readNamesFile(flags.namesFile) : null;
-    const { signal, release } = interruptSignal();
-    const view = progressView({ source, quiet: flags.quiet === true || (flags.json === true && !process.stderr.isTTY), json: flags.json });
-    try {
-      const { composeRecordings } = await import('../compose/api.js');
-      const summary = await composeRecordings({
-        source,
-        outDir: flags.out,
-        ...storageOptionsFrom(flags),
-        mode: flags.mode,
-        size: flags.size,
-        fps: flags.fps,
-        gaps: flags.gaps,
-        labels: names ?? flags.labels === true,
-        maxTiles: flags.maxTiles,
-        audioTiles: flags.audioTiles,
-        joinSessions: flags.joinSessions,
-        uids: flags.uid,
-        preset: flags.preset,
-        force: flags.force,
-        upload: flags.upload,
-        signal,
-        // A composite belongs to a session, not to one user: it is shown under its file name.
-        onProgress: view ? (p) => view.update({ ...p, uid: '', sid: null, phase: p.phase === 'compose' ? 'merge' : p.phase }) : undefined,
-      }).finally(() => view?.finish(null));
-      if (flags.json) print(JSON.stringify(summary, null, 2));
-      else if (!flags.quiet || !summary.ok) print(formatCompose(summary));
-      process.exitCode = summary.ok ? 0 : 1;
-    } finally {
-      release();
-    }
+    const { composeRecordings, planComposition } = await import('../api.js');
+    const { composeWords, formatComposePlan, summaryLines } = await import('./report.js');
+    const options = {
+      mode: flags.mode,
+      size: flags.size,
+      fps: flags.fps,
+      gaps: flags.gaps,
+      labels: names ?? flags.labels === true,
+      maxTiles: flags.maxTiles,
+      audioTiles: flags.audioTiles,
+      joinSessions: flags.joinSessions,
+      uids: flags.uid,
+      preset: flags.preset,
+    };
+    await runRecordingCommand({
+      source,
+      flags,
+      plan: (common) => planComposition({ ...common, ...options }),
+      formatPlan: formatComposePlan,
+      planFailed: (plan) => plan.failures.length > 0,
+      run: (common) => composeRecordings({ ...common, ...options }),
+      report: (summary) => summaryLines(summary, composeWords),
+    });
   });
 
   const snapshots = program
     .command('snapshots')
     .description("a JPEG per user every N seconds of wall clock while the user's video is present (the script's -c)")
     .argument('<source>', 'folder with the downloaded recording, or s3://bucket/prefix')
-    .requiredOption('-o, --out <dir>', 'output folder')
-    .requiredOption('--every <seconds>', 'seconds of wall clock between two pictures of a user', number('every'))
-    .option('--uid <uid...>', 'only these UIDs')
-    .option('--force', 'redo pictures that already exist')
-    .option('--json', 'print a machine-readable summary on stdout')
-    .option('-q, --quiet', 'no progress output');
-  addStorageOptions(snapshots);
+    .option('--every <seconds>', 'seconds of wall clock between two pictures of a user (on the session\'s grid)', number('every'))
+    .option('--at <instant...>', 'or: pictures at these instants (17-digit UTC or ISO 8601), of every user whose video is present then', instant)
+    .option('--uid <uid...>', 'only these UIDs');
+  addRunOptions(snapshots, { things: 'pictures', concurrency: 'CPU count' });
   snapshots.action(async (source: string, flags: SnapshotFlags) => {
-    const { signal, release } = interruptSignal();
-    try {
-      let shown = -1;
-      const { snapshotRecordings } = await import('../snapshots/api.js');
-      const summary = await snapshotRecordings({
-        source,
-        outDir: flags.out,
-        ...storageOptionsFrom(flags),
-        every: flags.every,
-        uids: flags.uid,
-        force: flags.force,
-        signal,
-        onProgress: flags.quiet || flags.json ? undefined : (done, total) => {
-          const quarter = Math.floor((done / total) * 4);
-          if (quarter !== shown) process.stderr.write(`snapshots: ${done}/${total}\n`);
-          shown = quarter;
-        },
-      });
-      if (flags.json) print(JSON.stringify(summary, null, 2));
-      else if (!flags.quiet || !summary.ok) print(formatSnapshots(summary));
-      process.exitCode = summary.ok ? 0 : 1;
-    } finally {
-      release();
-    }
+    const { planSnapshotRecordings, snapshotRecordings } = await import('../api.js');
+    const { formatSnapshotPlan, snapshotWords, summaryLines } = await import('./report.js');
+    const options = { every: flags.every, at: flags.at, uids: flags.uid };
+    await runRecordingCommand({
+      source,
+      flags,
+      plan: (common) => planSnapshotRecordings({ ...common, ...options }),
+      formatPlan: formatSnapshotPlan,
+      planFailed: (plan) => plan.failures.length > 0,
+      run: (common) => snapshotRecordings({ ...common, ...options }),
+      report: (summary) => summaryLines(summary, snapshotWords),
+    });
   });
 }

@@ -6,6 +6,8 @@ export const EXAMPLES: Record<string, string[]> = {
     'recmerge inspect ./recording --html timeline.html',
     'recmerge merge ./recording -o out',
     'recmerge merge s3://bucket/recordings/class42 -o out --region us-east-1',
+    'recmerge compose ./recording -o out',
+    'recmerge snapshots ./recording -o shots --every 10',
   ],
   merge: [
     'recmerge merge ./recording -o out                      # one MP4 per user',
@@ -18,13 +20,26 @@ export const EXAMPLES: Record<string, string[]> = {
     'recmerge inspect ./recording --html timeline.html     # open it in a browser',
     'recmerge inspect s3://bucket/rec/class42 --json --region us-east-1',
   ],
+  compose: [
+    'recmerge compose ./recording -o out                    # one composite MP4 + layout sidecar per session',
+    'recmerge compose ./recording -o out --labels --max-tiles 9 --size 1920x1080 --fps 30',
+    'recmerge compose ./recording -o out --names-file names.csv   # uid,name lines (any script: 张伟, 김민준, ...)',
+    'recmerge compose ./recording -o out --mode mix-audio   # only the mixed audio, one .m4a per session',
+    'recmerge compose s3://bucket/rec/class42 -o out --upload s3://bucket/composed --progress-json',
+  ],
+  snapshots: [
+    'recmerge snapshots ./recording -o shots --every 10     # a JPEG per user every 10 s of wall clock',
+    'recmerge snapshots ./recording -o shots --every 1 --uid 1001 --dry-run',
+    'recmerge snapshots ./recording -o shots --at 20240506070815000 2024-05-06T07:09:00Z   # these instants',
+    'recmerge snapshots s3://bucket/rec/class42 -o shots --every 60 --upload s3://bucket/shots',
+  ],
   worker: [
-    'recmerge worker --redis redis://127.0.0.1:6379',
-    'RECMERGE_REDIS=redis://queue:6379 recmerge worker --concurrency 2 --work-dir /var/tmp/recmerge',
+    'recmerge worker --redis redis://127.0.0.1:6379 --allow /data/recordings /data/merged',
+    'RECMERGE_REDIS=redis://queue:6379 recmerge worker --allow s3://bucket/rec s3://bucket/merged --concurrency 2 --work-dir /var/tmp/recmerge',
   ],
   enqueue: [
     'recmerge enqueue s3://bucket/rec/class42 -o s3://bucket/merged/class42 --redis redis://127.0.0.1:6379',
-    'recmerge enqueue /data/rec/class42 -o /data/merged/class42 --mode audio --json',
+    'RECMERGE_REDIS=redis://queue:6379 recmerge enqueue /data/rec/class42 -o /data/merged/class42 --mode audio --json',
   ],
   serve: [
     'recmerge serve --port 8080 --secret "$NOTIFY_SECRET" --source "s3://bucket/recordings/{cname}/{sid}" --redis redis://127.0.0.1:6379',

@@ -1,7 +1,7 @@
 // `--names-file`: a CSV of `uid,name` lines (a header line `uid,name` is allowed; fields may be quoted
 // the RFC 4180 way, so names may hold commas and quotes).
 import { readFile } from 'node:fs/promises';
-import { UsageError } from '../usage-error.js';
+import { UsageError } from '../core/errors.js';
 
 /** Splits one CSV line into fields (quoted fields may contain commas and doubled quotes). */
 function fields(line: string): string[] {

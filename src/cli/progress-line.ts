@@ -1,7 +1,6 @@
 // The text of the progress display, pure: one line per running output that tells users apart by UID and
 // shows phase, position, speed and ETA, and one overall line; every line fits the terminal's width.
-import type { MergePlan } from '../core/types.js';
-import type { MergeProgress } from '../options.js';
+import type { RunProgress } from '../options.js';
 import { formatBytes } from '../storage/transfer-progress.js';
 
 export function clock(seconds: number): string {
@@ -12,33 +11,9 @@ export function clock(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`;
 }
 
-/**
- * A short label per output: `uid 1001`; where one UID has several outputs (sessions, segments), the
- * session's first characters or the segment's number tell them apart.
- */
-export function outputLabels(plan: Pick<MergePlan, 'outputs'>): Map<string, string> {
-  const byUid = new Map<string, MergePlan['outputs']>();
-  for (const o of plan.outputs) byUid.set(o.uid, [...(byUid.get(o.uid) ?? []), o]);
-  const labels = new Map<string, string>();
-  for (const [uid, outputs] of byUid) {
-    const sids = new Set(outputs.map((o) => o.sid));
-    outputs.forEach((o, i) => {
-      let extra = '';
-      if (outputs.length > 1) {
-        const sameSid = outputs.filter((x) => x.sid === o.sid);
-        if (sids.size > 1) extra += ` @${(o.sid ?? 'joined').slice(0, 4)}`;
-        if (sameSid.length > 1) extra += ` #${sameSid.indexOf(o) + 1}`;
-        if (!extra) extra = ` #${i + 1}`;
-      }
-      labels.set(o.id, `uid ${uid}${extra}`);
-    });
-  }
-  return labels;
-}
-
 export interface OutputState {
   label: string;
-  progress: MergeProgress;
+  progress: RunProgress;
   /** When the current phase began (ms, performance.now()). */
   phaseStartedMs: number;
 }
@@ -52,7 +27,7 @@ function bar(fraction: number, width: number): string {
 const pct = (f: number) => `${Math.floor(Math.min(1, Math.max(0, f)) * 100)}%`.padStart(4);
 
 /** fraction, position text, speed text, ETA seconds of one output's current phase. */
-export function phaseFigures(p: MergeProgress, elapsedInPhaseS: number): { fraction: number; position: string; speed: string; etaS: number | null } {
+export function phaseFigures(p: RunProgress, elapsedInPhaseS: number): { fraction: number; position: string; speed: string; etaS: number | null } {
   if (p.phase === 'download' && p.transfer) {
     const t = p.transfer;
     return {
@@ -62,7 +37,7 @@ export function phaseFigures(p: MergeProgress, elapsedInPhaseS: number): { fract
       etaS: t.etaSeconds,
     };
   }
-  if (p.phase === 'merge') {
+  if (p.phase === 'merge' || p.phase === 'compose' || p.phase === 'snapshot') {
     const remainingS = Math.max(0, p.durationMs - p.positionMs) / 1000;
     const etaS = p.speed && p.speed > 0 ? remainingS / p.speed : p.fraction > 0.02 ? (elapsedInPhaseS * (1 - p.fraction)) / p.fraction : null;
     return {

@@ -1,44 +1,44 @@
-// Progress while merging. On a terminal: one line per running output (by UID: phase, position, speed,
+// Progress of every recording command (merge, compose, snapshots). On a terminal: one line per running output (by UID: phase, position, speed,
 // ETA) and one overall line, redrawn in place (cli-progress), shown from the first moment. In logs: plain
 // lines, one per phase change and per quarter of merging. For programs: one JSON event per line.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import cliProgress from 'cli-progress';
-import type { MergePlan } from '../core/types.js';
-import type { MergeProgress, MergeSummary } from '../options.js';
-import { outputLabels, outputLine, overallLine, phaseFigures, type OutputState, type OverallState } from './progress-line.js';
+import type { ResultBase, RunPlanSummary, RunProgress, SummaryBase } from '../options.js';
+import { printable } from './printable.js';
+import { outputLine, overallLine, phaseFigures, type OutputState, type OverallState } from './progress-line.js';
 
 export interface ProgressView {
-  plan(plan: MergePlan): void;
-  update(progress: MergeProgress): void;
+  /** The checks before any work have passed: reading begins. */
+  start(): void;
+  plan(plan: RunPlanSummary): void;
+  update(progress: RunProgress): void;
   /** A line to show above the display (e.g. a `--verbose` command line, a warning). */
   log(line: string, kind?: string): void;
-  finish(summary: MergeSummary | null): void;
+  finish(summary: SummaryBase<ResultBase> | null): void;
 }
 
 const FINISHED = new Set(['done', 'failed', 'skipped']);
+/** The work phase of each command. */
+const WORK = new Set(['merge', 'compose', 'snapshot']);
 
 /** What every view keeps: labels, per-output state, the overall counts. */
 class Tracker {
-  labels = new Map<string, string>();
   outputs = new Map<string, OutputState>();
   overall: OverallState;
   constructor(source: string) {
     const now = performance.now();
     this.overall = { source, startedMs: now, planned: null, done: 0, failed: 0, fractions: 0 };
   }
-  plan(plan: MergePlan): void {
-    this.labels = outputLabels(plan);
+  plan(plan: RunPlanSummary): void {
     this.overall.planned = { total: plan.outputs.length, startedMs: performance.now() };
   }
-  label(p: MergeProgress): string {
-    return this.labels.get(p.output) ?? `uid ${p.uid}`;
-  }
   /** Records an event; returns whether the output's phase changed. */
-  update(p: MergeProgress): { state: OutputState; phaseChanged: boolean } {
+  update(p: RunProgress): { state: OutputState; phaseChanged: boolean } {
     const now = performance.now();
     let state = this.outputs.get(p.output);
     const phaseChanged = state?.progress.phase !== p.phase;
-    if (!state) state = { label: this.label(p), progress: p, phaseStartedMs: now };
+    // A composite's label holds its cname, which comes from the recording: printed escaped.
+    if (!state) state = { label: printable(p.label), progress: p, phaseStartedMs: now };
     if (phaseChanged) state.phaseStartedMs = now;
     state.progress = p;
     this.outputs.set(p.output, state);
@@ -52,10 +52,10 @@ class Tracker {
 }
 
 /** How far an output is, counting download as the first tenth of its work and merging as the rest. */
-function overallShare(p: MergeProgress): number {
+function overallShare(p: RunProgress): number {
   const f = phaseFigures(p, 0).fraction;
   if (p.phase === 'download') return 0.1 * f;
-  if (p.phase === 'merge') return 0.1 + 0.85 * f;
+  if (WORK.has(p.phase)) return 0.1 + 0.85 * f;
   if (p.phase === 'upload') return 0.95;
   return 0;
 }
@@ -82,12 +82,14 @@ class BarView implements ProgressView {
     this.multi.create(1, 0, { render: () => overallLine(this.tracker.overall, width(this.stream), performance.now()) });
   }
 
-  plan(plan: MergePlan): void {
+  start(): void {}
+
+  plan(plan: RunPlanSummary): void {
     this.tracker.plan(plan);
-    this.labelWidth = Math.min(20, Math.max(8, ...[...this.tracker.labels.values()].map((l) => l.length)));
+    this.labelWidth = Math.min(20, plan.outputs.reduce((w, o) => Math.max(w, printable(o.label).length), 8));
   }
 
-  update(p: MergeProgress): void {
+  update(p: RunProgress): void {
     const { state } = this.tracker.update(p);
     let bar = this.bars.get(p.output);
     if (FINISHED.has(p.phase)) {
@@ -120,16 +122,18 @@ class LineView implements ProgressView {
     private readonly write: (line: string) => void,
   ) {
     this.tracker = new Tracker(source);
-    write(`recmerge: reading ${source}`);
   }
-  plan(plan: MergePlan): void {
+  start(): void {
+    this.write(`recmerge: reading ${printable(this.tracker.overall.source)}`);
+  }
+  plan(plan: RunPlanSummary): void {
     this.tracker.plan(plan);
     this.write(`recmerge: ${plan.outputs.length} output(s) to make${plan.failures.length ? `, ${plan.failures.length} UID(s) cannot be merged` : ''}`);
   }
-  update(p: MergeProgress): void {
+  update(p: RunProgress): void {
     const { state } = this.tracker.update(p);
     const f = phaseFigures(p, 0);
-    const step = p.phase === 'merge' || p.phase === 'download' ? `${p.phase}${Math.floor(f.fraction * 4)}` : p.phase;
+    const step = WORK.has(p.phase) || p.phase === 'download' ? `${p.phase}${Math.floor(f.fraction * 4)}` : p.phase;
     if (this.last.get(p.output) === step) return;
     this.last.set(p.output, step);
     const o = this.tracker.overall;
@@ -151,17 +155,18 @@ class JsonView implements ProgressView {
   ) {
     this.emit({ event: 'start', source });
   }
+  start(): void {}
   private emit(event: Record<string, unknown>): void {
     this.write(JSON.stringify({ ...event, time: new Date().toISOString() }));
   }
-  plan(plan: MergePlan): void {
+  plan(plan: RunPlanSummary): void {
     this.emit({
       event: 'plan',
-      outputs: plan.outputs.map((o) => ({ output: o.id, uid: o.uid, sid: o.sid, fileName: o.fileName, durationMs: o.durationMs })),
+      outputs: plan.outputs.map((o) => ({ output: o.id, label: o.label, uid: o.uid, sid: o.sid, fileName: o.fileName, durationMs: o.durationMs })),
       failures: plan.failures.map((f) => ({ uid: f.uid, sid: f.sid, error: f.error })),
     });
   }
-  update(p: MergeProgress): void {
+  update(p: RunProgress): void {
     this.emit({ event: 'progress', ...p });
   }
   log(line: string, kind?: string): void {
@@ -171,7 +176,7 @@ class JsonView implements ProgressView {
   command(command: string[]): void {
     this.emit({ event: 'command', command });
   }
-  finish(summary: MergeSummary | null): void {
+  finish(summary: SummaryBase<ResultBase> | null): void {
     if (summary) this.emit({ event: 'end', ok: summary.ok, outputs: summary.results.length, failed: summary.results.filter((r) => r.error).length });
   }
 }

@@ -1,8 +1,10 @@
-// Human-readable text for what the library returns.
+// Human-readable text for what the library returns: inspect, plans, and the end-of-run report of every command.
 import { formatUtc17 } from '../core/names.js';
 import type { InventorySummary } from '../core/summary.js';
+import type { ComposePlan } from '../core/compose-plan.js';
+import type { SnapshotPlan } from '../core/snapshots.js';
 import type { Interval, MergePlan, Problem } from '../core/types.js';
-import type { MergeSummary } from '../options.js';
+import type { ComposeResult, OutputResult, ResultBase, SnapshotUserResult, SummaryBase } from '../options.js';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 const secs = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
@@ -12,15 +14,20 @@ const problem = (p: Problem) => `${p.severity === 'error' ? 'error' : 'warning'}
 export function formatInspect(summary: InventorySummary): string {
   const out: string[] = [];
   if (summary.sessions.length === 0) out.push('No recording found.');
+  else out.push(`recorder mode: ${summary.mode}`);
   for (const s of summary.sessions) {
     out.push(`session ${s.sid}  cname ${s.cname}${s.dir ? `  in ${s.dir}` : ''}`);
+    for (const m of s.modes) {
+      out.push(`  made by the ${m.mode}${m.or ? ` (or ${m.or.join('/')})` : ''} recorder mode${m.guess ? ' (a guess)' : ''}: ${m.why}; uid ${m.uids.join(', ')}`);
+    }
     for (const u of s.uids) {
       const when = u.startMs !== null && u.endMs !== null ? `  ${span({ startMs: u.startMs, endMs: u.endMs })}` : '';
       out.push(`  uid ${u.uid}${u.failed ? '  FAILED' : ''}${when}`);
       if (u.failed) out.push(`    ${u.failed}`);
+      for (const index of u.indexes) out.push(`    index: ${index}`);
       for (const t of u.tracks) {
         const facts = [
-          `${t.slices} slices${t.missingSlices ? ` (${t.missingSlices} missing)` : ''}`,
+          `${t.slices} slices${t.missingSlices ? ` (${t.missingSlices} missing)` : ''}${t.muxedSlices ? ` (${t.muxedSlices} holding audio and video)` : ''}`,
           t.codecs.join('+'),
           ...(t.media === 'video' ? [t.sizes.length ? t.sizes.join(', ') : 'size unannounced', `rotation ${t.rotations.join('/')}°`] : []),
           `${t.restarts} start(s)`,
@@ -34,6 +41,10 @@ export function formatInspect(summary: InventorySummary): string {
     }
   }
   for (const p of summary.problems) out.push(problem(p));
+  if (summary.recognised.length > 0) {
+    out.push(`Recognised ${summary.recognised.length} file(s) of the recorder that are not merged:`);
+    for (const r of summary.recognised) out.push(`  ${r.key}: ${r.what}`);
+  }
   if (summary.ignored.length > 0) {
     out.push(`Ignored ${summary.ignored.length} file(s) that are not recording files:`);
     for (const i of summary.ignored) out.push(`  ${i.key}: ${i.reason}`);
@@ -62,28 +73,6 @@ export function formatPlan(plan: MergePlan): string {
   return out.join('\n');
 }
 
-export function formatSummary(summary: MergeSummary): string {
-  const out: string[] = [];
-  for (const r of summary.results) {
-    if (r.error) out.push(`✗ ${r.id}: ${r.error}`);
-    else if (r.skipped) out.push(`= ${r.file} (exists; --force to redo)`);
-    else {
-      const paths = [r.videoPath && `video ${r.videoPath}`, r.audioPath && `audio ${r.audioPath}`].filter(Boolean).join(', ');
-      out.push(`✓ ${r.file} (${secs(r.durationMs)}, ${paths}, ${secs(r.elapsedMs)})${r.uploaded ? ` → ${r.uploaded}` : ''}`);
-    }
-    for (const w of r.warnings) out.push(`    warning: ${w}`);
-  }
-  for (const p of summary.problems) out.push(problem(p));
-  if (summary.ignored.length > 0) out.push(`Ignored ${summary.ignored.length} non-recording file(s) (see \`recmerge inspect\`).`);
-  if (summary.results.length === 0) {
-    out.push('Nothing was merged: no recording (or no requested UID) was found in the source.');
-    return out.join('\n');
-  }
-  const failed = summary.results.filter((r) => r.error).length;
-  out.push(failed ? `${failed} of ${summary.results.length} output(s) failed.` : `${summary.results.length} output(s) ready.`);
-  return out.join('\n');
-}
-
 /** One line of the end-of-run report and where it goes: results on stdout, failures and warnings on stderr. */
 export interface ReportLine {
   to: 'stdout' | 'stderr';
@@ -91,27 +80,93 @@ export interface ReportLine {
   text: string;
 }
 
-/** The end-of-run report as lines: what `-q` still prints (everything but progress). */
-export function summaryLines(summary: MergeSummary): ReportLine[] {
+/** How a command's results read in the report. */
+export interface ResultWords<R extends ResultBase> {
+  /** What was done, for "Nothing was merged": merged, composed, taken. */
+  done: string;
+  /** Who a result is of, after its id in a failure (`uid 20`), or null. */
+  who(r: R): string | null;
+  /** After `✓ `: the file and what it holds. */
+  made(r: R): string;
+  /** Lines on stdout under a made output (a layout sidecar). */
+  more?(r: R): string[];
+  /** Before each of its warnings (`uid 20: `). */
+  warningPrefix(r: R): string;
+}
+
+/** The end-of-run report as lines: what `-q` still prints (everything but progress). The same for every command. */
+export function summaryLines<R extends ResultBase>(summary: SummaryBase<R>, words: ResultWords<R>): ReportLine[] {
   const out: ReportLine[] = [];
   const line = (to: ReportLine['to'], kind: ReportLine['kind'], text: string) => out.push({ to, kind, text });
   for (const r of summary.results) {
-    if (r.error) line('stderr', 'failed', `✗ ${r.id} (uid ${r.uid}): ${r.error}`);
-    else if (r.skipped) line('stdout', 'skipped', `= ${r.file} (already made from the same inputs and options; --force to redo)`);
+    const who = words.who(r);
+    if (r.error) line('stderr', 'failed', `✗ ${r.id}${who ? ` (${who})` : ''}: ${r.error}`);
+    else if (r.skipped) line('stdout', 'skipped', `= ${r.file ?? r.id} (already made from the same inputs and options; --force to redo)`);
     else {
-      const paths = [r.videoPath && `video ${r.videoPath}`, r.audioPath && `audio ${r.audioPath}`].filter(Boolean).join(', ');
-      line('stdout', 'ok', `✓ ${r.file} (${secs(r.durationMs)}, ${paths}, ${secs(r.elapsedMs)})${r.uploaded ? ` → ${r.uploaded}` : ''}${r.remade ? ` ${r.remade}` : ''}`);
+      line('stdout', 'ok', `✓ ${words.made(r)}${r.remade ? ` ${r.remade}` : ''}`);
+      for (const more of words.more?.(r) ?? []) line('stdout', 'note', more);
     }
-    for (const w of r.warnings) line('stderr', 'warning', `    warning: uid ${r.uid}: ${w}`);
+    for (const w of r.warnings) line('stderr', 'warning', `    warning: ${words.warningPrefix(r)}${w}`);
   }
   for (const p of summary.problems) line('stderr', p.severity === 'error' ? 'failed' : 'warning', problem(p));
   if (summary.ignored.length > 0) line('stderr', 'note', `Ignored ${summary.ignored.length} non-recording file(s) (see \`recmerge inspect\`).`);
   if (summary.results.length === 0) {
-    line('stderr', 'failed', 'Nothing was merged: no recording was found in the source.');
+    line('stderr', 'failed', `Nothing was ${words.done}: nothing in the source gives an output of this command.`);
     return out;
   }
   const failed = summary.results.filter((r) => r.error).length;
   if (failed) line('stderr', 'failed', `${failed} of ${summary.results.length} output(s) failed.`);
+  else if (!summary.ok) line('stderr', 'failed', `${summary.results.length} output(s) made, not all of them whole (see the warnings).`);
   else line('stdout', 'ok', `${summary.results.length} output(s) ready.`);
   return out;
+}
+
+export const mergeWords: ResultWords<OutputResult> = {
+  done: 'merged',
+  who: (r) => `uid ${r.uid}`,
+  made(r) {
+    const paths = [r.videoPath && `video ${r.videoPath}`, r.audioPath && `audio ${r.audioPath}`].filter(Boolean).join(', ');
+    return `${r.file} (${secs(r.durationMs)}, ${paths}, ${secs(r.elapsedMs)})${r.uploaded ? ` → ${r.uploaded}` : ''}`;
+  },
+  more: (r) => (r.audioFile ? [`    audio ${r.audioFile}`] : []),
+  warningPrefix: (r) => `uid ${r.uid}: `,
+};
+
+export const composeWords: ResultWords<ComposeResult> = {
+  done: 'composed',
+  who: () => null,
+  made: (r) => `${r.file} (${secs(r.durationMs)}, ${r.uids.length} user(s): ${r.uids.join(' ')}, ${secs(r.elapsedMs)})${r.uploaded?.length ? ` → ${r.uploaded[0]}` : ''}`,
+  more: (r) => (r.layoutFile ? [`    layout ${r.layoutFile}`] : []),
+  // A composite's warnings name their user already.
+  warningPrefix: () => '',
+};
+
+export const snapshotWords: ResultWords<SnapshotUserResult> = {
+  done: 'taken',
+  who: (r) => `uid ${r.uid}`,
+  made: (r) => `${r.files.length} picture(s) of uid ${r.uid} (${r.id})${r.files[0] ? `, ${r.files[0]} …` : ''} (${secs(r.elapsedMs)})`,
+  warningPrefix: (r) => `uid ${r.uid}: `,
+};
+
+export function formatComposePlan(plan: ComposePlan): string {
+  const out: string[] = [];
+  for (const o of plan.outputs) {
+    out.push(`${o.fileName}  (${o.kind === 'av' ? `${o.width}x${o.height} at ${o.fps} fps` : 'mixed audio'}, ${secs(o.durationMs)}, t=0 at ${iso(o.originMs)} = ${formatUtc17(o.originMs)})`);
+    out.push(`  users: ${o.users.map((u) => u.uid).join(' ')}${o.leftOut.length ? `; left out: ${o.leftOut.join(' ')}` : ''}`);
+    for (const iv of o.layout?.intervals ?? []) out.push(`    ${secs(iv.startMs)} → ${secs(iv.endMs)}: ${iv.tiles.length ? iv.tiles.map((t) => `uid ${t.uid} ${t.w}x${t.h}+${t.x}+${t.y}`).join(', ') : 'nobody'}`);
+    for (const w of o.warnings) out.push(`  warning: ${w}`);
+  }
+  for (const f of plan.failures) out.push(`cannot compose ${f.sid || f.cname}: ${f.error}`);
+  return out.join('\n');
+}
+
+export function formatSnapshotPlan(plan: SnapshotPlan): string {
+  const out: string[] = [];
+  for (const o of plan.outputs) {
+    out.push(`uid ${o.uid} of ${o.sid}: ${o.shots.length} picture(s), ${formatUtc17(o.shots[0]!.instantMs)} → ${formatUtc17(o.shots.at(-1)!.instantMs)}`);
+    for (const s of o.shots) out.push(`  ${s.fileName}  from ${s.sliceKey}${s.rotation ? `, turned ${s.rotation}°` : ''}${s.early ? ' (before its first decodable picture: a later one stands in)' : ''}`);
+    for (const w of o.warnings) out.push(`  warning: ${w}`);
+  }
+  for (const f of plan.failures) out.push(`cannot take pictures of uid ${f.uid} of ${f.sid}: ${f.error}`);
+  return out.join('\n');
 }

@@ -1,7 +1,7 @@
 // A compose queue job (`options.compose` in a merge job): composeRecordings() answering in the shape the
 // worker reports and writes manifests from (one result per composite, its layout sidecar beside it).
-import type { MergeOptions, MergeProgress, MergeSummary, OutputResult } from '../options.js';
-import { composeRecordings, type ComposeOptions } from './api.js';
+import { composeRecordings } from '../api.js';
+import type { ComposeOptions, MergeOptions, MergeSummary, OutputResult } from '../options.js';
 
 /** What a job may ask of a composite, on top of the merge job options it shares (size, fps, gaps, uids, ...). */
 export interface ComposeJobOptions {
@@ -37,9 +37,8 @@ export async function composeForJob(merge: MergeOptions & ComposeJobOptions): Pr
     cacheDir: merge.cacheDir,
     keepDownloads: merge.keepDownloads,
     signal: merge.signal,
-    onProgress: merge.onProgress
-      ? (p) => merge.onProgress!({ ...p, phase: p.phase === 'compose' ? 'merge' : p.phase } as MergeProgress)
-      : undefined,
+    // A job's progress counts the work phase as 'merge', whatever the command.
+    onProgress: merge.onProgress ? (p) => merge.onProgress!({ ...p, phase: p.phase === 'compose' ? 'merge' : p.phase }) : undefined,
   };
   const summary = await composeRecordings(options);
   const results: OutputResult[] = summary.results.map((r) => ({

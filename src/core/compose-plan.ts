@@ -1,33 +1,19 @@
 // Inventory (+ probed facts) -> composite plan: per session (or per cname when sessions are joined), one
 // output holding every user's video runs and audio runs placed in the composite's output time, the layout
 // timeline, and how far each run's last frame is held. Pure; per-user runs come from the merge planner.
-import { coveredSpans, planMerge } from './plan.js';
+import type { ComposePlanOptions } from './options.js';
+import { composeFileName, layoutFileName } from './output-names.js';
+import { planMerge } from './plan.js';
+import { rotationPieces } from './runs.js';
+import { coveredSpans } from './timeline.js';
 import { computeLayout, frameOf, presenceSpans, type Layout, type LayoutUser } from './layout.js';
 import type { AudioRun, Inventory, MediaFacts, OutputPlan, PlacedSlice, Slice, SliceMedia, VideoRun } from './types.js';
 
 export const DEFAULT_COMPOSE_SIZE = { width: 1280, height: 720 };
 export const DEFAULT_COMPOSE_FPS = 15;
 
-export type ComposeMode = 'av' | 'mix-audio';
-
-export interface ComposePlanOptions {
-  /** 'av' (default): the composite MP4; 'mix-audio': only the mixed audio, one .m4a per session. */
-  mode?: ComposeMode;
-  /** Default 1280x720. */
-  size?: { width: number; height: number };
-  /** Default 15. */
-  fps?: number;
-  /** Video gaps inside a user's presence: the last frame (freeze, default) or black. */
-  gaps?: 'freeze' | 'black';
-  /** Default 16: beyond that, the most recently audible users are shown. */
-  maxTiles?: number;
-  /** Users with audio but no video get a black tile. */
-  audioTiles?: boolean;
-  /** One composite per cname across sessions (sids). */
-  joinSessions?: boolean;
-  /** Only these users. */
-  uids?: string[];
-}
+export type { ComposeMode, ComposePlanOptions } from './options.js';
+export { composeFileName };
 
 export interface ComposeUser {
   sid: string;
@@ -57,6 +43,10 @@ export interface ComposeOutput {
   cname: string;
   kind: 'av' | 'audio';
   fileName: string;
+  /** The composite, and its layout sidecar when it has a picture. */
+  files: string[];
+  /** A composite is everyone's: no single user. */
+  uid: null;
   originMs: number;
   durationMs: number;
   width: number;
@@ -78,11 +68,6 @@ export interface ComposeOutput {
 export interface ComposePlan {
   outputs: ComposeOutput[];
   failures: { sid: string; cname: string; error: string }[];
-}
-
-export function composeFileName(sid: string | null, cname: string, kind: 'av' | 'audio'): string {
-  const head = sid === null ? cname : `${sid}_${cname}`;
-  return kind === 'audio' ? `${head}__mix.m4a` : `${head}__composite.mp4`;
 }
 
 const shift = (slices: PlacedSlice[], deltaMs: number): PlacedSlice[] => slices.map((s) => ({ ...s, offsetMs: s.offsetMs + deltaMs }));
@@ -180,22 +165,23 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
           }
           const runStart = Math.max(0, frameOf(startWall, originMs, fps));
           const runEnd = Math.min(layout.frames, frameOf(holdWall, originMs, fps));
-          // A phone turned during the run: one piece per rotation, each from its turn (on the output frame
-          // nearest the turn's instant) to the next; the stream decodes on across the turns.
-          const turns = r.turns.map((t) => ({ frame: Math.min(runEnd, Math.max(runStart, frameOf(originMs + t.atMs + delta, originMs, fps))), rotation: t.rotation }));
-          const bounds = [{ frame: runStart, rotation: r.rotation }, ...turns];
-          bounds.forEach((b, i) => {
-            const endFrame = bounds[i + 1]?.frame ?? runEnd;
-            if (endFrame <= b.frame) return;
+          // A phone turned during the run: one piece per rotation (see rotationPieces), each from its turn (on the
+          // output frame nearest the turn's instant) to the next; the stream decodes on across the turns.
+          const pieces = rotationPieces(r);
+          pieces.forEach((piece, i) => {
+            const frame = (ms: number) => Math.min(runEnd, Math.max(runStart, frameOf(originMs + ms + delta, originMs, fps)));
+            const startFrame = i === 0 ? runStart : frame(piece.fromMs);
+            const endFrame = piece.toMs === null ? runEnd : frame(piece.toMs);
+            if (endFrame <= startFrame) return;
             videoRuns.push({
               user,
               slices: shift(r.slices, delta),
               container: r.container,
-              rotation: b.rotation,
+              rotation: piece.rotation,
               width: r.width,
               height: r.height,
               codec: r.codec,
-              startFrame: b.frame,
+              startFrame,
               endFrame,
             });
           });
@@ -211,13 +197,16 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
       continue;
     }
     const inputs = [...new Set([...videoRuns, ...audioRuns].flatMap((r) => r.slices.map((s) => s.key)))];
+    const fileName = composeFileName(first.sid, first.cname, kind);
     outputs.push({
       id: key,
       sid: first.sid,
       sids,
       cname: first.cname,
       kind,
-      fileName: composeFileName(first.sid, first.cname, kind),
+      fileName,
+      files: layout ? [fileName, layoutFileName(fileName)] : [fileName],
+      uid: null,
       originMs,
       durationMs: layout ? layout.durationMs : endMs - originMs,
       width,

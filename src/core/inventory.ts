@@ -1,7 +1,31 @@
 // Key names + playlist texts -> inventory: sessions -> UIDs -> tracks -> slices on the wall clock.
+// Besides the legacy playlists (default/standard/original modes) it reads the other recorder modes'
+// indexes (README "Recorder modes"): raw mode's index of muxed A+V slices and its DASH MPD of WebM
+// segments become the UID's tracks; standard mode's av index is cross-checked against the playlists.
+import { parseMpd, parseAvPlaylist, IndexError, type MpdEntry } from './av-index.js';
+import { detectModes } from './modes.js';
 import { parseRecordingName } from './names.js';
 import { parsePlaylist, PlaylistError, type ParsedPlaylist } from './playlist.js';
-import type { Inventory, MediaKind, Problem, RecordingName, Rotation, Session, Slice, Track, TrackEventTag, UidRecording } from './types.js';
+import type {
+  IndexName,
+  Inventory,
+  MediaKind,
+  Mp4Name,
+  MuxedSliceName,
+  PlaylistName,
+  Problem,
+  RecognisedFile,
+  RecordingName,
+  Rotation,
+  SegmentName,
+  Session,
+  Slice,
+  SliceContainer,
+  SliceName,
+  Track,
+  TrackEventTag,
+  UidRecording,
+} from './types.js';
 
 /** Two slices starting this close together are the same slice (main and backup recorder). */
 export const DUPLICATE_TOLERANCE_MS = 100;
@@ -10,23 +34,43 @@ export const GAP_TOLERANCE_MS = 250;
 /** A ROTATE TIME this close after a slice's start applies from the start (name jitter). */
 export const TURN_TOLERANCE_MS = 50;
 
-type PlaylistName = Extract<RecordingName, { type: 'playlist' }>;
-type SliceName = Extract<RecordingName, { type: 'slice' }>;
+/** What a playlist lists: a slice of one track, or (raw mode) a slice holding audio and video. */
+type StoredSlice = SliceName | MuxedSliceName;
+/** What a track playlist holds: one media, or (raw mode's index) muxed slices feeding both. */
+type TrackKind = MediaKind | 'muxed';
+/** A playlist of slices: a track playlist or a raw-mode m3u8 index. */
+type ListName = PlaylistName | IndexName;
 
 export interface Classified {
   playlists: PlaylistName[];
   slices: SliceName[];
+  /** Standard mode's av indexes and raw mode's indexes. */
+  indexes: IndexName[];
+  /** Raw mode's slices holding audio and video. */
+  muxed: MuxedSliceName[];
+  /** Raw mode's DASH WebM segments. */
+  segments: SegmentName[];
+  /** The service's own MP4s (raw mode, postponed transcoding): recognised, not merged. */
+  mp4s: Mp4Name[];
   ignored: { key: string; reason: string }[];
 }
 
-/** Sorts storage keys into playlists, slices and everything else (with why it was ignored). */
+/** Sorts storage keys into playlists, slices, the other modes' files and everything else (with why it was ignored). */
 export function classifyKeys(keys: string[]): Classified {
-  const out: Classified = { playlists: [], slices: [], ignored: [] };
+  const out: Classified = { playlists: [], slices: [], indexes: [], muxed: [], segments: [], mp4s: [], ignored: [] };
   for (const key of keys) {
     const r = parseRecordingName(key);
-    if (!r.ok) out.ignored.push({ key, reason: r.reason });
-    else if (r.name.type === 'playlist') out.playlists.push(r.name);
-    else out.slices.push(r.name);
+    if (!r.ok) {
+      out.ignored.push({ key, reason: r.reason });
+      continue;
+    }
+    const n = r.name;
+    if (n.type === 'playlist') out.playlists.push(n);
+    else if (n.type === 'slice') out.slices.push(n);
+    else if (n.type === 'index') out.indexes.push(n);
+    else if (n.type === 'muxed') out.muxed.push(n);
+    else if (n.type === 'segment') out.segments.push(n);
+    else out.mp4s.push(n);
   }
   return out;
 }
@@ -77,13 +121,14 @@ export function collapseProblems(problems: Problem[]): Problem[] {
 }
 
 const sessionKey = (n: { sid: string; cname: string }) => `${n.sid}\u0000${n.cname}`;
-const trackKey = (n: { sid: string; cname: string; uid: string; media: MediaKind }) => `${sessionKey(n)}\u0000${n.uid}\u0000${n.media}`;
+const uidKey = (n: { sid: string; cname: string; uid: string }) => `${sessionKey(n)}\u0000${n.uid}`;
+const trackKey = (n: { sid: string; cname: string; uid: string; media: TrackKind }) => `${uidKey(n)}\u0000${n.media}`;
 
 /** A playlist's text as read from storage, or why it could not be read. */
 export type PlaylistText = string | Error;
 
 interface Candidate {
-  name: PlaylistName;
+  name: ListName;
   parsed: ParsedPlaylist;
   size: number;
 }
@@ -107,11 +152,18 @@ function pickFullest(candidates: Candidate[]): Candidate | null {
 /** Slice URIs are file names relative to the playlist. */
 const entryKey = (cand: Candidate, uri: string) => cand.name.dir + uri.replace(/^\.\//, '');
 
+/** Why a parsed entry name cannot be a slice of this track, or null when it can. */
+function wrongEntry(n: StoredSlice, kind: TrackKind, uid: string): string | null {
+  const what = n.type === 'muxed' ? 'muxed audio+video' : n.media;
+  const wanted = kind === 'muxed' ? 'muxed audio+video' : kind;
+  return n.uid !== uid || what !== wanted ? `belongs to uid ${n.uid} ${what}, not uid ${uid} ${wanted}` : null;
+}
+
 function slicesFromPlaylist(
   cand: Candidate,
-  media: MediaKind,
+  kind: TrackKind,
   uid: string,
-  present: Map<string, SliceName>,
+  present: Map<string, StoredSlice>,
   problems: Problem[],
   events: TrackEventTag[],
 ): Slice[] {
@@ -127,7 +179,8 @@ function slicesFromPlaylist(
     const stored = present.get(key);
     const parsed = stored ? ({ ok: true, name: stored } as const) : parseRecordingName(key);
     // A ROTATE tag whose TIME falls inside the slice turns the picture there, not at the slice's start.
-    const sliceStart = parsed.ok && parsed.name.type === 'slice' ? parsed.name.startMs : null;
+    const entryName = parsed.ok && (parsed.name.type === 'slice' || parsed.name.type === 'muxed') ? parsed.name : null;
+    const sliceStart = entryName?.startMs ?? null;
     const turns: { atMs: number; rotation: Rotation }[] = [];
     let startRotation: Rotation | null = null;
     for (const r of entry.rotates) {
@@ -142,13 +195,15 @@ function slicesFromPlaylist(
     const sliceRotation = rotation;
     if (turns.length > 0) rotation = turns.at(-1)!.rotation;
     events.push(...entry.events);
-    if (!parsed.ok || parsed.name.type !== 'slice') {
-      problems.push({ severity: 'error', key: cand.name.key, message: `entry "${entry.uri}" is not a slice name (${parsed.ok ? 'a playlist' : parsed.reason}); left out` });
+    if (!entryName) {
+      const what = !parsed.ok ? parsed.reason : parsed.name.type === 'playlist' ? 'a playlist' : `a ${parsed.name.type === 'segment' ? 'DASH segment' : parsed.name.type}`;
+      problems.push({ severity: 'error', key: cand.name.key, message: `entry "${entry.uri}" is not a slice name (${what}); left out` });
       continue;
     }
-    const n = parsed.name;
-    if (n.uid !== uid || n.media !== media) {
-      problems.push({ severity: 'error', key: cand.name.key, message: `entry "${entry.uri}" belongs to uid ${n.uid} ${n.media}, not uid ${uid} ${media}; left out` });
+    const n = entryName;
+    const wrong = wrongEntry(n, kind, uid);
+    if (wrong) {
+      problems.push({ severity: 'error', key: cand.name.key, message: `entry "${entry.uri}" ${wrong}; left out` });
       continue;
     }
     if (entry.durationSec === null) {
@@ -178,6 +233,7 @@ function slicesFromPlaylist(
       backup: n.backup !== null,
       present: stored !== undefined,
       ...(turns.length > 0 ? { turns } : {}),
+      ...(n.type === 'muxed' ? { muxed: true as const, nameCodec: n.videoCodec } : {}),
     });
   }
   if (!cand.parsed.endList) {
@@ -205,18 +261,39 @@ export function mergeByUtc(lists: Slice[][]): Slice[] {
 /** A rebuilt slice with no measured length lasts until the next slice when that is at most this far. */
 export const MAX_GUESSED_SLICE_MS = 20_000;
 
+/** A slice to place without a playlist entry: by the UTC in its name, or (raw-mode DASH) by its MPD's time. */
+interface Placeable {
+  key: string;
+  container: SliceContainer;
+  startMs: number;
+  backup: number | null;
+  /** What its MPD says (raw-mode DASH); else the track's last rotation and size are inherited. */
+  rotation?: Rotation;
+  codedSize?: { width: number; height: number } | null;
+  muxed?: true;
+  /** The video codec a raw-mode name gives. */
+  nameCodec?: string;
+}
+
+const placeableOf = (n: StoredSlice): Placeable =>
+  n.type === 'muxed'
+    ? { key: n.key, container: n.container, startMs: n.startMs, backup: n.backup, muxed: true, nameCodec: n.videoCodec }
+    : { key: n.key, container: n.container, startMs: n.startMs, backup: n.backup };
+
 /**
- * Slices in storage that no playlist lists, for a track whose playlist is missing or was cut off
- * (no #EXT-X-ENDLIST: the recorder stopped before listing them), placed by the UTC in their names.
- * Each lasts its measured length when `durations` has it, else up to the next slice if that is close;
- * the others are returned in `unmeasured` for the caller to probe.
+ * Slices that no playlist lists, placed by their start: slices in storage for a track whose playlist is
+ * missing or was cut off (no #EXT-X-ENDLIST: the recorder stopped before listing them), or raw-mode DASH
+ * segments placed by their MPD. Each lasts its measured length when `durations` has it, else up to the
+ * next slice if that is close; the others are returned in `unmeasured` for the caller to probe. `said`
+ * is the warning for how many were placed (null: none).
  */
 function rebuildFromNames(
-  orphans: SliceName[],
+  orphans: Placeable[],
   inherit: Pick<Slice, 'rotation' | 'codedSize'>,
   durations: Map<string, number>,
   problems: Problem[],
   unmeasured: string[],
+  said: ((count: number) => string) | null,
 ): Slice[] {
   const sorted = [...orphans].sort((a, b) => a.startMs - b.startMs);
   const out: Slice[] = [];
@@ -239,18 +316,229 @@ function rebuildFromNames(
       startMs: n.startMs,
       durationMs,
       discontinuity: i === 0,
-      ...inherit,
+      rotation: n.rotation ?? inherit.rotation,
+      codedSize: n.codedSize !== undefined ? n.codedSize : inherit.codedSize,
       backup: n.backup !== null,
       present: true,
+      ...(n.muxed ? { muxed: true as const } : {}),
+      ...(n.nameCodec ? { nameCodec: n.nameCodec } : {}),
     });
   });
-  if (out.length > 0) {
-    problems.push({
-      severity: 'warning',
-      message: `${out.length} ${sorted[0]!.media} slice(s) not in any playlist were placed by the UTC in their names (the playlist is missing or was cut off)`,
+  if (out.length > 0 && said) problems.push({ severity: 'warning', message: said(out.length) });
+  return out;
+}
+
+/** Rebuilt slices of a track whose playlist is missing or cut off: the warning that says so. */
+const placedByName = (what: string) => (count: number) =>
+  `${count} ${what} slice(s) not in any playlist were placed by the UTC in their names (the playlist is missing or was cut off)`;
+
+/** What building the tracks of one UID needs (the slices in storage, lengths measured so far, what is listed). */
+interface Context {
+  texts: Map<string, PlaylistText>;
+  present: Map<string, StoredSlice>;
+  durations: Map<string, number>;
+  /** Slices still to measure (see buildInventory). */
+  unmeasured: string[];
+  /** Slices some playlist or index names (the others are reported as unlisted). */
+  listed: Set<string>;
+}
+
+const trackLabel = (kind: TrackKind) => (kind === 'muxed' ? 'raw-mode index' : `${kind} playlist`);
+
+/**
+ * A track from its playlists (the fullest copy per recorder), plus the slices in storage that no playlist
+ * lists when the playlist is missing or cut off. Sets rec.failed when no copy of the playlist can be read.
+ */
+function listedTrack(kind: TrackKind, uid: string, names: ListName[], stored: StoredSlice[], ctx: Context, rec: UidRecording): Track | null {
+  const built = buildTrack(kind, uid, names, ctx, rec);
+  if (rec.failed) {
+    // Its slices are listed, only their playlist is unusable: not orphans.
+    for (const x of stored) ctx.listed.add(x.key);
+    return null;
+  }
+  let track = built?.track ?? null;
+  if (!built || !built.complete) {
+    const listedHere = new Set(track?.slices.map((x) => x.key));
+    const orphans = stored.filter((x) => !listedHere.has(x.key)).map(placeableOf);
+    const last = track?.slices.at(-1);
+    const inherit = { rotation: last?.rotation ?? 0, codedSize: last?.codedSize ?? null };
+    const what = kind === 'muxed' ? 'raw-mode audio+video' : kind;
+    const rebuilt = orphans.length > 0 ? rebuildFromNames(orphans, inherit, ctx.durations, rec.problems, ctx.unmeasured, placedByName(what)) : [];
+    if (rebuilt.length > 0) track = joinTracks(kind === 'muxed' ? 'video' : kind, track, rebuilt);
+  }
+  for (const x of track?.slices ?? []) ctx.listed.add(x.key);
+  for (const key of built?.mentioned ?? []) ctx.listed.add(key);
+  return track && track.slices.length > 0 ? track : null;
+}
+
+/** Two sources of one track (legacy playlist and raw index, or extra slices) joined on the wall clock. */
+function joinTracks(media: MediaKind, track: Track | null, more: Track | Slice[] | null): Track | null {
+  if (!more || (Array.isArray(more) && more.length === 0)) return track;
+  const add: Track = Array.isArray(more) ? { media, playlistKey: null, otherPlaylists: [], slices: more, events: [] } : more;
+  if (!track) return { ...add, media, slices: mergeByUtc([add.slices]) };
+  return {
+    media,
+    playlistKey: track.playlistKey ?? add.playlistKey,
+    otherPlaylists: [...track.otherPlaylists, ...(track.playlistKey && add.playlistKey ? [add.playlistKey] : []), ...add.otherPlaylists],
+    slices: mergeByUtc([track.slices, add.slices]),
+    events: [...track.events, ...add.events],
+  };
+}
+
+/**
+ * Raw mode's muxed slices feed both tracks: the same slices (same key, start, length; `muxed: true`) in
+ * the audio track and in the video track, each track keeping the TRACK-EVENT tags of its own type.
+ */
+function splitMuxed(track: Track | null): { audio: Track | null; video: Track | null } {
+  if (!track) return { audio: null, video: null };
+  const of = (media: MediaKind): Track => ({
+    ...track,
+    media,
+    slices: track.slices.map((s) => ({ ...s })),
+    events: track.events.filter((e) => e.trackType.toLowerCase() !== (media === 'audio' ? 'video' : 'audio')),
+  });
+  return { audio: of('audio'), video: of('video') };
+}
+
+/** A URI an index names -> the storage key it stands for (relative to the index; a URL's last part). */
+function namedKey(dir: string, uri: string): string {
+  const path = uri.replace(/[?#].*$/, '');
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path) ? dir + path.slice(path.lastIndexOf('/') + 1) : dir + path.replace(/^\.\//, '');
+}
+
+/** An index's text parsed, or null with a warning on the UID (an index never fails a UID on its own). */
+function readIndex<T>(index: IndexName, ctx: Context, rec: UidRecording, parse: (text: string) => T, consequence: string): T | null {
+  const text = ctx.texts.get(index.key);
+  if (text === undefined) return null;
+  try {
+    if (text instanceof Error) throw new IndexError(text.message);
+    return parse(text);
+  } catch (error) {
+    if (!(error instanceof IndexError)) throw error;
+    rec.problems.push({ severity: 'warning', key: index.key, message: `cannot be used: ${error.message}; ${consequence}` });
+    return null;
+  }
+}
+
+/**
+ * Raw mode's DASH: the WebM segments the MPDs name, placed by the MPD's `time` (or a UTC in the segment's
+ * name), with the size and rotation the MPD gives; segments no MPD names are placed by a UTC in their name
+ * when they have one. Built from the docs' description: no sample MPD is published.
+ */
+function dashTracks(mpds: IndexName[], segments: SegmentName[], ctx: Context, rec: UidRecording): Record<MediaKind, Track | null> {
+  const named = new Map<string, { entry: MpdEntry; mpd: IndexName }>();
+  for (const mpd of mpds) {
+    const parsed = readIndex(mpd, ctx, rec, parseMpd, 'the segments it names cannot be placed');
+    for (const w of parsed?.warnings ?? []) rec.problems.push({ severity: 'warning', key: mpd.key, message: w });
+    for (const entry of parsed?.entries ?? []) {
+      const key = namedKey(mpd.dir, entry.uri);
+      if (!named.has(key)) named.set(key, { entry, mpd });
+    }
+  }
+  const stored = new Map(segments.map((x) => [x.key, x]));
+  const placeables: Record<MediaKind, Placeable[]> = { audio: [], video: [] };
+  const streamMedia = (stream: string): MediaKind | null => (stream === 'audio' || stream === 'video' ? stream : null);
+  for (const [key, { entry, mpd }] of named) {
+    ctx.listed.add(key);
+    const r = parseRecordingName(key);
+    const fail = (message: string) => rec.problems.push({ severity: 'error', key, message: `${message}; left out` });
+    if (!r.ok || r.name.type !== 'segment') {
+      fail(`named by ${mpd.key}, but not a raw-mode WebM segment name (${r.ok ? `a ${r.name.type}` : r.reason})`);
+      continue;
+    }
+    const n = r.name;
+    if (n.uid !== rec.uid) {
+      fail(`named by ${mpd.key} (uid ${rec.uid}), but belongs to uid ${n.uid}`);
+      continue;
+    }
+    const media = streamMedia(n.stream) ?? entry.media;
+    if (!media) {
+      fail(`cannot tell whether it is audio or video: stream "${n.stream}", and ${mpd.key} gives it no contentType or mimeType`);
+      continue;
+    }
+    const startMs = entry.timeMs ?? n.startMs;
+    if (startMs === null) {
+      fail(`cannot be placed: ${mpd.key} gives it no time attribute and its name no UTC (raw-mode DASH is read as the docs describe it; no sample MPD is published)`);
+      continue;
+    }
+    if (!stored.has(key)) {
+      rec.problems.push({ severity: 'error', key, message: `listed in ${mpd.key} but not in storage; its time becomes a gap` });
+      continue;
+    }
+    const codedSize = entry.width !== null && entry.height !== null ? { width: entry.width, height: entry.height } : undefined;
+    placeables[media].push({
+      key, container: 'webm', startMs, backup: n.backup, ...(media === 'video' ? { nameCodec: n.videoCodec } : {}),
+      ...(entry.rotation !== null ? { rotation: entry.rotation } : {}), ...(codedSize ? { codedSize } : {}),
     });
   }
-  return out;
+  const byName: Record<MediaKind, Placeable[]> = { audio: [], video: [] };
+  for (const n of segments) {
+    if (named.has(n.key)) continue;
+    const media = streamMedia(n.stream);
+    if (media && n.startMs !== null) byName[media].push({ key: n.key, container: 'webm', startMs: n.startMs, backup: n.backup, ...(media === 'video' ? { nameCodec: n.videoCodec } : {}) });
+    else rec.problems.push({ severity: 'warning', key: n.key, message: 'raw-mode WebM segment that no MPD names, and its name gives no UTC and no audio/video: cannot be placed; ignored' });
+  }
+  const place = (media: MediaKind): Track | null => {
+    const out: Slice[] = [];
+    const inherit = { rotation: 0 as Rotation, codedSize: null };
+    const fromMpd = rebuildFromNames(placeables[media], inherit, ctx.durations, rec.problems, ctx.unmeasured, (count) =>
+      `${count} raw-mode ${media} WebM segment(s) were placed by the times their MPD gives (raw-mode DASH is read as the docs describe it; no sample files are published)`,
+    );
+    out.push(...fromMpd, ...rebuildFromNames(byName[media], inherit, ctx.durations, rec.problems, ctx.unmeasured, placedByName(`raw-mode ${media} WebM`)));
+    for (const x of out) ctx.listed.add(x.key);
+    if (out.length === 0) return null;
+    const [first, ...others] = mpds.map((m) => m.key);
+    return { media, playlistKey: first ?? null, otherPlaylists: others, slices: mergeByUtc([out]), events: [] };
+  };
+  return { audio: place('audio'), video: place('video') };
+}
+
+/**
+ * Standard mode's av index, cross-checked against the UID's playlists: a playlist the av.m3u8 names that
+ * is not in storage, or a slice the av.mpd names that the audio or video playlist does not list, is a
+ * warning naming both files. The av index is never needed to merge (the playlists have everything).
+ */
+function checkAvIndexes(indexes: IndexName[], playlists: Set<string>, ctx: Context, rec: UidRecording): void {
+  const warn = (key: string, message: string) => rec.problems.push({ severity: 'warning', key, message });
+  const listedIn = { audio: new Set(rec.audio?.slices.map((x) => x.key)), video: new Set(rec.video?.slices.map((x) => x.key)) };
+  const consequence = 'the audio and video playlists are read without it';
+  for (const index of indexes) {
+    if (index.format === 'm3u8') {
+      const parsed = readIndex(index, ctx, rec, parseAvPlaylist, consequence);
+      for (const w of parsed?.warnings ?? []) warn(index.key, w);
+      for (const p of parsed?.playlists ?? []) {
+        const key = namedKey(index.dir, p.uri);
+        const r = parseRecordingName(key);
+        if (!r.ok || r.name.type !== 'playlist') warn(index.key, `names "${p.uri}", which is not an audio or video playlist name`);
+        else if (r.name.uid !== rec.uid || (p.media !== null && r.name.media !== p.media)) {
+          warn(index.key, `names "${p.uri}"${p.media ? ` as uid ${rec.uid}'s ${p.media} playlist` : ''}, but it is uid ${r.name.uid}'s ${r.name.media} playlist`);
+        } else if (!playlists.has(key)) warn(index.key, `names ${p.uri}, which is not in storage (that ${r.name.media} playlist never reached storage)`);
+      }
+    } else {
+      const parsed = readIndex(index, ctx, rec, parseMpd, consequence);
+      for (const w of parsed?.warnings ?? []) warn(index.key, w);
+      for (const entry of parsed?.entries ?? []) {
+        const key = namedKey(index.dir, entry.uri);
+        const r = parseRecordingName(key);
+        if (!r.ok || r.name.type !== 'slice') warn(index.key, `names "${entry.uri}", which is not a slice name`);
+        else if (r.name.uid !== rec.uid) warn(index.key, `names "${entry.uri}", a slice of uid ${r.name.uid}`);
+        else if (!listedIn[r.name.media].has(key)) {
+          warn(key, `named by ${index.key}, but the ${r.name.media} playlist does not list it${ctx.present.has(key) ? '' : ', and storage does not have it'}`);
+        }
+      }
+    }
+  }
+}
+
+/** What a recognised MP4 of the service is (reported, not merged). */
+function describeMp4(n: Mp4Name): RecognisedFile {
+  return {
+    key: n.key,
+    what:
+      n.videoCodec === null
+        ? `the service's own MP4 from postponed transcoding (uid ${n.uid}, part ${n.index}): not merged (recmerge merges slices)`
+        : `a raw-mode MP4 (uid ${n.uid}, part ${n.index}, ${n.videoCodec}): not merged (recmerge merges slices; raw mode is read as the docs describe it)`,
+  };
 }
 
 /**
@@ -259,17 +547,25 @@ function rebuildFromNames(
  */
 export function buildInventory(classified: Classified, texts: Map<string, PlaylistText>, durations = new Map<string, number>()): Inventory {
   const problems: Problem[] = [];
-  const present = new Map(classified.slices.map((s) => [s.key, s]));
-  const listed = new Set<string>();
-  const unmeasured: string[] = [];
+  const ctx: Context = {
+    texts,
+    present: new Map<string, StoredSlice>([...classified.slices, ...classified.muxed].map((x) => [x.key, x])),
+    durations,
+    unmeasured: [],
+    listed: new Set<string>(),
+  };
 
   const byTrack = groupBy(classified.playlists, trackKey);
   const slicesByTrack = groupBy(classified.slices, trackKey);
-  const unmeasuredSet = new Set<string>();
+  const indexesByUid = groupBy(classified.indexes, uidKey);
+  const muxedByUid = groupBy(classified.muxed, uidKey);
+  const segmentsByUid = groupBy(classified.segments, uidKey);
+  const playlistKeys = new Set(classified.playlists.map((x) => x.key));
   // Slices whose track has no playlist at all still make the UID known, so it can be reported.
   const uidsSeen = new Map<string, { sid: string; cname: string; dir: string; uid: string }>();
-  for (const n of [...classified.playlists, ...classified.slices]) {
-    const k = `${sessionKey(n)}\u0000${n.uid}`;
+  const names = [...classified.playlists, ...classified.slices, ...classified.indexes, ...classified.muxed, ...classified.segments];
+  for (const n of names) {
+    const k = uidKey(n);
     if (!uidsSeen.has(k)) uidsSeen.set(k, { sid: n.sid, cname: n.cname, dir: n.dir, uid: n.uid });
   }
 
@@ -283,63 +579,71 @@ export function buildInventory(classified: Classified, texts: Map<string, Playli
       sessions.set(sk, session);
     }
     const rec: UidRecording = { uid: info.uid, audio: null, video: null, problems: [], failed: null };
+    const uk = uidKey(info);
+    const indexes = indexesByUid.get(uk) ?? [];
     for (const media of ['audio', 'video'] as const) {
       const tk = trackKey({ ...info, media });
-      const names = byTrack.get(tk) ?? [];
-      const built = buildTrack(media, info.uid, names, texts, present, rec);
+      const other = trackKey({ ...info, media: media === 'audio' ? 'video' : 'audio' });
+      rec[media] = listedTrack(media, info.uid, byTrack.get(tk) ?? [], slicesByTrack.get(tk) ?? [], ctx, rec);
       if (rec.failed) {
-        // Its slices are listed, only their playlist is unusable: not orphans.
-        for (const m of ['audio', 'video'] as const) for (const x of slicesByTrack.get(trackKey({ ...info, media: m })) ?? []) listed.add(x.key);
+        for (const x of slicesByTrack.get(other) ?? []) ctx.listed.add(x.key);
         break;
       }
-      let track = built?.track ?? null;
-      if (!built || !built.complete) {
-        const listedHere = new Set(track?.slices.map((x) => x.key));
-        const orphans = (slicesByTrack.get(tk) ?? []).filter((x) => !listedHere.has(x.key));
-        const last = track?.slices.at(-1);
-        const inherit = { rotation: last?.rotation ?? 0, codedSize: last?.codedSize ?? null };
-        const rebuilt = orphans.length > 0 ? rebuildFromNames(orphans, inherit, durations, rec.problems, unmeasured) : [];
-        if (rebuilt.length > 0) {
-          track = {
-            media,
-            playlistKey: track?.playlistKey ?? null,
-            otherPlaylists: track?.otherPlaylists ?? [],
-            slices: mergeByUtc([track?.slices ?? [], rebuilt]),
-            events: track?.events ?? [],
-          };
-        }
-      }
-      for (const x of track?.slices ?? []) listed.add(x.key);
-      for (const key of built?.mentioned ?? []) listed.add(key);
-      if (track && track.slices.length > 0) rec[media] = track;
     }
+    const rawLists = indexes.filter((x) => x.mode === 'raw' && x.format === 'm3u8');
+    const muxed = muxedByUid.get(uk) ?? [];
+    if (rec.failed) for (const x of muxed) ctx.listed.add(x.key);
+    else if (rawLists.length > 0 || muxed.length > 0) {
+      const both = splitMuxed(listedTrack('muxed', info.uid, rawLists, muxed, ctx, rec));
+      if (!rec.failed) {
+        rec.audio = joinTracks('audio', rec.audio, both.audio);
+        rec.video = joinTracks('video', rec.video, both.video);
+      }
+    }
+    const mpds = indexes.filter((x) => x.mode === 'raw' && x.format === 'mpd');
+    const segments = segmentsByUid.get(uk) ?? [];
+    if (!rec.failed && (mpds.length > 0 || segments.length > 0)) {
+      const dash = dashTracks(mpds, segments, ctx, rec);
+      rec.audio = joinTracks('audio', rec.audio, dash.audio);
+      rec.video = joinTracks('video', rec.video, dash.video);
+    }
+    if (!rec.failed) checkAvIndexes(indexes.filter((x) => x.mode === 'standard'), playlistKeys, ctx, rec);
+    if (indexes.length > 0) rec.indexes = indexes.map((x) => x.key);
     if (!rec.failed && !rec.audio && !rec.video) rec.failed = `uid ${info.uid}: no usable audio or video track`;
     rec.problems = collapseProblems(rec.problems);
     session.uids.push(rec);
   }
 
-  for (const key of unmeasured) unmeasuredSet.add(key);
-  for (const x of classified.slices) {
-    if (!listed.has(x.key) && !unmeasuredSet.has(x.key)) {
+  const namesBySession = groupBy<RecordingName>([...names, ...classified.mp4s], sessionKey);
+  for (const [sk, session] of sessions) session.modes = detectModes(namesBySession.get(sk) ?? []);
+
+  const unmeasuredSet = new Set(ctx.unmeasured);
+  for (const x of [...classified.slices, ...classified.muxed]) {
+    if (!ctx.listed.has(x.key) && !unmeasuredSet.has(x.key)) {
       problems.push({ severity: 'warning', key: x.key, message: 'slice is not listed in its playlist (which is complete); ignored' });
     }
   }
-  return { sessions: [...sessions.values()], ignored: classified.ignored, problems: collapseProblems(problems), unmeasured };
+  return {
+    sessions: [...sessions.values()],
+    ignored: classified.ignored,
+    problems: collapseProblems(problems),
+    unmeasured: ctx.unmeasured,
+    recognised: classified.mp4s.map(describeMp4),
+  };
 }
 
 function buildTrack(
-  media: MediaKind,
+  kind: TrackKind,
   uid: string,
-  names: PlaylistName[],
-  texts: Map<string, PlaylistText>,
-  present: Map<string, SliceName>,
+  names: ListName[],
+  ctx: Context,
   rec: UidRecording,
 ): { track: Track; complete: boolean; mentioned: string[] } | null {
   if (names.length === 0) return null;
   const byRecorder = new Map<number, Candidate[]>();
   const broken: string[] = [];
   for (const name of names) {
-    const text = texts.get(name.key);
+    const text = ctx.texts.get(name.key);
     if (text === undefined) continue;
     if (text instanceof Error) {
       broken.push(`${name.key}: ${text.message}`);
@@ -355,7 +659,7 @@ function buildTrack(
     }
   }
   if (byRecorder.size === 0) {
-    rec.failed = `uid ${uid}: ${media} playlist cannot be used: ${broken.join('; ') || 'not readable'}`;
+    rec.failed = `uid ${uid}: ${trackLabel(kind)} cannot be used: ${broken.join('; ') || 'not readable'}`;
     return null;
   }
   for (const b of broken) rec.problems.push({ severity: 'warning', message: `${b} (another copy was used)` });
@@ -368,15 +672,15 @@ function buildTrack(
     for (const c of candidates) if (c !== best) others.push(c.name.key);
   }
   const events: TrackEventTag[] = [];
-  const lists = chosen.map((c) => slicesFromPlaylist(c, media, uid, present, rec.problems, events));
+  const lists = chosen.map((c) => slicesFromPlaylist(c, kind, uid, ctx.present, rec.problems, events));
   const slices = mergeByUtc(lists);
-  for (const s of slices) {
-    if (!s.present) rec.problems.push({ severity: 'error', key: s.key, message: 'listed in the playlist but not in storage; its time becomes a gap' });
+  for (const x of slices) {
+    if (!x.present) rec.problems.push({ severity: 'error', key: x.key, message: `listed in the ${kind === 'muxed' ? 'raw-mode index' : 'playlist'} but not in storage; its time becomes a gap` });
   }
   const main = chosen.find((c) => c.name.backup === null) ?? chosen[0]!;
   return {
     track: {
-      media,
+      media: kind === 'muxed' ? 'video' : kind,
       playlistKey: main.name.key,
       otherPlaylists: [...others, ...chosen.filter((c) => c !== main).map((c) => c.name.key)],
       slices,

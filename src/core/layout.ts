@@ -4,6 +4,7 @@
 // Rules: a user is shown while their video is present (with `audioTiles`, while their audio is present too);
 // the grid re-flows only when the set of shown users changes; tiles are in join order (the user's first
 // instant in the session); beyond `maxTiles` users, the most recently audible ones are shown.
+import { unionSpans } from './timeline.js';
 import type { Interval } from './types.js';
 
 /** Pauses in a user's video shorter than this do not take the tile away (they are filled per --gaps). */
@@ -63,17 +64,8 @@ export interface Layout {
   intervals: LayoutInterval[];
 }
 
-/** Union of spans, joining those closer than `joinMs`. */
-export function presenceSpans(spans: Interval[], joinMs = PRESENCE_JOIN_MS): Interval[] {
-  const sorted = spans.filter((s) => s.endMs > s.startMs).sort((a, b) => a.startMs - b.startMs);
-  const out: Interval[] = [];
-  for (const s of sorted) {
-    const last = out.at(-1);
-    if (last && s.startMs <= last.endMs + joinMs) last.endMs = Math.max(last.endMs, s.endMs);
-    else out.push({ startMs: s.startMs, endMs: s.endMs });
-  }
-  return out;
-}
+/** A user's presence: the union of their media's spans, joining pauses shorter than `joinMs`. */
+export const presenceSpans = (spans: Interval[], joinMs = PRESENCE_JOIN_MS): Interval[] => unionSpans(spans.filter((s) => s.endMs > s.startMs), joinMs);
 
 const evenDown = (n: number) => Math.max(2, Math.floor(n / 2) * 2);
 const evenNear = (n: number) => Math.max(0, Math.round(n / 2) * 2);

@@ -22,7 +22,9 @@ export interface ParsedPlaylist {
   warnings: string[];
 }
 
-export class PlaylistError extends Error {}
+export class PlaylistError extends Error {
+  override name = 'PlaylistError';
+}
 
 const MAX_PLAYLIST_CHARS = 16 * 1024 * 1024;
 const RAW_INF = '#RECMERGE-RAW-EXTINF:';
@@ -78,12 +80,23 @@ interface SegmentCustom {
   events?: (TrackEventTag | string)[];
 }
 
+/**
+ * The checks every index text passes before it is parsed (size, encoding; `header` when given): the text
+ * without a byte order mark. Throws PlaylistError naming what is wrong.
+ */
+export function checkIndexText(text: string, what: string, header?: { start: string; name: string }): string {
+  if (text.length > MAX_PLAYLIST_CHARS) throw new PlaylistError(`${what} is too large (${text.length} characters)`);
+  if (text.includes('\uFFFD') || text.includes('\u0000')) throw new PlaylistError(`${what} is not UTF-8 text`);
+  const body = text.replace(/^\uFEFF/, '');
+  if (header && !body.trimStart().startsWith(header.start)) throw new PlaylistError(`not ${header.name} (no ${header.start} header)`);
+  return body;
+}
+
+export const M3U8_HEADER = { start: '#EXTM3U', name: 'an M3U8 playlist' };
+
 /** Parses one media playlist. Throws PlaylistError when the text is not a usable playlist at all. */
 export function parsePlaylist(text: string): ParsedPlaylist {
-  if (text.length > MAX_PLAYLIST_CHARS) throw new PlaylistError(`playlist is too large (${text.length} characters)`);
-  if (text.includes('\uFFFD') || text.includes('\u0000')) throw new PlaylistError('playlist is not UTF-8 text');
-  const body = text.replace(/^\uFEFF/, '');
-  if (!body.trimStart().startsWith('#EXTM3U')) throw new PlaylistError('not an M3U8 playlist (no #EXTM3U header)');
+  const body = checkIndexText(text, 'playlist', M3U8_HEADER);
 
   // Tags that can stand several times before one slice are collected here and handed to the
   // segment when its URI line passes (m3u8-parser keeps only the last custom value per slice).

@@ -16,34 +16,98 @@ export interface Problem {
   count?: number;
 }
 
+/**
+ * The recorder's output modes (see README "Recorder modes"): legacy individual `default` and `standard`
+ * (the same playlists, standard adds a per-UID av index), `original` (audio only, the sender's codec) and
+ * the current API's `raw` (one index per UID, audio and video muxed in one slice).
+ */
+export type RecorderMode = 'default' | 'standard' | 'original' | 'raw';
+
+/** Fields every recorder file name has. */
+export interface NameBase {
+  key: string;
+  /** Directory part of the key ('' at the root), with a trailing '/'. */
+  dir: string;
+  backup: number | null;
+  sid: string;
+  cname: string;
+  uid: string;
+}
+
+/** A track playlist: `__uid_e_<audio|video>[_<tick>_<index>].m3u8`. */
+export interface PlaylistName extends NameBase {
+  type: 'playlist';
+  media: MediaKind;
+  /** `_<tick>_<index>` re-upload copy, if any. */
+  copy: { tick: string; index: number } | null;
+}
+
+/** A slice of one track: `__uid_e_<audio|video>_<utc>.ts|.webm`. */
+export interface SliceName extends NameBase {
+  type: 'slice';
+  media: MediaKind;
+  container: SliceContainer;
+  /** Wall-clock start from the 17-digit UTC in the name. */
+  startMs: number;
+}
+
 /** What a storage key's name says, per the service's naming rules. */
 export type RecordingName =
-  | {
-      type: 'playlist';
-      key: string;
-      /** Directory part of the key ('' at the root), with a trailing '/'. */
-      dir: string;
-      backup: number | null;
-      sid: string;
-      cname: string;
-      uid: string;
-      media: MediaKind;
-      /** `_<tick>_<index>` re-upload copy, if any. */
-      copy: { tick: string; index: number } | null;
-    }
-  | {
-      type: 'slice';
-      key: string;
-      dir: string;
-      backup: number | null;
-      sid: string;
-      cname: string;
-      uid: string;
-      media: MediaKind;
-      container: SliceContainer;
-      /** Wall-clock start from the 17-digit UTC in the name. */
-      startMs: number;
-    };
+  | PlaylistName
+  | SliceName
+  | IndexName
+  | MuxedSliceName
+  | SegmentName
+  | Mp4Name;
+
+/**
+ * A per-UID index that is not a media playlist of one track: standard mode's `__uid_e_av.m3u8` (master
+ * style: names the audio and video playlists) or `__uid_e_av.mpd` (DASH naming WebM slices); raw mode's
+ * `__uid_e_<videocodec>.m3u8` (a media playlist of muxed A+V slices) or `.mpd` (DASH naming WebM segments).
+ */
+export interface IndexName extends NameBase {
+  type: 'index';
+  mode: 'standard' | 'raw';
+  format: 'm3u8' | 'mpd';
+  /** Raw mode: the video codec the name carries (`h264`, `h265`, `av1`, `vp8`, `vp9`). */
+  videoCodec: string | null;
+  /** `_<tick>_<index>` re-upload copy of an m3u8 index, if any. */
+  copy: { tick: string; index: number } | null;
+}
+
+/** Raw mode: a TS slice holding audio AND video, `__uid_e_<utc>_<videocodec>.ts`. */
+export interface MuxedSliceName extends NameBase {
+  type: 'muxed';
+  container: 'ts';
+  startMs: number;
+  videoCodec: string;
+}
+
+/**
+ * Raw mode: a WebM segment of a DASH index, `__uid_e_<stream>_<segment>_<videocodec>.webm`. The name has
+ * no UTC (unless <segment> is one): the MPD places it.
+ */
+export interface SegmentName extends NameBase {
+  type: 'segment';
+  container: 'webm';
+  /** `audio`, `video` or a number (the DASH stream / representation). */
+  stream: string;
+  segment: string;
+  videoCodec: string;
+  /** The instant <segment> gives when it is a 17-digit UTC; else null. */
+  startMs: number | null;
+}
+
+/**
+ * An MP4 the service made itself: raw mode's `__uid_e_<index>_<videocodec>.mp4`, or the postponed
+ * transcoding's `__uid_e_<index>.mp4`. Recognised and reported, not merged.
+ */
+export interface Mp4Name extends NameBase {
+  type: 'mp4';
+  index: number;
+  /** null for a postponed-transcoding MP4. */
+  videoCodec: string | null;
+}
 
 export interface RotateTag {
   width: number;
@@ -76,6 +140,13 @@ export interface Slice {
   present: boolean;
   /** The picture turns inside the slice (`#EXT-X-AGORA-ROTATE` with a TIME after the slice starts). */
   turns?: { atMs: number; rotation: Rotation }[];
+  /**
+   * Raw mode: the file holds audio AND video (one file, two tracks). The same slice (same key, start and
+   * length) stands in the UID's audio track and in its video track; both streams share the file's clock.
+   */
+  muxed?: true;
+  /** The video codec a raw-mode name carries (`h264`, `h265`, `av1`, `vp8`, `vp9`), when it has one. */
+  nameCodec?: string;
 }
 
 /**
@@ -100,7 +171,26 @@ export interface SliceMedia {
   /** Bytes that are not packets of the container (junk, a truncated tail): skipped. */
   junkBytes?: number;
   /** Audio: configuration of the first frame, and whether it changes inside the slice. */
-  audio?: { sampleRate: number; channels: number; frames: number; changes: boolean };
+  audio?: {
+    sampleRate: number;
+    channels: number;
+    frames: number;
+    changes: boolean;
+    /**
+     * Opus (TS or WebM): the samples (48 kHz) the stream says a player drops. `preSkip`: at the start (TS:
+     * the first access unit's start_trim, which ffmpeg's TS demuxer IGNORES, so ffmpeg decodes them;
+     * WebM: OpusHead's pre-skip / CodecDelay, which ffmpeg's decoder DOES drop, on every slice that carries
+     * it, the first output sample then carrying the first packet's time + preSkip). `endTrim`: at the end
+     * (TS: the last unit's end_trim). Placement is phase 2's: see README "Recorder modes".
+     */
+    opus?: { preSkip: number; endTrim: number };
+  };
+  /**
+   * A slice holding audio AND video (raw mode): the earliest first timestamp of its streams (seconds),
+   * which both share. The slice's UTC labels this instant (see README "Recorder modes"), so a stream
+   * starts `startS - fileStartS` after the slice's UTC.
+   */
+  fileStartS?: number;
 }
 
 export interface Track {
@@ -120,6 +210,21 @@ export interface UidRecording {
   problems: Problem[];
   /** A fatal problem: this UID cannot be merged. */
   failed: string | null;
+  /** Indexes read for this UID besides its track playlists (standard mode's av index, raw mode's index). */
+  indexes?: string[];
+}
+
+/** Which recorder mode made a session's files, and why recmerge thinks so. */
+export interface RecorderModeFinding {
+  mode: RecorderMode;
+  /** Modes that write the same names, so that names alone cannot tell them apart (e.g. default/original). */
+  or?: RecorderMode[];
+  /** What shows it: the kind of file or shape, with one example key. */
+  why: string;
+  /** The docs do not settle it (no published sample files, or names shared between modes). */
+  guess: boolean;
+  /** UIDs it was seen for. */
+  uids: string[];
 }
 
 export interface Session {
@@ -128,6 +233,14 @@ export interface Session {
   /** Directory (key prefix) the session's files live in. */
   dir: string;
   uids: UidRecording[];
+  /** Recorder modes seen in the session (several: a mix). Set by buildInventory. */
+  modes?: RecorderModeFinding[];
+}
+
+/** A file of the recorder that recmerge recognises but does not merge (the service's own MP4s). */
+export interface RecognisedFile {
+  key: string;
+  what: string;
 }
 
 export interface Inventory {
@@ -137,6 +250,8 @@ export interface Inventory {
   problems: Problem[];
   /** Slices to place without a playlist entry whose length must be measured (see buildInventory). */
   unmeasured: string[];
+  /** Recorder files that are recognised but not merged. Set by buildInventory. */
+  recognised?: RecognisedFile[];
 }
 
 /** Facts read from the media for the first slice of each run (see readSliceFacts); keyed by slice key. */

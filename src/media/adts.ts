@@ -1,6 +1,7 @@
 // AAC frames out of an MPEG-TS slice, for the audio copy path: the frames are laid on the wall clock
 // one by one, so their exact count per slice matters. Written here because no maintained npm package
 // exposes ADTS frames from TS without a whole transmuxer; it is a small, well-specified format.
+import { SliceUnreadableError } from '../core/errors.js';
 import { scanTs } from './ts-scan.js';
 
 const STREAM_TYPE_ADTS = 0x0f;
@@ -22,7 +23,9 @@ export interface AdtsFrames {
 
 export const SAMPLE_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
-export class TsError extends Error {}
+export class TsError extends SliceUnreadableError {
+  override name = 'TsError';
+}
 
 /** Collects the payload of the ADTS audio elementary stream of a transport stream held in memory. */
 export function tsAudioPayload(ts: Buffer): Buffer {

@@ -7,7 +7,9 @@ import type { PlacedSlice } from '../core/types.js';
 import { type AdtsConfig, AdtsSplitter, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, TsError, tsAudioPayload, unusualChange, unusualFrame } from './adts.js';
 import { fileChunks, TsScanner } from './ts-scan.js';
 
-export class AudioCopyError extends Error {}
+export class AudioCopyError extends Error {
+  override name = 'AudioCopyError';
+}
 /** Frames of a slice that this track cannot carry: the slice's time (from there) is silent. */
 class UnusableSliceError extends Error {}
 

@@ -1,5 +1,6 @@
 // Measures what a slice really holds (see SliceMedia): read in a reader thread (see contained.ts,
-// slice-read.ts), with ffprobe's packet list for a WebM slice mediabunny cannot read. A slice that lacks
+// slice-read.ts: TS packets, ADTS and Opus headers, WebM blocks), with ffprobe's packet list for a WebM
+// slice mediabunny cannot read. A slice that lacks
 // the stream its name promises, or whose bytes the reader gives up on, is refused with a reason, so the
 // merge treats it as missing (its time becomes a gap) instead of failing.
 import type { MediaKind, SliceContainer, SliceMedia } from '../core/types.js';
@@ -33,6 +34,9 @@ export async function probeWebm(file: string, media: MediaKind, signal?: AbortSi
   if (packets.length === 0) throw new SliceMediaError(`its ${media} stream has no packets`);
   const pts = packets.map((p) => Number(p.pts_time));
   const last = packets.at(-1)!;
+  const firstOf = (i: number | undefined) => (data.packets ?? []).find((p) => p.stream_index === i && p.pts_time !== undefined && p.pts_time !== 'N/A')?.pts_time;
+  const [videoStart, audioStart] = [firstOf(videoIndex), firstOf(audioIndex)].map(Number);
+  if (Number.isFinite(videoStart) && Number.isFinite(audioStart)) result.fileStartS = Math.min(videoStart!, audioStart!);
   return webmTiming(result, media, pts, packets.map((p) => p.flags?.startsWith('K') === true), Number(last.duration_time) || 0);
 }
 

@@ -1,21 +1,28 @@
-// What a slice holds, read from its bytes: TS slices from their packets (scanTs, ADTS headers), WebM slices
-// from their blocks (mediabunny's demuxer), and the plan's facts (codec, size, rate; AAC configuration)
-// with mediabunny's MPEG-TS and WebM demuxers. These readers parse untrusted bytes: they run in a reader
-// thread (see contained.ts, parse-worker.ts), never on the main thread; measureSlice and readSliceFacts
-// are the entry points.
+// What a slice holds, read from its bytes: TS slices from their packets (scanTs, ADTS headers, Opus control
+// headers), WebM slices from their blocks (mediabunny's demuxer), and the plan's facts (codec, size, rate;
+// AAC configuration) with mediabunny's MPEG-TS and WebM demuxers (Opus in TS, which mediabunny does not
+// know, with our own scanner). These readers parse untrusted bytes: they run in a reader thread (see
+// contained.ts, parse-worker.ts), never on the main thread; measureSlice and readSliceFacts are the entry
+// points. A slice that lacks the stream its name promises is refused with a reason (SliceMediaError), so
+// the merge treats it as missing (its time becomes a gap) instead of failing.
+import { open } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { SliceUnreadableError } from '../core/errors.js';
 import type { AudioFacts, MediaFacts, MediaKind, SliceContainer, SliceMedia, VideoFacts } from '../core/types.js';
 import type { SliceProbe } from '../ffmpeg/probe.js';
-import { readFileSync, statSync } from 'node:fs';
 import { AdtsSplitter, channelsOf, SAMPLE_RATES } from './adts.js';
 import { withSlice } from './demux.js';
+import { OPUS_RATE, OpusTsSplitter, opusUnits } from './opus-ts.js';
 import { checkSliceFile, checkSliceHead } from './slice-check.js';
 import { scanTs, scanTsFile, unitBytes, WHOLE_FILE_MAX, type TsStream } from './ts-scan.js';
 
-/** A slice that cannot be used for its track (no such stream, no frames, unusable audio): it becomes a gap. */
-export class SliceMediaError extends Error {}
-
 /** Frame length used when a slice has a single frame (nothing to measure the spacing from). */
 const FALLBACK_FRAME_MS = 1000 / 15;
+
+/** A slice that cannot be used for its track (no such stream, no frames, unusable audio): it becomes a gap. */
+export class SliceMediaError extends SliceUnreadableError {
+  override name = 'SliceMediaError';
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -88,29 +95,40 @@ async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
   const problem = whole ? checkSliceHead(whole, 'ts') : await checkSliceFile(file, 'ts');
   if (problem) throw new SliceMediaError(problem);
   const adts = new AdtsSplitter(() => {});
+  const opus = new OpusTsSplitter();
   let audioPid: number | null = null;
   const sink =
     media === 'audio'
       ? (stream: TsStream, data: Buffer) => {
-          if (stream.kind !== 'audio' || stream.codec !== 'aac') return;
+          if (stream.kind !== 'audio' || (stream.codec !== 'aac' && stream.codec !== 'opus')) return;
           audioPid ??= stream.pid;
-          if (stream.pid === audioPid) adts.push(data);
+          if (stream.pid !== audioPid) return;
+          if (stream.codec === 'aac') adts.push(data);
+          else if (!whole) opus.push(data);
         }
       : undefined;
   const scan = whole ? scanTs(whole, sink) : await scanTsFile(file, sink);
   adts.finish();
+  opus.finish();
   const video = scan.streams.find((s) => s.kind === 'video' && s.units.length > 0);
   const audio = scan.streams.find((s) => s.kind === 'audio' && s.units.length > 0);
   const result: SliceMedia = { hasVideo: video !== undefined, hasAudio: audio !== undefined, startS: 0, lengthMs: 0 };
   if (scan.junkBytes > 0) result.junkBytes = scan.junkBytes;
+  // Audio and video in one file (raw mode) share its clock: where the file starts.
+  const firstPts = (s: TsStream | undefined) => s?.units.find((u) => u.pts !== null)?.pts ?? null;
+  const videoStart = firstPts(video);
+  const audioStart = firstPts(audio);
+  if (videoStart !== null && audioStart !== null) result.fileStartS = Math.min(videoStart, audioStart);
   if (media === 'video') {
     const timing = video && videoOfTs(video);
-    if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : 'holds no video stream');
+    const av1 = scan.streams.some((s) => s.codec === 'av1');
+    if (!timing) throw new SliceMediaError(video ? 'its video stream has no timestamps' : av1 ? 'holds AV1 video in MPEG-TS, which recmerge cannot read yet (nor can ffmpeg 5.1)' : 'holds no video stream');
     return { ...result, ...timing };
   }
   if (!audio) throw new SliceMediaError('holds no audio stream');
   const timed = audio.units.filter((u) => u.pts !== null);
   const startS = timed[0]?.pts ?? 0;
+  if (audio.codec === 'opus') return { ...result, ...opusTiming(audio, timed, startS, whole, opus) };
   if (audio.codec !== 'aac') return { ...result, startS, lengthMs: 0 };
   const config = adts.config;
   if (!config || adts.frames === 0) throw new SliceMediaError('holds no AAC frames');
@@ -124,6 +142,39 @@ async function measureTs(file: string, media: MediaKind): Promise<SliceMedia> {
   return { ...result, startS, lengthMs, audio: { sampleRate: rate, channels: channelsOf(config.channelConfig), frames: adts.frames, changes: adts.configChanges } };
 }
 
+/**
+ * Opus in TS: the slice starts at its first PES time (where ffmpeg puts its first sample: its TS demuxer
+ * ignores start_trim) and lasts to the end of its last access unit. Small slices: from the first and last
+ * PES; large ones: every unit counted as it streamed past.
+ */
+function opusTiming(audio: TsStream, timed: TsStream['units'], startS: number, whole: Buffer | null, streamed: OpusTsSplitter): Pick<SliceMedia, 'startS' | 'lengthMs' | 'audio'> {
+  let first = streamed;
+  let last = streamed;
+  let lengthMs = (streamed.samples / OPUS_RATE) * 1000;
+  let units = streamed.units;
+  if (whole) {
+    // Every unit is split (audio slices are small): the count of access units is exact.
+    const split = audio.units.map((u) => opusUnits(unitBytes(whole, audio.pid, u.offset)));
+    first = split[0]!;
+    const lastUnit = timed.at(-1);
+    last = lastUnit ? split[audio.units.indexOf(lastUnit)]! : first;
+    lengthMs = ((lastUnit?.pts ?? startS) + last.lastPushSamples / OPUS_RATE - startS) * 1000;
+    units = split.reduce((n, x) => n + x.units, 0);
+  }
+  if (first.units === 0) throw new SliceMediaError('holds no Opus access units');
+  return {
+    startS,
+    lengthMs,
+    audio: {
+      sampleRate: OPUS_RATE,
+      channels: audio.channels ?? (first.stereo ? 2 : 1),
+      frames: units,
+      changes: false,
+      opus: { preSkip: first.startTrim, endTrim: last.endTrim },
+    },
+  };
+}
+
 /** Timing of a WebM track from its packets' times (s, in file order), key flags and the last one's duration. */
 export function webmTiming(result: SliceMedia, media: MediaKind, pts: number[], keys: boolean[], lastDurationS: number): SliceMedia {
   if (media === 'video') return { ...result, ...videoTiming(pts, keys) };
@@ -131,7 +182,19 @@ export function webmTiming(result: SliceMedia, media: MediaKind, pts: number[], 
   return { ...result, startS, lengthMs: (pts.at(-1)! - startS + lastDurationS) * 1000 };
 }
 
-/** A WebM slice measured from its blocks; throws SliceMediaError when it lacks the track, anything else when mediabunny cannot read it. */
+/** The pre-skip (samples at 48 kHz) of an OpusHead (RFC 7845 5.1: little-endian at byte 10); 0 without one. */
+function opusPreSkip(description: ArrayBuffer | ArrayBufferView | undefined): number {
+  if (!description) return 0;
+  const bytes = ArrayBuffer.isView(description) ? Buffer.from(description.buffer, description.byteOffset, description.byteLength) : Buffer.from(description as ArrayBuffer);
+  return bytes.length >= 12 && bytes.toString('latin1', 0, 8) === 'OpusHead' ? bytes.readUInt16LE(10) : 0;
+}
+
+/**
+ * A WebM slice measured from its blocks; throws SliceMediaError when it lacks the track, anything else when
+ * mediabunny cannot read it (the caller asks ffprobe then). Note for Opus: mediabunny's packet timestamps are
+ * the blocks' plus the track's CodecDelay (7 ms from libopus), ffprobe's are the blocks' own (see README
+ * "Recorder modes"; placing Opus is phase 2 of issue 17).
+ */
 async function measureWebm(file: string, media: MediaKind): Promise<SliceMedia> {
   const problem = await checkSliceFile(file, 'webm');
   if (problem) throw new SliceMediaError(problem);
@@ -150,7 +213,14 @@ async function measureWebm(file: string, media: MediaKind): Promise<SliceMedia> 
       lastDurationS = packet.duration;
     }
     if (pts.length === 0) throw new SliceMediaError(`its ${media} stream has no packets`);
-    return webmTiming(result, media, pts, keys, lastDurationS);
+    if (video && audio) result.fileStartS = Math.min(await video.getFirstTimestamp(), await audio.getFirstTimestamp());
+    const timing = webmTiming(result, media, pts, keys, lastDurationS);
+    if (media === 'video' || !audio) return timing;
+    const opus = (await audio.getCodec()) === 'opus' ? { preSkip: opusPreSkip((await audio.getDecoderConfig())?.description), endTrim: 0 } : undefined;
+    return {
+      ...timing,
+      audio: { sampleRate: await audio.getSampleRate(), channels: await audio.getNumberOfChannels(), frames: pts.length, changes: false, ...(opus ? { opus } : {}) },
+    };
   });
 }
 
@@ -176,13 +246,40 @@ function aacProfile(codecString: string | undefined): string | null {
 const usableRate = (fps: number | null | undefined) => (fps !== null && fps !== undefined && Number.isFinite(fps) && fps > 0 && fps <= 240 ? fps : null);
 
 /**
- * The plan's facts of a slice (codec, picture size, frame rate; audio codec, rate, channels, profile),
- * read with mediabunny: a few kilobytes and a millisecond per slice instead of an ffprobe process. Null
- * when mediabunny cannot tell (ffprobe is asked then). `withLength` also measures its length (end of its
- * last packet minus start of its first), which reads the whole file: only slices without a playlist entry
- * need it.
+ * Reads a slice's facts. `withLength` also measures its length (end of its last packet minus start of its
+ * first), which reads the whole file: only slices without a playlist entry need it.
  */
 export async function readFacts(file: string, container: SliceContainer, withLength: boolean): Promise<SliceProbe | null> {
+  const read = await readWithMediabunny(file, container, withLength);
+  if (container !== 'ts' || read?.facts.audio) return read;
+  return (await withOpusInTs(file, read, withLength)) ?? read;
+}
+
+/** How much of a TS slice's head is searched for its program table. */
+const HEAD_BYTES = 64 * 1024;
+
+/** The facts mediabunny read, with the Opus stream of a TS slice it does not know; null when there is none. */
+async function withOpusInTs(file: string, read: SliceProbe | null, withLength: boolean): Promise<SliceProbe | null> {
+  try {
+    const handle = await open(file);
+    let head: Buffer;
+    try {
+      const buffer = Buffer.alloc(HEAD_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+    if (!scanTs(head).streams.some((s) => s.codec === 'opus')) return null;
+    const measured = await measureTs(file, 'audio');
+    const audio: AudioFacts = { codec: 'opus', sampleRate: measured.audio!.sampleRate, channels: measured.audio!.channels, profile: null };
+    return { facts: { ...read?.facts, audio }, durationMs: withLength ? Math.max(read?.durationMs ?? 0, measured.lengthMs) || null : null };
+  } catch {
+    return null;
+  }
+}
+
+async function readWithMediabunny(file: string, container: SliceContainer, withLength: boolean): Promise<SliceProbe | null> {
   try {
     return await withSlice(file, container, async (input) => {
       const facts: MediaFacts = {};

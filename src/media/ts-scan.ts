@@ -3,7 +3,9 @@
 // bytes (no ffprobe process), so every slice of an output can be measured. Written here for the same
 // reason as adts.ts: no maintained npm package exposes PES timing without a whole transmuxer.
 
+import { SliceUnreadableError } from '../core/errors.js';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { opusChannels } from './opus-ts.js';
 
 const TS_PACKET = 188;
 /** A unit's payload is handed to the sink at least every this many bytes. */
@@ -16,7 +18,7 @@ const PTS_WRAP = 2 ** 33;
 /** How much of a video access unit is searched for its first picture NAL unit. */
 const NAL_SEARCH_BYTES = 4 * 1024;
 
-export type TsCodec = 'h264' | 'hevc' | 'aac' | 'mp3' | 'other';
+export type TsCodec = 'h264' | 'hevc' | 'aac' | 'mp3' | 'opus' | 'av1' | 'other';
 
 const STREAM_TYPES: Record<number, { kind: 'video' | 'audio'; codec: TsCodec }> = {
   0x1b: { kind: 'video', codec: 'h264' },
@@ -25,6 +27,11 @@ const STREAM_TYPES: Record<number, { kind: 'video' | 'audio'; codec: TsCodec }> 
   0x03: { kind: 'audio', codec: 'mp3' },
   0x04: { kind: 'audio', codec: 'mp3' },
 };
+/** PES private data: what it holds is said by descriptors (an `Opus` registration descriptor, see opus-ts.ts). */
+const STREAM_TYPE_PRIVATE = 0x06;
+const DESCRIPTOR_REGISTRATION = 0x05;
+const DESCRIPTOR_EXTENSION = 0x7f;
+const EXTENSION_OPUS = 0x80;
 
 export interface TsUnit {
   /** Seconds (90 kHz clock, unwrapped), null when the PES header has none. */
@@ -42,6 +49,27 @@ export interface TsStream {
   kind: 'video' | 'audio' | 'other';
   codec: TsCodec;
   units: TsUnit[];
+  /** Opus: the channel count its extension descriptor gives (null when it gives none the scanner knows). */
+  channels?: number | null;
+}
+
+/**
+ * What the ES descriptors of a private stream say it is: Opus (with its channels); AV1 (an `AV01`
+ * registration: raw mode may write it, and neither recmerge nor ffmpeg 5.1 reads it, so it is named
+ * rather than guessed); or nothing known.
+ */
+function privateStream(descriptors: Buffer): { codec: 'opus' | 'av1'; channels: number | null } | null {
+  let codec: 'opus' | 'av1' | null = null;
+  let channels: number | null = null;
+  for (let i = 0; i + 2 <= descriptors.length; i += 2 + descriptors[i + 1]!) {
+    const tag = descriptors[i]!;
+    const body = descriptors.subarray(i + 2, i + 2 + descriptors[i + 1]!);
+    const id = tag === DESCRIPTOR_REGISTRATION ? body.toString('latin1', 0, 4) : '';
+    if (id === 'Opus') codec = 'opus';
+    if (id === 'AV01') codec = 'av1';
+    if (tag === DESCRIPTOR_EXTENSION && body[0] === EXTENSION_OPUS && body.length >= 2) channels = opusChannels(body[1]!);
+  }
+  return codec ? { codec, channels } : null;
 }
 
 export interface TsScan {
@@ -50,7 +78,9 @@ export interface TsScan {
   junkBytes: number;
 }
 
-export class TsScanError extends Error {}
+export class TsScanError extends SliceUnreadableError {
+  override name = 'TsScanError';
+}
 
 function readTimestamp(b: Buffer, i: number): number {
   // 33 bits spread over 5 bytes with marker bits.
@@ -222,7 +252,10 @@ export class TsScanner {
         const esPid = ((payload[i + 1]! & 0x1f) << 8) | payload[i + 2]!;
         const esInfo = ((payload[i + 3]! & 0x0f) << 8) | payload[i + 4]!;
         const known = STREAM_TYPES[type];
-        this.streams.set(esPid, { pid: esPid, streamType: type, kind: known?.kind ?? 'other', codec: known?.codec ?? 'other', units: [] });
+        const priv = type === STREAM_TYPE_PRIVATE ? privateStream(payload.subarray(i + 5, Math.min(stop, i + 5 + esInfo))) : null;
+        if (priv?.codec === 'opus') this.streams.set(esPid, { pid: esPid, streamType: type, kind: 'audio', codec: priv.codec, units: [], channels: priv.channels });
+        else if (priv) this.streams.set(esPid, { pid: esPid, streamType: type, kind: 'other', codec: priv.codec, units: [] });
+        else this.streams.set(esPid, { pid: esPid, streamType: type, kind: known?.kind ?? 'other', codec: known?.codec ?? 'other', units: [] });
         i += 5 + esInfo;
       }
     } else {

@@ -6,6 +6,7 @@ import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
 import type { ComposeJobOptions } from '../compose/job.js';
 import type { MergeOptions, PlanOptions } from '../options.js';
+import { redact } from '../storage/redact.js';
 import { formatS3Url, parseS3Url } from '../storage/s3-url.js';
 
 export const QUEUE_NAME = 'recmerge-merge';
@@ -132,7 +133,8 @@ export function parseJobData(value: unknown): MergeJobData {
     } else {
       options = {};
       for (const [key, v] of Object.entries(data.options)) {
-        const check = OPTION_CHECKS[key as keyof MergeJobOptions];
+        // Own properties only: `__proto__`, `constructor` or `isPrototypeOf` must not find Object.prototype's.
+        const check = Object.hasOwn(OPTION_CHECKS, key) ? OPTION_CHECKS[key as keyof MergeJobOptions] : undefined;
         if (!check) problems.push(`options.${key}: unknown option`);
         else if (v !== undefined) {
           const expected = check(v);
@@ -166,7 +168,8 @@ export function parseJobData(value: unknown): MergeJobData {
     if (options.mode !== undefined && options.mode !== 'av') problems.push(`options.mode: a compose job takes options.compose: 'mix-audio' instead of mode ${options.mode}`);
     if (options.gaps === 'cut') problems.push('options.gaps: a compose job fills gaps with freeze or black');
   }
-  if (problems.length > 0) throw new JobDataError(`invalid merge job: ${problems.join('; ')}`);
+  // Problems quote what the job sent: never its credentials.
+  if (problems.length > 0) throw new JobDataError(redact(`invalid merge job: ${problems.join('; ')}`));
   const result: MergeJobData = { source: data.source as string, output: data.output as string };
   if (options && Object.keys(options).length > 0) result.options = options;
   if (origin && Object.keys(origin).length > 0) result.origin = origin;

@@ -3,9 +3,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, type JobsOptions } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
-import { enqueueMerge } from './enqueue.js';
-import { connectionFor, JobDataError, parseJobData, QUEUE_NAME, type MergeJobOptions, type RedisSpec } from './job.js';
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { redact } from '../storage/redact.js';
+import { addedResult, addToTransaction, prepareMerge } from './enqueue.js';
+import { connectionFor, JobDataError, parseJobData, QUEUE_NAME, type MergeJobData, type MergeJobOptions, type RedisSpec } from './job.js';
 import {
   checkTemplate,
   isUploadedEvent,
@@ -48,6 +49,10 @@ export interface NotificationServer {
 
 const DEDUPE_PREFIX = 'recmerge:ncs';
 const REDIS_TIMEOUT_MS = 2_000;
+/** A request (headers and body) must arrive within this; its headers within HEADERS_TIMEOUT_MS. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 5_000;
+const CONNECTION_CHECK_MS = 1_000;
 
 class HttpError extends Error {
   constructor(
@@ -144,7 +149,8 @@ export function checkTemplates(mapping: NotificationMapping): void {
 export async function startNotificationServer(options: NotificationServerOptions): Promise<NotificationServer> {
   if (!options.secret) throw new NotificationError('a notification secret is required');
   checkTemplates(options);
-  const log = options.log ?? ((line: string) => console.error(line));
+  const write = options.log ?? ((line: string) => console.error(line));
+  const log = (line: string) => write(redact(line));
   const limit = options.maxBodyBytes ?? 64 * 1024;
   const ttl = options.dedupeTtlSeconds ?? 7 * 24 * 3600;
 
@@ -156,10 +162,35 @@ export async function startNotificationServer(options: NotificationServerOptions
   const queue = new Queue(options.queueName ?? QUEUE_NAME, { connection: connectionFor(options.redis) });
   queue.on('error', () => undefined);
 
-  /** True when this key was not seen before (and is now remembered). */
-  const firstTime = async (key: string): Promise<boolean> =>
-    (await withTimeout(redis.set(`${DEDUPE_PREFIX}:${key}`, String(Date.now()), 'EX', ttl, 'NX'), 'dedupe')) === 'OK';
-  const forget = (...keys: string[]): Promise<unknown> => redis.del(...keys.map((k) => `${DEDUPE_PREFIX}:${k}`)).catch(() => undefined);
+  const dedupeKey = (key: string) => `${DEDUPE_PREFIX}:${key}`;
+
+  /**
+   * The job and the keys that make later notices of it duplicates are written in one MULTI/EXEC: Redis applies
+   * all of it or none. A Redis too slow to answer gets a 503 and the service retries; whenever the EXEC lands,
+   * it lands whole, so there is never a key without its job (which used to swallow every retry).
+   */
+  async function enqueueOnce(job: MergeJobData, noticeKey: string, sidKey: string): Promise<[number, Record<string, unknown>]> {
+    // Seen before: answered without writing anything.
+    const [notice, sid] = await withTimeout(Promise.all([redis.exists(dedupeKey(noticeKey)), redis.exists(dedupeKey(sidKey))]), 'dedupe');
+    if (notice) return [200, { ok: true, duplicate: 'noticeId' }];
+    if (sid) return [200, { ok: true, duplicate: 'sid' }];
+    const prepared = prepareMerge(job, options.jobOptions);
+    const client = await withTimeout(queue.getBackend().client, 'enqueue');
+    // BullMQ types its client minimally; it is an ioredis client.
+    const multi = client.multi() as unknown as ChainableCommander;
+    const now = String(Date.now());
+    multi.set(dedupeKey(noticeKey), now, 'EX', ttl, 'NX');
+    multi.set(dedupeKey(sidKey), now, 'EX', ttl, 'NX');
+    await addToTransaction(queue, multi, prepared);
+    const results = await withTimeout(multi.exec(), 'enqueue');
+    if (!results) throw new Error('enqueue: transaction discarded');
+    for (const [error] of results) if (error) throw error;
+    // A notice of this recording that arrived at the same time got in first: the add above was a no-op.
+    if (results[0]![1] !== 'OK') return [200, { ok: true, duplicate: 'noticeId' }];
+    if (results[1]![1] !== 'OK') return [200, { ok: true, duplicate: 'sid' }];
+    const { id, created } = await withTimeout(addedResult(queue, prepared), 'enqueue');
+    return [200, { ok: true, jobId: id, created }];
+  }
 
   async function notification(req: IncomingMessage, res: ServerResponse): Promise<[number, Record<string, unknown>]> {
     const raw = await readBody(req, res, limit);
@@ -174,19 +205,9 @@ export async function startNotificationServer(options: NotificationServerOptions
 
     const job = parseJobData(jobFromNotification(notice, options));
     const sid = job.origin!.sid!;
-    const noticeKey = `notice:${notice.noticeId}`;
-    const sidKey = `sid:${sid}`;
-    if (!(await firstTime(noticeKey))) return [200, { ok: true, duplicate: 'noticeId' }];
-    if (!(await firstTime(sidKey))) return [200, { ok: true, duplicate: 'sid' }];
-    try {
-      const { id, created } = await withTimeout(enqueueMerge(job, { redis: options.redis, queue, jobOptions: options.jobOptions }), 'enqueue');
-      log(`notification ${notice.noticeId}: sid ${sid} -> job ${id}${created ? '' : ' (already known)'}`);
-      return [200, { ok: true, jobId: id, created }];
-    } catch (error) {
-      // Let the service's retry succeed later.
-      await forget(noticeKey, sidKey);
-      throw error;
-    }
+    const answer = await enqueueOnce(job, `notice:${notice.noticeId}`, `sid:${sid}`);
+    if (answer[1].jobId) log(`notification ${notice.noticeId}: sid ${sid} -> job ${answer[1].jobId}${answer[1].created ? '' : ' (already known)'}`);
+    return answer;
   }
 
   async function health(): Promise<[number, Record<string, unknown>]> {
@@ -198,7 +219,9 @@ export async function startNotificationServer(options: NotificationServerOptions
     }
   }
 
-  const server = createServer((req, res) => {
+  // Node checks requestTimeout/headersTimeout only every connectionsCheckingInterval (default 30 s): a client
+  // trickling its headers or body was closed after 24-35 s instead of the 10 s promised. Checked every second.
+  const server = createServer({ connectionsCheckingInterval: CONNECTION_CHECK_MS, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const handle: Promise<[number, Record<string, unknown>]> =
       (req.method === 'GET' || req.method === 'HEAD') && path === '/healthz'
@@ -216,8 +239,6 @@ export async function startNotificationServer(options: NotificationServerOptions
         if (!res.headersSent) send(res, status, { ok: false, error: status === 503 ? 'temporarily unavailable' : message });
       });
   });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
   // Connections that send nothing at all are closed too (requestTimeout only runs once a request starts).
   server.setTimeout(15_000, (socket) => socket.destroy());

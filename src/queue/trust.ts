@@ -2,9 +2,9 @@
 // so a job names places, and the worker decides: sources and outputs only inside the folders and
 // s3:// prefixes it was started with (`--allow`), S3 endpoints only those it was told (`--allow-endpoint`).
 // A refused job fails before anything is read, listed, created or contacted.
-import { realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { parseS3Url, type S3Location } from '../storage/s3-url.js';
+import { readlink, realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { formatS3Url, parseS3Url, type S3Location } from '../storage/s3-url.js';
 
 export class NotAllowedError extends Error {
   override name = 'NotAllowedError';
@@ -18,8 +18,12 @@ export interface TrustOptions {
 }
 
 export interface Trust {
-  /** Throws NotAllowedError when `location` (a job's source or output) is outside the allow-list. */
-  checkLocation(field: 'source' | 'output', location: string): Promise<void>;
+  /**
+   * Throws NotAllowedError when `location` (a job's source or output) is outside the allow-list. Returns
+   * the place checked: a folder with its links resolved (use that, not the name the job gave), or the
+   * normalized s3:// URL.
+   */
+  checkLocation(field: 'source' | 'output', location: string): Promise<string>;
   /** The endpoint to use for a job's `endpoint` option; throws NotAllowedError for any other endpoint. */
   checkEndpoint(endpoint: string | undefined): string | undefined;
   /** For logs: what this worker accepts. */
@@ -34,14 +38,26 @@ function s3Location(url: string): S3Location {
   return location;
 }
 
-/** The path with every symbolic link of its existing part resolved (the rest may not exist yet). */
-async function realLocalPath(path: string): Promise<string> {
+/** Links followed at most while resolving one path (Linux's own limit). */
+const MAX_LINKS = 40;
+
+/**
+ * The path with every symbolic link resolved, also a link whose target does not exist yet (the rest of the
+ * path may not exist yet either): where a write to it would really land.
+ */
+async function realLocalPath(path: string, links = 0): Promise<string> {
   let existing = resolve(path);
   const rest: string[] = [];
   for (;;) {
     try {
       return join(await realpath(existing), ...rest.reverse());
     } catch {
+      // A dangling link: mkdir or open through it would create its target, wherever that is.
+      const target = await readlink(existing).catch(() => null);
+      if (target !== null) {
+        if (links >= MAX_LINKS) throw new NotAllowedError(`${path}: too many levels of symbolic links`);
+        return realLocalPath(join(resolve(dirname(existing), target), ...rest.reverse()), links + 1);
+      }
       const parent = resolve(existing, '..');
       if (parent === existing) return resolve(path);
       rest.push(existing.slice(parent.length).replace(/^[/\\]+/, ''));
@@ -91,12 +107,18 @@ export async function createTrust(options: TrustOptions): Promise<Trust> {
           return refuse((error as Error).message);
         }
         if (!prefixes.some((p) => p.bucket === target.bucket && target.prefix.startsWith(p.prefix))) refuse();
-        return;
+        return formatS3Url(target);
       }
       // Relative paths are resolved by whoever enqueues, where they mean something; never here.
       if (!isAbsolute(location)) refuse('a relative path (enqueue resolves paths; a job must name absolute ones)');
-      const real = await realLocalPath(location);
+      let real: string;
+      try {
+        real = await realLocalPath(location);
+      } catch (error) {
+        return refuse((error as Error).message);
+      }
       if (!folders.some((root) => inside(root, real))) refuse();
+      return real;
     },
     checkEndpoint(endpoint) {
       if (endpoint === undefined) return undefined;

@@ -1,14 +1,20 @@
 // Queue worker: one merge job = one mergeRecordings() call. BullMQ brings retries, backoff, locks and
 // stalled-job recovery; this file adds the job body, the completion manifest and a graceful shutdown.
-import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
 import { composeForJob } from '../compose/job.js';
+import { partialName } from '../pipeline/leftovers.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
+import { redact, redactError } from '../storage/redact.js';
 import { createS3Client } from '../storage/s3-client.js';
+import { deadlineFor, OversizeBodyError, readBoundedBody, s3Limits, withDeadline } from '../storage/s3-limits.js';
 import { parseS3Url } from '../storage/s3-url.js';
 import {
   connectionFor,
@@ -112,27 +118,55 @@ interface OutputStore {
   writeManifest(name: string, manifest: Manifest): Promise<string>;
 }
 
+/** Largest manifest read back (one line per output: far below this). */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * An output folder may hold links planted by anyone who can write to it: the manifest is read only when it
+ * is a regular file itself (O_NOFOLLOW), and written to a fresh temporary name created exclusively
+ * (O_EXCL | O_NOFOLLOW: never through an existing file or link), then renamed over the manifest's name
+ * (a rename replaces a link there, it does not follow it).
+ */
 function localStore(folder: string): OutputStore {
   return {
     async readManifest(name) {
+      let handle;
       try {
-        return JSON.parse(await readFile(join(folder, name), 'utf8')) as Manifest;
+        handle = await open(join(folder, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+        const info = await handle.stat();
+        if (!info.isFile() || info.size > MAX_MANIFEST_BYTES) return null;
+        return JSON.parse(await handle.readFile('utf8')) as Manifest;
       } catch {
         return null;
+      } finally {
+        await handle?.close();
       }
     },
     async sizeOf(output) {
       try {
-        return (await stat(join(folder, output.file))).size;
+        const info = await lstat(join(folder, output.file));
+        return info.isFile() ? info.size : null;
       } catch {
         return null;
       }
     },
     async writeManifest(name, manifest) {
       const path = join(folder, name);
-      // Written last and atomically: its presence means every listed file is complete.
-      await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
-      await rename(`${path}.tmp`, path);
+      // Named like every partial output, so a killed worker's temporary is removed by the next run there.
+      const temp = partialName(path, randomBytes(6).toString('hex'));
+      try {
+        const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+        try {
+          await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+        } finally {
+          await handle.close();
+        }
+        // Written last and atomically: its presence means every listed file is complete.
+        await rename(temp, path);
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
       return path;
     },
   };
@@ -145,19 +179,26 @@ function isNotFound(error: unknown): boolean {
 
 function s3Store(url: string, client: S3Client): OutputStore {
   const { bucket, prefix } = parseS3Url(url);
+  // Bounded like every S3 request (storage/s3-limits.ts): a stalled or flooding server cannot hang a job.
+  const limits = s3Limits();
+  const request = <T>(run: (signal: AbortSignal) => Promise<T>) => withDeadline(deadlineFor(limits), undefined, run);
   return {
     async readManifest(name) {
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + name }));
-        return JSON.parse((await object.Body?.transformToString()) ?? '') as Manifest;
+        return await request(async (signal) => {
+          const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + name }), { abortSignal: signal });
+          if (!object.Body) return null;
+          const body = await readBoundedBody(object.Body as Readable, object.ContentLength, { idleMs: limits.idleTimeoutMs, maxBytes: MAX_MANIFEST_BYTES, signal });
+          return JSON.parse(body.toString('utf8')) as Manifest;
+        });
       } catch (error) {
-        if (isNotFound(error) || error instanceof SyntaxError) return null;
+        if (isNotFound(error) || error instanceof SyntaxError || error instanceof OversizeBodyError) return null;
         throw error;
       }
     },
     async sizeOf(output) {
       try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + output.file }));
+        const head = await request((signal) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + output.file }), { abortSignal: signal }));
         return head.ContentLength ?? null;
       } catch (error) {
         if (isNotFound(error)) return null;
@@ -166,7 +207,7 @@ function s3Store(url: string, client: S3Client): OutputStore {
     },
     async writeManifest(name, manifest) {
       const body = `${JSON.stringify(manifest, null, 2)}\n`;
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + name, Body: body, ContentType: 'application/json' }));
+      await request((signal) => client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + name, Body: body, ContentType: 'application/json' }), { abortSignal: signal }));
       return `s3://${bucket}/${prefix}${name}`;
     },
   };
@@ -243,16 +284,18 @@ class Progress {
 async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal: AbortSignal): Promise<JobResult> {
   const started = Date.now();
   let data: MergeJobData;
+  let source: string;
+  let output: string;
   try {
     data = parseJobData(job.data);
-    // Before anything is read, listed, created or contacted.
-    await trust.checkLocation('source', data.source);
-    await trust.checkLocation('output', data.output);
+    // Before anything is read, listed, created or contacted. From here on, folders are used as they
+    // resolved when checked, not by the names the job gave.
+    source = await trust.checkLocation('source', data.source);
+    output = await trust.checkLocation('output', data.output);
     trust.checkEndpoint(data.options?.endpoint);
   } catch (error) {
     throw new UnrecoverableError((error as Error).message);
   }
-  const output = normalizeLocation(data.output);
   const toS3 = output.startsWith('s3://');
   const s3 = toS3 ? createS3Client(data.options ?? {}) : null;
   const store = s3 ? s3Store(output, s3) : localStore(output);
@@ -270,15 +313,15 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
       }
     }
 
-    if (!data.source.startsWith('s3://')) {
-      const found = await stat(data.source).catch(() => null);
+    if (!source.startsWith('s3://')) {
+      const found = await stat(source).catch(() => null);
       if (!found?.isDirectory()) throw new UnrecoverableError(`source folder not found: ${data.source}`);
     }
 
     const outDir = toS3 ? await mkdtemp(join(resolve(options.workDir ?? tmpdir()), `recmerge-${job.id}-`)) : output;
     if (!toS3) await mkdir(outDir, { recursive: true });
     try {
-      const merge = toMergeOptions(data, outDir, toS3 ? output : undefined);
+      const merge = toMergeOptions({ ...data, source }, outDir, toS3 ? output : undefined);
       if (options.mergeConcurrency && merge.concurrency === undefined) merge.concurrency = options.mergeConcurrency;
       merge.signal = signal;
       merge.onProgress = (p) => progress.fromMerge(p);
@@ -335,8 +378,20 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
 
 // --- the worker -----------------------------------------------------------------------------------------
 
+/** For the "started" line: the job's places once they are valid, redacted; never what it sent raw. */
+function describeJob(data: unknown): string {
+  try {
+    const job = parseJobData(data);
+    return `${redact(job.source)} -> ${redact(job.output)}`;
+  } catch {
+    return '(job data not valid: see its failure)';
+  }
+}
+
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const log = options.log ?? ((line: string) => console.error(line));
+  const write = options.log ?? ((line: string) => console.error(line));
+  // Every line passes the one redaction, whatever part of a job it quotes.
+  const log = (line: string) => write(redact(line));
   const settings = { ...DEFAULTS, ...definedOnly(options) };
   const trust = await createTrust({ allow: options.allow, allowEndpoints: options.allowEndpoints });
   // Aborted when the grace period is over: running jobs stop and go back to the queue.
@@ -353,6 +408,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         if (job.id !== undefined) lostLocks.delete(job.id);
         return result;
       } catch (error) {
+        // Its message and stack become the job's failedReason and stacktrace in Redis.
+        redactError(error);
         if (job.id !== undefined && lostLocks.delete(job.id)) {
           // Not ours any more: nothing is recorded (BullMQ refuses to fail a job without its lock).
           log(`job ${job.id}: stopped (its lock was lost)`);
@@ -375,7 +432,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       autorun: false,
     },
   );
-  worker.on('active', (job) => log(`job ${job.id}: started (attempt ${job.attemptsMade + 1}) ${job.data?.source} -> ${job.data?.output}`));
+  worker.on('active', (job) => log(`job ${job.id}: started (attempt ${job.attemptsMade + 1}) ${describeJob(job.data)}`));
   worker.on('completed', (job, result: JobResult) =>
     log(`job ${job.id}: ${result.noop ? 'already complete, nothing to do' : `merged ${result.outputs.length} output(s) in ${(result.elapsedMs / 1000).toFixed(1)} s`}`),
   );

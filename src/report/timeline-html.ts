@@ -2,6 +2,7 @@
 // the wall clock: one row per UID of each session, an audio and a video lane with bars where media is,
 // gaps, slices the playlist lists but storage lacks, restarts, size and rotation changes, and every
 // problem pinned at the instant it is about. Pure: no I/O.
+import { describeModes } from '../core/modes.js';
 import { coveredSpans } from '../core/plan.js';
 import type { Interval, Inventory, Problem, Slice, Track, UidRecording } from '../core/types.js';
 
@@ -206,13 +207,20 @@ export function timelineHtml(inventory: Inventory, options: TimelineOptions = {}
     const axis = `<div class="axis">${ticks(r).map((t) => `<span style="left:${(((t - r.startMs) / (r.endMs - r.startMs)) * 100).toFixed(4)}%">${hms(t)}</span>`).join('')}</div>`;
     for (const s of inventory.sessions) {
       body.push(`<h2 class="session" data-sid="${esc(s.sid)}">session ${esc(s.sid)} · cname ${esc(s.cname)}${s.dir ? ` · ${esc(s.dir)}` : ''}</h2>`);
+      const modes = s.modes ?? [];
+      if (modes.length > 0) {
+        const why = modes.map((m) => `${m.mode}${m.guess ? ' (a guess)' : ''}: ${m.why}; uid ${m.uids.join(', ')}`).join('\n');
+        body.push(`<div class="sub mode" title="${esc(why)}">recorder mode: ${esc(describeModes(modes))}</div>`);
+      }
       body.push(axis);
       for (const u of s.uids) body.push(uidRow(u, r));
     }
   }
-  if (inventory.problems.length || inventory.ignored.length) {
+  const recognised = inventory.recognised ?? [];
+  if (inventory.problems.length || inventory.ignored.length || recognised.length) {
     body.push('<h2>Other findings</h2><ul class="other">');
     for (const p of inventory.problems) body.push(`<li class="${p.severity}">${esc(`${p.severity}: ${p.key ? `${p.key}: ` : ''}${p.message}`)}</li>`);
+    for (const r of recognised) body.push(`<li>${esc(`not merged ${r.key}: ${r.what}`)}</li>`);
     for (const i of inventory.ignored) body.push(`<li>${esc(`ignored ${i.key}: ${i.reason}`)}</li>`);
     body.push('</ul>');
   }

@@ -2,6 +2,7 @@
 // Only transient failures are retried; everything else fails on the first attempt with an
 // error that says which object and what went wrong.
 import { STATUS_CODES } from 'node:http';
+import { redact } from './redact.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (default 5). */
@@ -30,11 +31,6 @@ export class ShortBodyError extends Error {
   }
 }
 
-/** No bytes arrived for too long while reading a body. */
-export class StalledBodyError extends Error {
-  override name = 'StalledBodyError';
-}
-
 const RETRYABLE_CODES = new Set([
   'SlowDown',
   'Throttling',
@@ -49,6 +45,7 @@ const RETRYABLE_CODES = new Set([
   'TimeoutError',
   'ShortBodyError',
   'StalledBodyError',
+  'RequestDeadlineError',
 ]);
 
 const NETWORK_CODES = new Set([
@@ -154,6 +151,57 @@ function withAttempts(error: unknown, attempts: number): unknown {
   return error;
 }
 
+/** Answers that say the bucket, the credentials or the endpoint are wrong: no other object would do better. */
+const SOURCE_WIDE_CODES = new Set([
+  'NoSuchBucket',
+  'InvalidBucketName',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'AccountProblem',
+  'AllAccessDisabled',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+  'CredentialsProviderError',
+  // No connection at all: the endpoint, not an object.
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  // This machine's disk (the cache), not the object.
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+]);
+
+/**
+ * True when a failure to fetch one object says nothing can be fetched (a missing bucket, refused
+ * credentials, an endpoint that does not answer, a full or read-only cache disk): the run stops. Any other
+ * failure (403 or 5xx for that object, a body always cut short, stalled or larger than listed) costs only
+ * that object.
+ */
+export function failsTheSource(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; e = shape(e).cause, depth++) {
+    const code = errorCode(e);
+    if (code && SOURCE_WIDE_CODES.has(code)) return true;
+    if (httpStatus(e) === 301) return true;
+  }
+  return false;
+}
+
 /** A failed storage operation, named by bucket and key, with no credentials in it. */
 export class S3OperationError extends Error {
   override name = 'S3OperationError';
@@ -193,12 +241,4 @@ function hint(code: string | undefined, status: number | undefined): string {
   if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || status === 301) return ' (wrong --region or --endpoint for this bucket?)';
   if (status === 403) return ' (check credentials and the bucket policy)';
   return '';
-}
-
-/** Removes anything that looks like a signature or credential from a message. */
-export function redact(message: string): string {
-  return message
-    .replace(/(X-Amz-(?:Credential|Signature|Security-Token)=)[^&\s]+/gi, '$1***')
-    .replace(/(Credential=|Signature=)[^,\s]+/g, '$1***')
-    .replace(/\b(AKIA|ASIA)[A-Z0-9]{12,}\b/g, '***');
 }

@@ -2,6 +2,7 @@
 // shared config/credentials files and profiles, SSO, web identity, container/instance roles).
 import { S3Client } from '@aws-sdk/client-s3';
 import type { StorageOptions } from '../options.js';
+import { DEFAULT_S3_LIMITS } from './s3-limits.js';
 
 export const DEFAULT_REGION = 'us-east-1';
 
@@ -10,11 +11,15 @@ export function resolveRegion(options: Pick<StorageOptions, 'region'>, env: Node
 }
 
 /**
+ * A client given in `options.s3Client` is used as it is (its own timeouts; the deadlines still apply).
  * `maxAttempts` stays 1 for reads: retries are ours (retry.ts), one policy for requests and
  * for bodies cut short mid-stream, which the SDK cannot see because the body is read after
  * it returns. Uploads pass a higher value so that the SDK retries single multipart parts.
  */
-export function createS3Client(options: StorageOptions = {}, { maxAttempts = 1 }: { maxAttempts?: number } = {}): S3Client {
+export function createS3Client(
+  options: StorageOptions = {},
+  { maxAttempts = 1, idleTimeoutMs = DEFAULT_S3_LIMITS.idleTimeoutMs }: { maxAttempts?: number; idleTimeoutMs?: number } = {},
+): S3Client {
   if (options.s3Client) return options.s3Client;
   const maxSockets = Math.max(50, options.downloadConcurrency ?? 0);
   return new S3Client({
@@ -28,6 +33,9 @@ export function createS3Client(options: StorageOptions = {}, { maxAttempts = 1 }
     maxAttempts,
     requestHandler: {
       connectionTimeout: 10_000,
+      // Idle timeout of every request, headers and body, also bodies the SDK reads itself (listings): a
+      // server that stops sending is dropped. Total deadlines are set per request (s3-limits.ts).
+      socketTimeout: idleTimeoutMs,
       // The agent's default (50) would queue requests above that concurrency.
       httpAgent: { maxSockets },
       httpsAgent: { maxSockets },

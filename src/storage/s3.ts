@@ -1,18 +1,20 @@
 // S3-compatible storage as a RecordingSource: lists keys under a prefix, and downloads the
 // slices an output needs into a cache folder, concurrently, streamed, verified, resumable.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import pLimit from 'p-limit';
 import type { StorageOptions } from '../options.js';
-import { isNotFound, S3OperationError, ShortBodyError, StalledBodyError, withRetry, type RetryOptions } from './retry.js';
+import { failsTheSource, isNotFound, S3OperationError, ShortBodyError, withRetry, type RetryOptions } from './retry.js';
 import { createS3Client } from './s3-client.js';
+import { deadlineFor, guardedStream, OversizeBodyError, readBoundedBody, s3Limits, withDeadline, type S3Limits } from './s3-limits.js';
 import { formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
+import { DownloadCache } from './cache.js';
 import type { FetchOptions, RecordingSource, StoredObject } from './source.js';
 import { TransferMeter } from './transfer-progress.js';
 
@@ -25,32 +27,31 @@ export interface S3SourceOptions extends StorageOptions {
   /** Keys per ListObjectsV2 page (default: the server's, 1000 on AWS). */
   listPageSize?: number;
   retry?: Omit<RetryOptions, 'signal'>;
-  /** A download with no bytes for this long is dropped and retried (default 60 s). */
-  idleTimeoutMs?: number;
+  /** Idle timeout, deadlines and the listing's page limit (default DEFAULT_S3_LIMITS). */
+  limits?: Partial<S3Limits>;
 }
 
-interface Sidecar {
-  key: string;
-  etag: string | undefined;
-  size: number;
+/** A listing that would never end, or that is longer than recmerge reads. */
+export class ListingError extends Error {
+  override name = 'ListingError';
 }
 
 export class S3Source implements RecordingSource {
   readonly location: S3Location;
   readonly description: string;
-  /** Where this source's downloads go (removed by dispose() unless keepDownloads). */
+  /** Where this source's objects are cached, shared with other runs (see cache.ts). */
   readonly cacheDir: string;
   readonly client: S3Client;
   private readonly ownsClient: boolean;
-  private readonly cacheRoot: string;
-  private readonly defaultCacheRoot: boolean;
   private index: Map<string, StoredObject> | undefined;
   /** Shared by all materialize() calls: outputs merged in parallel share one download budget. */
   private readonly limit: ReturnType<typeof pLimit>;
   /** Downloads under way, so that two calls wanting one key fetch it once. */
   private readonly inflight = new Map<string, { promise: Promise<string>; signal: AbortSignal }>();
-  /** Cache folders known to exist (saves a mkdir per file). */
-  private readonly folders = new Set<string>();
+  /** Files this run holds, by key. */
+  private readonly done = new Map<string, string>();
+  private readonly cache: DownloadCache;
+  private readonly limits: S3Limits;
 
   constructor(
     url: string | S3Location,
@@ -58,13 +59,14 @@ export class S3Source implements RecordingSource {
   ) {
     this.location = typeof url === 'string' ? parseS3Url(url) : url;
     this.description = formatS3Url(this.location);
-    this.client = createS3Client(options);
+    this.limits = s3Limits(options.limits);
+    this.client = createS3Client(options, { idleTimeoutMs: this.limits.idleTimeoutMs });
     this.ownsClient = !options.s3Client;
     this.limit = pLimit(Math.max(1, options.downloadConcurrency ?? DEFAULT_DOWNLOAD_CONCURRENCY));
-    this.defaultCacheRoot = !options.cacheDir;
-    this.cacheRoot = path.resolve(options.cacheDir ?? path.join(options.outDir ?? '.', CACHE_FOLDER));
+    const cacheRoot = path.resolve(options.cacheDir ?? path.join(options.outDir ?? '.', CACHE_FOLDER));
+    this.cache = new DownloadCache(cacheRoot, !options.cacheDir, options.keepDownloads === true);
     const prefix = this.location.prefix.slice(0, -1); // without its trailing '/'
-    this.cacheDir = path.join(this.cacheRoot, encodeSegment(this.location.bucket), ...(prefix ? keySegments(prefix) : []));
+    this.cacheDir = path.join(cacheRoot, encodeSegment(this.location.bucket), ...(prefix ? keySegments(prefix) : []));
   }
 
   private fullKey(key: string): string {
@@ -75,47 +77,68 @@ export class S3Source implements RecordingSource {
     return { ...this.options.retry, ...(signal ? { signal } : {}) };
   }
 
+  /** One request, retried as retry.ts says, each attempt within its deadline (for `bytes` listed). */
+  private request<T>(signal: AbortSignal | undefined, bytes: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withRetry(() => withDeadline(deadlineFor(this.limits, bytes), signal, run), this.retryOptions(signal));
+  }
+
   async list(signal?: AbortSignal): Promise<StoredObject[]> {
     const { bucket, prefix } = this.location;
     const out: StoredObject[] = [];
+    const fail = (why: string) => new S3OperationError('list', bucket, prefix || undefined, new ListingError(why));
+    // A server that sends a token again, or new ones forever, would make this loop endless.
+    const seen = new Set<string>();
     let token: string | undefined;
+    let pages = 0;
     do {
+      if (pages >= this.limits.maxListPages) {
+        throw fail(`stopped after ${pages} pages (${out.length} keys): more than the ${this.limits.maxListPages} pages recmerge reads from one prefix`);
+      }
       const command = new ListObjectsV2Command({
         Bucket: bucket,
         ...(prefix ? { Prefix: prefix } : {}),
         ...(token ? { ContinuationToken: token } : {}),
         ...(this.options.listPageSize ? { MaxKeys: this.options.listPageSize } : {}),
       });
-      const page = await withRetry(() => this.client.send(command, { abortSignal: signal }), this.retryOptions(signal)).catch((error: unknown) => {
+      const page = await this.request(signal, 0, (s) => this.client.send(command, { abortSignal: s })).catch((error: unknown) => {
         throw wrap('list', bucket, prefix || undefined, error);
       });
+      pages++;
       for (const item of page.Contents ?? []) {
         if (!item.Key?.startsWith(prefix)) continue;
         const key = item.Key.slice(prefix.length);
         if (!key || key.endsWith('/')) continue; // folder markers
         out.push({ key, size: item.Size ?? 0, etag: normalizeEtag(item.ETag) });
       }
-      if (page.IsTruncated && !page.NextContinuationToken) {
-        throw new S3OperationError('list', bucket, prefix || undefined, new Error('server said the listing is truncated but sent no continuation token'));
-      }
+      if (page.IsTruncated && !page.NextContinuationToken) throw fail('server said the listing is truncated but sent no continuation token');
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (token !== undefined) {
+        if (seen.has(token)) throw fail(`server sent a continuation token it had sent before (page ${pages + 1}): the listing would never end`);
+        seen.add(token);
+      }
     } while (token);
     out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     this.index = new Map(out.map((o) => [o.key, o]));
     return out;
   }
 
+  private async listed(signal?: AbortSignal): Promise<Map<string, StoredObject>> {
+    return this.index ?? new Map((await this.list(signal)).map((o) => [o.key, o]));
+  }
+
+  /** A listed object's text, read whole: never more bytes than the listing said it has. */
   async readText(key: string, signal?: AbortSignal): Promise<string> {
     const { bucket } = this.location;
     const full = this.fullKey(key);
-    return withRetry(async () => {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: full }), { abortSignal: signal });
+    const object = (await this.listed(signal)).get(key);
+    if (!object) throw new S3OperationError('read', bucket, full, Object.assign(new Error(`not in the listing of ${this.description}`), { name: 'NoSuchKey' }));
+    return this.request(signal, object.size, async (s) => {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: full }), { abortSignal: s });
       if (!response.Body) throw new Error('no body');
-      const text = await response.Body.transformToString('utf-8');
-      const length = Buffer.byteLength(text, 'utf8');
-      if (response.ContentLength !== undefined && length < response.ContentLength) throw new ShortBodyError(length, response.ContentLength);
-      return text;
-    }, this.retryOptions(signal)).catch((error: unknown) => {
+      const body = await readBoundedBody(response.Body as Readable, response.ContentLength, { idleMs: this.limits.idleTimeoutMs, maxBytes: object.size, signal: s });
+      if (response.ContentLength !== undefined && body.length < response.ContentLength) throw new ShortBodyError(body.length, response.ContentLength);
+      return body.toString('utf8');
+    }).catch((error: unknown) => {
       throw wrap('read', bucket, full, error);
     });
   }
@@ -147,9 +170,14 @@ export class S3Source implements RecordingSource {
             if (signal.aborted) return;
             if (isNotFound(error instanceof S3OperationError ? error.cause : error)) {
               missing.set(object.key, `not found: ${error instanceof Error ? error.message : String(error)}`);
-            } else {
+            } else if (failsTheSource(error)) {
+              // The bucket, the credentials, the endpoint or the cache disk: nothing else would come.
               firstError = error;
               failed.abort(error);
+            } else {
+              // This object only (403, 5xx every time, a body always short, stalled or oversized): a
+              // missing slice, whose time becomes a gap with a warning naming it.
+              missing.set(object.key, error instanceof Error ? error.message : String(error));
             }
           }
         }),
@@ -168,31 +196,12 @@ export class S3Source implements RecordingSource {
     return target;
   }
 
-  /** 'whole' when the cache holds this very object; 'stale' when it holds something else. */
-  private async cacheState(file: string, object: StoredObject): Promise<'whole' | 'stale' | 'absent'> {
-    let sidecar: Sidecar;
-    try {
-      sidecar = JSON.parse(await readFile(sidecarPath(file), 'utf8')) as Sidecar;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : 'stale';
-    }
-    const info = await stat(file).catch(() => undefined);
-    const whole =
-      info?.isFile() &&
-      info.size === object.size &&
-      sidecar.size === object.size &&
-      sidecar.key === this.fullKey(object.key) &&
-      (object.etag === undefined || sidecar.etag === object.etag);
-    return whole ? 'whole' : 'stale';
-  }
-
-  private async ensureFolder(dir: string): Promise<void> {
-    if (this.folders.has(dir)) return;
-    await mkdir(dir, { recursive: true });
-    this.folders.add(dir);
-  }
-
   private async fetchOnce(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
+    const had = this.done.get(object.key);
+    if (had) {
+      meter.fileSkipped(object.size);
+      return had;
+    }
     const running = this.inflight.get(object.key);
     if (running) {
       try {
@@ -207,26 +216,27 @@ export class S3Source implements RecordingSource {
     }
     const promise = this.fetch(object, meter, signal).finally(() => this.inflight.delete(object.key));
     this.inflight.set(object.key, { promise, signal });
-    return promise;
+    const file = await promise;
+    this.done.set(object.key, file);
+    return file;
   }
 
+  /** A file of this run's own holding the object (see cache.ts): from the cache, else downloaded. */
   private async fetch(object: StoredObject, meter: TransferMeter, signal: AbortSignal): Promise<string> {
     const { bucket } = this.location;
     const full = this.fullKey(object.key);
-    const file = this.cachePath(object.key);
-    const state = await this.cacheState(file, object);
-    if (state === 'whole') {
-      meter.fileSkipped(object.size);
-      return file;
-    }
+    const shared = this.cachePath(object.key);
+    let file: string;
     try {
-      await this.ensureFolder(path.dirname(file));
-      // The sidecar marks a whole file: it goes first and comes back last.
-      if (state === 'stale') await rm(sidecarPath(file), { force: true });
-      const sidecar = await withRetry(async () => {
+      const cached = await this.cache.reuse(shared, { key: full, etag: object.etag, size: object.size });
+      if (cached) {
+        meter.fileSkipped(object.size);
+        return cached;
+      }
+      file = await this.request(signal, object.size, async (s) => {
         let received = 0;
         try {
-          return await this.download(full, object, file, signal, (n) => {
+          return await this.download(full, object, shared, s, (n) => {
             received += n;
             meter.addBytes(n);
           });
@@ -234,8 +244,7 @@ export class S3Source implements RecordingSource {
           meter.rollback(received);
           throw error;
         }
-      }, this.retryOptions(signal));
-      await writeFile(sidecarPath(file), JSON.stringify(sidecar));
+      });
     } catch (error) {
       if (signal.aborted) throw error;
       throw wrap('download', bucket, full, error);
@@ -244,56 +253,52 @@ export class S3Source implements RecordingSource {
     return file;
   }
 
-  private async download(full: string, object: StoredObject, file: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<Sidecar> {
-    const temp = `${file}~${randomBytes(6).toString('hex')}.part`;
-    let renamed = false;
+  private async download(full: string, object: StoredObject, shared: string, signal: AbortSignal, onBytes: (n: number) => void): Promise<string> {
+    const temp = await this.cache.tempFor(shared);
+    let adopted = false;
     try {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: full }), { abortSignal: signal });
       if (!response.Body) throw new Error('no body');
       const etag = normalizeEtag(response.ETag);
+      // Bounded by what the listing said: a larger object is refused before a byte is stored.
+      if (response.ContentLength !== undefined && response.ContentLength > object.size) {
+        (response.Body as Readable).destroy();
+        throw new OversizeBodyError(`object of ${response.ContentLength} bytes, larger than the ${object.size} bytes listed`);
+      }
       // Same ETag as listed means same object: its listed size is the truth too.
       const expected = response.ContentLength ?? object.size;
       const sameObject = etag !== undefined && etag === object.etag;
       let received = 0;
-      const counter = countingStream((n) => {
-        received += n;
-        onBytes(n);
-      }, this.options.idleTimeoutMs ?? 60_000);
-      await pipeline(response.Body as Readable, counter, createWriteStream(temp), { signal });
+      const counter = guardedStream({
+        idleMs: this.limits.idleTimeoutMs,
+        maxBytes: object.size,
+        onBytes: (n) => {
+          received += n;
+          onBytes(n);
+        },
+      });
+      await pipeline(response.Body as Readable, counter, createWriteStream(temp, { flags: 'wx' }), { signal });
       if (received !== expected) throw new ShortBodyError(received, expected);
       if (sameObject && received !== object.size) throw new ShortBodyError(received, object.size);
-      await rename(temp, file);
-      renamed = true;
-      return { key: full, etag, size: received };
+      const file = await this.cache.adopt(temp, shared, { key: full, etag, size: received });
+      adopted = true;
+      return file;
     } finally {
-      if (!renamed) await rm(temp, { force: true });
+      if (!adopted) await rm(temp, { force: true });
     }
   }
 
+  /** Removes what this run downloaded and no longer needs (see cache.ts), unless keepDownloads. */
   async dispose(): Promise<void> {
     if (this.ownsClient) this.client.destroy();
-    if (this.options.keepDownloads) return;
-    this.folders.clear();
-    await rm(this.cacheDir, { recursive: true, force: true });
-    // Then the folders above it that are left empty, up to the cache root (itself only if it is ours).
-    const stop = this.defaultCacheRoot ? path.dirname(this.cacheRoot) : this.cacheRoot;
-    for (let dir = path.dirname(this.cacheDir); dir.startsWith(stop + path.sep); dir = path.dirname(dir)) {
-      try {
-        await rmdir(dir);
-      } catch {
-        break;
-      }
-    }
+    this.done.clear();
+    await this.cache.dispose();
   }
 }
 
 function wrap(operation: string, bucket: string, key: string | undefined, error: unknown): unknown {
   if (error instanceof S3OperationError || (error instanceof Error && error.name === 'AbortError')) return error;
   return new S3OperationError(operation, bucket, key, error);
-}
-
-function sidecarPath(file: string): string {
-  return `${file}~meta.json`;
 }
 
 export function normalizeEtag(etag: string | undefined): string | undefined {
@@ -321,26 +326,4 @@ export function encodeSegment(segment: string): string {
   }).join('');
   if (encoded.length <= 200) return encoded;
   return `${encoded.slice(0, 150)}~${createHash('sha1').update(segment).digest('hex')}`;
-}
-
-/** Passes bytes through, counting them, and fails if none arrive for `idleMs`. */
-function countingStream(onBytes: (n: number) => void, idleMs: number): Transform {
-  const stream: Transform = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      timer.refresh();
-      onBytes(chunk.length);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      clearTimeout(timer);
-      callback();
-    },
-    destroy(error, callback) {
-      clearTimeout(timer);
-      callback(error);
-    },
-  });
-  const timer = setTimeout(() => stream.destroy(new StalledBodyError(`no data for ${idleMs} ms`)), idleMs);
-  timer.unref();
-  return stream;
 }

@@ -10,9 +10,12 @@ import type { StorageOptions } from '../options.js';
 import { isNotFound, S3OperationError, withRetry } from './retry.js';
 import { normalizeEtag } from './s3.js';
 import { createS3Client } from './s3-client.js';
+import { deadlineFor, s3Limits, withDeadline, type S3Limits } from './s3-limits.js';
 import { formatS3Url, parseS3Url } from './s3-url.js';
 
 export interface UploadOptions extends StorageOptions {
+  /** Idle timeout and deadlines of the checks around the upload (default DEFAULT_S3_LIMITS). */
+  limits?: Partial<S3Limits>;
   /** Key under the destination prefix. */
   key: string;
   signal?: AbortSignal;
@@ -87,9 +90,9 @@ function sameContent(head: HeadObjectCommandOutput, size: number, local: Digest)
   return { same: true, why: 'same size (ETag not comparable)' };
 }
 
-async function head(client: S3Client, bucket: string, key: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
+async function head(client: S3Client, bucket: string, key: string, limits: S3Limits, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
   try {
-    return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    return await withDeadline(deadlineFor(limits), signal, (s) => client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: s }));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw new S3OperationError('head', bucket, key, error);
@@ -107,9 +110,10 @@ export async function uploadFile(localPath: string, destination: string, options
   const partSize = partSizeFor(size);
   const local = await digest(localPath, partSize, options.signal);
 
-  const client = createS3Client(options, { maxAttempts: 5 });
+  const limits = s3Limits(options.limits);
+  const client = createS3Client(options, { maxAttempts: 5, idleTimeoutMs: limits.idleTimeoutMs });
   try {
-    const existing = await head(client, location.bucket, key, options.signal);
+    const existing = await head(client, location.bucket, key, limits, options.signal);
     if (existing) {
       const { same, why } = sameContent(existing, size, local);
       if (same) return url;
@@ -141,7 +145,7 @@ export async function uploadFile(localPath: string, destination: string, options
       options.signal?.removeEventListener('abort', onAbort);
     }
 
-    const written = await head(client, location.bucket, key, options.signal);
+    const written = await head(client, location.bucket, key, limits, options.signal);
     if (!written) throw new Error(`upload: ${url} is not there after the upload`);
     const check = sameContent(written, size, local);
     if (!check.same) throw new Error(`upload: ${url} does not match ${localPath} after the upload: ${check.why}`);
@@ -157,18 +161,19 @@ export async function uploadFile(localPath: string, destination: string, options
  * the prefix but not to see the bucket (a 403 there) pass if they may HEAD a key under the prefix, which
  * is what the upload itself does first. Throws S3OperationError naming the bucket otherwise.
  */
-export async function checkUploadDestination(destination: string, options: StorageOptions & { signal?: AbortSignal }): Promise<void> {
+export async function checkUploadDestination(destination: string, options: StorageOptions & { signal?: AbortSignal; limits?: Partial<S3Limits> }): Promise<void> {
   const location = parseS3Url(destination);
-  const client = createS3Client(options);
-  const send = <T>(run: () => Promise<T>) => withRetry(run, { signal: options.signal, retries: 2 });
+  const limits = s3Limits(options.limits);
+  const client = createS3Client(options, { idleTimeoutMs: limits.idleTimeoutMs });
+  const send = <T>(run: (signal: AbortSignal) => Promise<T>) => withRetry(() => withDeadline(deadlineFor(limits), options.signal, run), { signal: options.signal, retries: 2 });
   try {
-    await send(() => client.send(new HeadBucketCommand({ Bucket: location.bucket }), { abortSignal: options.signal }));
+    await send((signal) => client.send(new HeadBucketCommand({ Bucket: location.bucket }), { abortSignal: signal }));
   } catch (error) {
     options.signal?.throwIfAborted();
     if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 403) {
       const key = `${location.prefix}.recmerge-upload-check`;
       try {
-        await send(() => client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }), { abortSignal: options.signal }));
+        await send((signal) => client.send(new HeadObjectCommand({ Bucket: location.bucket, Key: key }), { abortSignal: signal }));
         return;
       } catch (second) {
         options.signal?.throwIfAborted();

@@ -8,8 +8,19 @@
 // stream feeding several segments made ffmpeg queue whole segments of 720p frames: over 1 GB).
 // Audio: every run of every user is one input placed at its offset; all are mixed without normalisation
 // (the level never depends on how many people are present) and a limiter keeps peaks below full scale.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { ComposeOutput } from '../core/compose-plan.js';
-import { uprightFilter } from '../merge/commands.js';
+import { layoutJson } from '../core/layout.js';
+import { formatUtc17 } from '../core/names.js';
+import { runFfmpeg } from '../ffmpeg/runner.js';
+import type { OutputWork } from '../pipeline/kind.js';
+import { concatList, ffconcat, type ConcatEntry } from '../render/concat.js';
+import { withLeadsCut } from '../render/leads.js';
+import { fontPatternFor } from '../render/text.js';
+import { placeAudio } from '../render/audio.js';
+import { pieceSlices } from '../render/pieces.js';
+import { oneSize, shiftPts, uprightFilter } from '../render/picture.js';
 
 export const DEFAULT_COMPOSE_PRESET = 'veryfast';
 /** -1 dBFS: the mix's peaks are limited below this. */
@@ -51,15 +62,9 @@ export function videoPieces(out: ComposeOutput): VideoPiece[] {
       const from = Math.max(run.startFrame, iv.startFrame);
       const to = Math.min(run.endFrame, iv.endFrame);
       if (!tile || to <= from) return;
-      const frameOfMs = (ms: number) => Math.round((ms * out.fps) / 1000);
-      // The slices holding [from, to); in the held (frozen) stretch after the run, its last slice.
-      let slices = run.slices.filter((s) => frameOfMs(s.offsetMs) < to && frameOfMs(s.offsetMs + s.slotMs) > from);
-      if (slices.length === 0) slices = run.slices.slice(-1);
-      // Decoding starts at a slice that starts on a keyframe: a piece whose first slice was cut mid-GOP
-      // also reads the slices before it (their frames fall before `from` and are trimmed away).
-      let first = run.slices.indexOf(slices[0]!);
-      while (first > 0 && run.slices[first]!.startsMidGop) first--;
-      slices = [...run.slices.slice(first, run.slices.indexOf(slices[0]!)), ...slices];
+      // The slices holding [from, to) (in the held stretch after the run, its last slice), decoded from a slice
+      // that starts on a keyframe (see pieceSlices).
+      const slices = pieceSlices(run.slices, (from * 1000) / out.fps, (to * 1000) / out.fps);
       pieces.push({ run: r, interval: k, slices, startMs: slices[0]!.offsetMs, from, to, tile });
     });
   });
@@ -94,13 +99,20 @@ export function videoChunks(out: ComposeOutput, pieces: VideoPiece[], maxPieces:
   return chunks;
 }
 
+export interface ComposeLabel {
+  /** A file holding the text (drawtext reads it as it is: no escaping). */
+  file: string;
+  /** The fontconfig pattern of a font for its script (see fontPatternFor). */
+  font: string;
+}
+
 export interface ComposeInputs {
   /** Concat list of each video piece (index as in `videoPieces(out)`). */
   videoLists: string[];
   /** Concat list of each audio run (index as in `audioRuns`). */
   audioLists: string[];
-  /** Text file holding each user's label (index as in `users`), or null for no labels. */
-  labelFiles: string[] | null;
+  /** Each user's label (index as in `users`): a text file and the font pattern for its script; null for no labels. */
+  labelFiles: ComposeLabel[] | null;
   /** The video already encoded in chunks (`chunkArgs`): a concat list of them, copied. */
   videoChunks?: string;
 }
@@ -114,7 +126,7 @@ export interface ComposeEncodeSettings {
  * The video part of the graph for the intervals in `range` (default: all), ending in [vout]. `pieces` are
  * the pieces of those intervals, inputs `firstInput`, `firstInput + 1`, ... in that order.
  */
-export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firstInput: number, labelFiles: string[] | null, range?: IntervalRange): string {
+export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firstInput: number, labelFiles: ComposeLabel[] | null, range?: IntervalRange): string {
   const layout = out.layout!;
   const { from: k0, to: k1 } = range ?? { from: 0, to: layout.intervals.length };
   const { width: W, height: H, fps } = out;
@@ -127,13 +139,11 @@ export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firs
     // put on the output frame grid (nearest frame), so that a frame lands within half a frame of its instant.
     const shiftS = p.startMs / 1000 - a / fps;
     const chain = [
-      // VP8 changes size inside a slice: bring every frame to the run's size first (fitted, never stretched).
-      ...(run.container === 'webm' && run.width > 0 && run.height > 0
-        ? [`scale=${run.width}:${run.height}:force_original_aspect_ratio=decrease`, `pad=${run.width}:${run.height}:-1:-1:color=black`]
-        : []),
+      // VP8 changes size inside a slice: every frame brought to the run's size first (fitted, never stretched).
+      ...oneSize(run),
       ...uprightFilter(run.rotation),
       'setsar=1',
-      `setpts=PTS+${shiftS.toFixed(6)}/TB`,
+      shiftPts(shiftS),
       `fps=${fps}:round=near`,
       // Held (freeze) or short media: the last frame repeated up to the piece's end (enough clones to get
       // there from the input's start), then only the piece's own frames.
@@ -163,7 +173,7 @@ export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firs
       const draws = iv.tiles.map((t) => {
         const index = out.users.findIndex((u) => u.uid === t.uid && u.sid === t.sid);
         return (
-          `drawtext=textfile=${filterValue(labelFiles[index]!)}:expansion=none:fontcolor=white:fontsize=${size}` +
+          `drawtext=fontfile=${filterValue(labelFiles[index]!.font)}:textfile=${filterValue(labelFiles[index]!.file)}:expansion=none:fontcolor=white:fontsize=${size}` +
           `:box=1:boxcolor=black@0.6:boxborderw=${Math.max(2, Math.round(size / 4))}:x=${t.x + size / 2}:y=${t.y + t.h}-th-${size / 2}`
         );
       });
@@ -182,14 +192,8 @@ export function composeAudioGraph(out: ComposeOutput, firstInput: number): strin
   const chains: string[] = [];
   const end = sec(out.durationMs);
   out.audioRuns.forEach((run, j) => {
-    const chain = [
-      `aresample=${MIX_RATE}:async=1:min_hard_comp=0.010:first_pts=0`,
-      ...(run.channels === 1 ? ['pan=stereo|c0=c0|c1=c0'] : []),
-      `aformat=sample_fmts=fltp:sample_rates=${MIX_RATE}:channel_layouts=stereo`,
-      // The silence before the run is made in small frames (aresample's first_pts or -itsoffset would insert
-      // it as one frame: 150 MB for a user who joins after 400 s).
-      ...(run.offsetMs > 0 ? [`adelay=delays=${Math.round((run.offsetMs * MIX_RATE) / 1000)}S:all=1`] : []),
-    ];
+    // Each run laid on the composite's clock (see placeAudio): the silence before a late joiner comes in small frames.
+    const chain = placeAudio({ rate: MIX_RATE, layout: 'stereo', channels: run.channels, startS: run.offsetMs / 1000 });
     chains.push(`[${firstInput + j}:a:0]${chain.join(',')}[a${j}]`);
   });
   const tail = `alimiter=limit=${MIX_LIMIT}:level=0:latency=1,apad=whole_dur=${end},atrim=end=${end}[aout]`;
@@ -211,7 +215,7 @@ export function chunkArgs(
   pieces: VideoPiece[],
   range: IntervalRange,
   lists: string[],
-  labelFiles: string[] | null,
+  labelFiles: ComposeLabel[] | null,
   graphFile: string,
   outFile: string,
   enc: ComposeEncodeSettings,
@@ -265,4 +269,75 @@ export function composeArgs(
     outFile,
   );
   return { args, graph: graph.join(';\n') };
+}
+
+export const DEFAULT_MAX_PIECES_PER_PASS = 40;
+
+export interface ComposeWork extends Pick<OutputWork, 'paths' | 'workDir' | 'temp' | 'preset' | 'threads' | 'signal' | 'onProgress'> {
+  /** uid -> label text; null draws no labels. */
+  labels: Map<string, string> | null;
+  /** Inputs one ffmpeg pass may open (default 40); a composite with more is encoded in chunks, then joined. */
+  maxPiecesPerPass?: number;
+}
+
+/**
+ * Writes the concat lists, the label files and the filter graph of one composite, runs ffmpeg into the
+ * composite's temporary name (in chunks of layout intervals when it has many pieces), and its layout sidecar.
+ */
+export async function renderCompose(out: ComposeOutput, work: ComposeWork): Promise<{ written: string[]; media: Record<string, { video: boolean; audio: boolean }> }> {
+  const { workDir } = work;
+  const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
+  const pieces = videoPieces(out);
+  // A run that starts without a keyframe is read from its first keyframe (see PlacedSlice.leadMs).
+  const videoPaths = await withLeadsCut(out.videoRuns.flatMap((r) => r.slices), work.paths, workDir);
+  const lists: string[] = [];
+  for (const [i, piece] of pieces.entries()) {
+    const list = path.join(workDir, `video-${i}.ffconcat`);
+    await writeFile(list, concatList(piece.slices, videoPaths, true));
+    lists.push(list);
+  }
+  for (const [i, run] of out.audioRuns.entries()) {
+    const list = path.join(workDir, `audio-${i}.ffconcat`);
+    await writeFile(list, concatList(run.slices, work.paths, true));
+    inputs.audioLists.push(list);
+  }
+  if (work.labels && out.kind === 'av') {
+    inputs.labelFiles = [];
+    for (const [i, user] of out.users.entries()) {
+      const file = path.join(workDir, `label-${i}.txt`);
+      const text = work.labels.get(user.uid) ?? user.uid;
+      await writeFile(file, text);
+      inputs.labelFiles.push({ file, font: fontPatternFor(text) });
+    }
+  }
+  const enc = { preset: work.preset, threads: work.threads };
+  const chunks = out.kind === 'av' ? videoChunks(out, pieces, work.maxPiecesPerPass ?? DEFAULT_MAX_PIECES_PER_PASS) : [];
+  if (chunks.length > 1) {
+    // Encoded chunk by chunk (a bounded number of decoders open at once), then joined by stream copy.
+    const entries: ConcatEntry[] = [];
+    for (const [c, range] of chunks.entries()) {
+      const mine = pieces.filter((p) => p.interval >= range.from && p.interval < range.to);
+      const chunkGraph = path.join(workDir, `chunk-${c}.txt`);
+      const chunkFile = path.join(workDir, `chunk-${c}.mp4`);
+      const startMs = (out.layout!.intervals[range.from]!.startFrame * 1000) / out.fps;
+      const { args, graph, durationMs } = chunkArgs(out, mine, range, mine.map((p) => lists[pieces.indexOf(p)]!), inputs.labelFiles, chunkGraph, chunkFile, enc);
+      await writeFile(chunkGraph, graph);
+      await runFfmpeg(args, { signal: work.signal, onProgress: (p) => work.onProgress(startMs + p.outTimeMs, p.speed) });
+      entries.push({ file: chunkFile, durationMs });
+    }
+    inputs.videoChunks = path.join(workDir, 'chunks.ffconcat');
+    await writeFile(inputs.videoChunks, ffconcat(entries));
+  } else inputs.videoLists = lists;
+  const graphFile = path.join(workDir, 'graph.txt');
+  const file = out.files[0]!;
+  const { args, graph } = composeArgs(out, inputs, graphFile, work.temp(file), enc);
+  await writeFile(graphFile, graph);
+  await runFfmpeg(args, { signal: work.signal, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+  const written = [file];
+  const layout = out.files[1];
+  if (out.layout && layout) {
+    await writeFile(work.temp(layout), `${layoutJson(out.layout, formatUtc17)}\n`, { flag: 'wx' });
+    written.push(layout);
+  }
+  return { written, media: { [file]: { video: out.kind === 'av', audio: true } } };
 }

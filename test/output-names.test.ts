@@ -1,6 +1,6 @@
 // Output names from hostile cnames: nothing unprintable, never too long, still unique.
 import { describe, expect, it } from 'vitest';
-import { MAX_NAME_BYTES, safeOutputName } from '../src/core/file-names.js';
+import { MAX_NAME_BYTES, safeOutputName } from '../src/core/output-names.js';
 
 const bytes = (s: string) => Buffer.byteLength(s);
 

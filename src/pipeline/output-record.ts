@@ -1,16 +1,16 @@
 // What made each output, kept in a small sidecar beside it (`.<file name>.recmerge.json`): the options that
-// change its bytes, the inputs' names, sizes and ETags, and recmerge's version. A rerun skips an output only
-// when its record matches what would make it now; otherwise it is made again, and the result says why.
+// change its bytes, the inputs' names, sizes and ETags, recmerge's version, and every file it wrote (an MP4
+// and its sidecars, a user's pictures). A rerun skips an output only when its record matches what would make
+// it now and its files are as written; otherwise it is made again, and the result says why. The same for
+// every command.
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { OutputPlan } from '../core/types.js';
-import type { MergeOptions } from '../options.js';
 import type { RecordingSource, StoredObject } from '../storage/source.js';
 import { partialName } from './leftovers.js';
 
-const FORMAT = 1;
+const FORMAT = 2;
 
 export interface OutputRecord {
   format: number;
@@ -19,8 +19,8 @@ export interface OutputRecord {
   options: Record<string, unknown>;
   /** Every input the plan read for it: key, size, and ETag (S3) or modification time (local folder). */
   inputs: { key: string; size: number | null; etag: string | null; modifiedMs?: number }[];
-  /** The output as it was written: a file changed since then is made again. */
-  output: { size: number };
+  /** The files as they were written (names relative to the record's folder): one changed since then is made again. */
+  outputs: { name: string; size: number }[];
 }
 
 /** What a rerun decides for an existing output. */
@@ -33,24 +33,6 @@ export function recmergeVersion(): string {
 }
 
 export const recordPath = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.recmerge.json`);
-
-/** The options of a merge that change an output's bytes (not: uids, concurrency, storage, force, ...). */
-export function byteOptions(options: MergeOptions, plan: OutputPlan): Record<string, unknown> {
-  const picked: Record<string, unknown> = {
-    mode: options.mode ?? 'av',
-    gaps: options.gaps ?? 'freeze',
-    size: options.size ? `${options.size.width}x${options.size.height}` : undefined,
-    fps: options.fps,
-    from: options.from,
-    duration: options.duration,
-    joinSessions: options.joinSessions || undefined,
-    splitGap: options.mode === 'segments' ? (options.splitGap ?? 15) : undefined,
-    transcode: options.transcode || undefined,
-    // The preset matters only where something is re-encoded.
-    preset: plan.video?.path === 'transcode' || plan.audio?.path === 'transcode' || options.transcode ? (options.preset ?? 'veryfast') : undefined,
-  };
-  return Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined));
-}
 
 /** Keeps what a source listed (sizes and ETags of every key), for the records. */
 export function rememberListing(source: RecordingSource): { source: RecordingSource; listed: Map<string, StoredObject> } {
@@ -69,12 +51,15 @@ export function rememberListing(source: RecordingSource): { source: RecordingSou
   return { source: wrapped, listed };
 }
 
-export function expectedRecord(plan: OutputPlan, options: MergeOptions, listed: Map<string, StoredObject>): Omit<OutputRecord, 'output'> {
+export type ExpectedRecord = Omit<OutputRecord, 'outputs'>;
+
+/** The record an output would get now: `options` are those that change its bytes (see Kind.byteOptions). */
+export function expectedRecord(inputs: string[], options: Record<string, unknown>, listed: Map<string, StoredObject>): ExpectedRecord {
   return {
     format: FORMAT,
     recmerge: recmergeVersion(),
-    options: byteOptions(options, plan),
-    inputs: [...plan.inputs].sort().map((key) => {
+    options: Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    inputs: [...inputs].sort().map((key) => {
       const o = listed.get(key);
       return { key, size: o?.size ?? null, etag: o?.etag ?? null, ...(o?.etag === undefined && o?.modifiedMs !== undefined ? { modifiedMs: o.modifiedMs } : {}) };
     }),
@@ -92,7 +77,7 @@ async function readRecord(file: string): Promise<OutputRecord | null> {
 const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
 
 /** Why the recorded output differs from what would be made now (null: it does not). */
-export function difference(old: Omit<OutputRecord, 'output'>, now: Omit<OutputRecord, 'output'>): string | null {
+export function difference(old: ExpectedRecord, now: ExpectedRecord): string | null {
   const why: string[] = [];
   const keys = [...new Set([...Object.keys(old.options ?? {}), ...Object.keys(now.options)])].sort();
   const changed = keys.filter((k) => JSON.stringify(old.options?.[k]) !== JSON.stringify(now.options[k]));
@@ -109,26 +94,34 @@ export function difference(old: Omit<OutputRecord, 'output'>, now: Omit<OutputRe
   return why.length ? why.join('; ') : null;
 }
 
-/** Skip an existing output only when its record matches; otherwise say why it is made again. */
-export async function rerunDecision(file: string, expected: Omit<OutputRecord, 'output'>): Promise<RerunDecision> {
-  const info = await stat(file).catch(() => null);
+/** Skip an existing output only when its record matches and its files are as written; otherwise say why it is made again. */
+export async function rerunDecision(files: string[], expected: ExpectedRecord): Promise<RerunDecision> {
+  const main = files[0]!;
+  const info = await stat(main).catch(() => null);
   if (!info?.isFile() || info.size === 0) return { skip: false, reason: null };
-  const old = await readRecord(file);
-  if (!old) return { skip: false, reason: 'remade: the existing file has no record of what made it' };
-  if (old.output?.size !== info.size) return { skip: false, reason: 'remade: the existing file was changed after recmerge wrote it' };
+  const old = await readRecord(main);
+  if (!old || !Array.isArray(old.outputs)) return { skip: false, reason: 'remade: the existing file has no record of what made it' };
   const why = difference(old, expected);
-  return why ? { skip: false, reason: `remade: ${why}` } : { skip: true };
+  if (why) return { skip: false, reason: `remade: ${why}` };
+  const written = new Map(old.outputs.map((o) => [o.name, o.size]));
+  for (const file of files) {
+    const now = await stat(file).catch(() => null);
+    const size = written.get(path.relative(path.dirname(main), file));
+    if (!now?.isFile()) return { skip: false, reason: `remade: ${path.basename(file)} is missing` };
+    if (size !== now.size) return { skip: false, reason: `remade: ${file === main ? 'the existing file' : path.basename(file)} was changed after recmerge wrote it` };
+  }
+  return { skip: true };
 }
 
-/** Writes the record beside a finished output (to a temporary name, then renamed). */
-export async function writeRecord(file: string, expected: Omit<OutputRecord, 'output'>): Promise<void> {
-  const { size } = await stat(file);
-  const record: OutputRecord = { ...expected, output: { size } };
-  const target = recordPath(file);
+/** Writes the record beside a finished output (to a temporary name created exclusively, then renamed). */
+export async function writeRecord(main: string, files: string[], expected: ExpectedRecord): Promise<void> {
+  const outputs = await Promise.all(files.map(async (file) => ({ name: path.relative(path.dirname(main), file), size: (await stat(file)).size })));
+  const record: OutputRecord = { ...expected, outputs };
+  const target = recordPath(main);
   // A name of its own: two runs writing the same record at once must not share (and remove) one temporary file.
   const temp = partialName(target, randomBytes(4).toString('hex'));
   try {
-    await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
+    await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`, { flag: 'wx' });
     await rename(temp, target);
   } finally {
     await rm(temp, { force: true });

@@ -1,0 +1,90 @@
+// Output time: where wall-clock instants and slices land in an output (once absences are cut), the union
+// of spans, and a slice's length as its media says. Pure; the one place these rules live.
+import { GAP_TOLERANCE_MS } from './inventory.js';
+import type { Interval, PlacedSlice, Slice, SliceMedia } from './types.js';
+
+/** A slice whose measured length differs from its #EXTINF by more than this is reported. */
+export const EXTINF_WARN_MS = 500;
+
+export const endOf = (s: { startMs: number; durationMs: number }) => s.startMs + s.durationMs;
+
+/** Math.min/max over a list without spreading it into arguments (which overflows the stack past ~100k). */
+export const minOf = (values: number[]) => values.reduce((a, b) => (b < a ? b : a), Infinity);
+export const maxOf = (values: number[]) => values.reduce((a, b) => (b > a ? b : a), -Infinity);
+
+/** Union of spans, joining those closer than `joinMs` (spans that end before they start are dropped). */
+export function unionSpans(spans: Interval[], joinMs: number): Interval[] {
+  const sorted = spans.filter((s) => s.endMs >= s.startMs).sort((a, b) => a.startMs - b.startMs);
+  const out: Interval[] = [];
+  for (const s of sorted) {
+    const last = out.at(-1);
+    if (last && s.startMs <= last.endMs + joinMs) last.endMs = Math.max(last.endMs, s.endMs);
+    else out.push({ startMs: s.startMs, endMs: s.endMs });
+  }
+  return out;
+}
+
+/** Union of the slices' wall-clock spans, merging spans closer than the tolerance. */
+export const coveredSpans = (slices: Slice[], toleranceMs = GAP_TOLERANCE_MS): Interval[] =>
+  unionSpans(slices.map((s) => ({ startMs: s.startMs, endMs: endOf(s) })), toleranceMs);
+
+/** Where a wall-clock instant lands in output time, once `cuts` are removed. */
+export function toOutput(wallMs: number, originMs: number, cuts: Interval[]): number {
+  let t = wallMs - originMs;
+  for (const c of cuts) {
+    if (c.endMs <= wallMs) t -= c.endMs - c.startMs;
+    else if (c.startMs < wallMs) t -= wallMs - c.startMs;
+  }
+  return t;
+}
+
+/** Places slices in output time; each owns the time up to the next slice when they are contiguous. */
+export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[], media?: Map<string, SliceMedia>): PlacedSlice[] {
+  const sorted = [...slices].sort((a, b) => a.startMs - b.startMs);
+  const placed: PlacedSlice[] = [];
+  sorted.forEach((s, i) => {
+    const offsetMs = toOutput(s.startMs, originMs, cuts);
+    const next = sorted[i + 1];
+    let slotMs = s.durationMs;
+    if (next) {
+      const nextOffset = toOutput(next.startMs, originMs, cuts);
+      // Contiguous (or overlapping): the slice runs exactly up to the next one.
+      if (nextOffset - offsetMs <= s.durationMs + GAP_TOLERANCE_MS) slotMs = nextOffset - offsetMs;
+    }
+    if (slotMs <= 0) return;
+    const p: PlacedSlice = { key: s.key, offsetMs, slotMs, durationMs: s.durationMs, startMs: s.startMs };
+    const m = media?.get(s.key);
+    if (m) p.mediaStartS = m.startS;
+    if (m?.reorderMs) p.reorderMs = m.reorderMs;
+    if (m?.startsOnKey === false) p.startsMidGop = true;
+    if (s.turns) p.turns = s.turns.map((t) => ({ atMs: toOutput(t.atMs, originMs, cuts), rotation: t.rotation }));
+    placed.push(p);
+  });
+  return placed;
+}
+
+/**
+ * A slice as its media says: the length is the measured one (an #EXTINF that disagrees is reported
+ * when the difference is more than rounding and jitter).
+ */
+export function measuredSlice(slice: Slice, media: Map<string, SliceMedia> | undefined, warnings: string[]): Slice {
+  const m = media?.get(slice.key);
+  if (m?.junkBytes) warnings.push(`${slice.key}: ${m.junkBytes} bytes are not ${slice.container === 'ts' ? 'MPEG-TS packets' : 'media'} (junk, a broken upload) and were skipped`);
+  if (!m || !(m.lengthMs > 0)) return slice;
+  if (Math.abs(m.lengthMs - slice.durationMs) > EXTINF_WARN_MS) {
+    warnings.push(`${slice.key}: holds ${(m.lengthMs / 1000).toFixed(3)}s of media but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; its measured length is used`);
+  }
+  return { ...slice, durationMs: m.lengthMs };
+}
+
+/** Output-time intervals inside [0, duration) that no run covers. */
+export function gapsBetween(runs: { offsetMs: number; endMs: number }[], durationMs: number): Interval[] {
+  const gaps: Interval[] = [];
+  let t = 0;
+  for (const r of runs) {
+    if (r.offsetMs > t + GAP_TOLERANCE_MS) gaps.push({ startMs: t, endMs: r.offsetMs });
+    t = Math.max(t, r.endMs);
+  }
+  if (durationMs > t + GAP_TOLERANCE_MS) gaps.push({ startMs: t, endMs: durationMs });
+  return gaps;
+}

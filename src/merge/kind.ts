@@ -1,0 +1,93 @@
+// `merge` as the run pipeline sees it: one MP4 (or .m4a) per user, planned by planMerge and rendered by
+// renderMerge; `alsoAudio` adds the .m4a remuxed beside each MP4 as a second file of the same output.
+import os from 'node:os';
+import { UsageError } from '../core/errors.js';
+import { MERGE_MODES } from '../core/options.js';
+import { audioBesideName } from '../core/output-names.js';
+import { planMerge } from '../core/plan.js';
+import type { OutputPlan } from '../core/types.js';
+import { runFfmpeg } from '../ffmpeg/runner.js';
+import type { MergeOptions, OutputResult } from '../options.js';
+import type { Kind, PlannedOutput } from '../pipeline/kind.js';
+import { outputLabels } from '../pipeline/labels.js';
+import { audioBesideArgs, DEFAULT_PRESET, renderMerge } from './render.js';
+
+export type MergeOutput = OutputPlan & PlannedOutput & { uid: string };
+
+const withFiles = (plan: OutputPlan, options: MergeOptions): MergeOutput => {
+  const beside = options.alsoAudio && plan.kind === 'av' ? audioBesideName(plan.fileName) : null;
+  return { ...plan, files: beside ? [plan.fileName, beside] : [plan.fileName] };
+};
+
+export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
+  name: 'merge',
+  phase: 'merge',
+  check(options) {
+    if (options.mode !== undefined && !MERGE_MODES.includes(options.mode)) throw new UsageError(`mode must be one of ${MERGE_MODES.join(', ')} (got ${options.mode})`);
+  },
+  scope: (options) => ({ mode: options.mode, uids: options.uids, joinSessions: options.joinSessions }),
+  concurrency: () => os.availableParallelism(),
+  plan(inventory, facts, options, media) {
+    const plan = planMerge(inventory, facts, options, media);
+    return { outputs: plan.outputs.map((o) => withFiles(o, options)), failures: plan.failures };
+  },
+  labels: outputLabels,
+  byteOptions(options, plan) {
+    return {
+      mode: options.mode ?? 'av',
+      gaps: options.gaps ?? 'freeze',
+      size: options.size ? `${options.size.width}x${options.size.height}` : undefined,
+      fps: options.fps,
+      from: options.from,
+      duration: options.duration,
+      joinSessions: options.joinSessions || undefined,
+      splitGap: options.mode === 'segments' ? (options.splitGap ?? 15) : undefined,
+      transcode: options.transcode || undefined,
+      // The preset matters only where something is re-encoded.
+      preset: plan.video?.path === 'transcode' || plan.audio?.path === 'transcode' || options.transcode ? (options.preset ?? DEFAULT_PRESET) : undefined,
+    };
+  },
+  async render(plan, work) {
+    const mp4 = plan.files[0]!;
+    const { args, warnings, videoPath, audioPath } = await renderMerge(plan, work.temp(mp4), work);
+    await runFfmpeg(args, { signal: work.signal, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+    const media: Record<string, { video: boolean; audio: boolean }> = { [mp4]: { video: plan.video !== null, audio: plan.audio !== null } };
+    const beside = plan.files[1];
+    if (beside) {
+      // --also-audio: the MP4's own audio track, remuxed (the recording's audio is read once).
+      await runFfmpeg(audioBesideArgs(work.temp(mp4), work.temp(beside)), { signal: work.signal });
+      media[beside] = { video: false, audio: true };
+    }
+    return { written: plan.files, durationMs: plan.durationMs, media, warnings, extra: { videoPath, audioPath } };
+  },
+  result(plan, base, { rendered, uploaded, files }) {
+    const extra = (rendered?.extra ?? {}) as { videoPath?: OutputResult['videoPath']; audioPath?: OutputResult['audioPath'] };
+    const beside = plan.files[1];
+    return {
+      ...base,
+      uid: plan.uid,
+      kind: plan.kind,
+      videoPath: extra.videoPath ?? plan.video?.path ?? null,
+      audioPath: extra.audioPath ?? plan.audio?.path ?? null,
+      ...(uploaded[0] ? { uploaded: uploaded[0] } : {}),
+      ...(beside && files[1] ? { audioFile: files[1] } : {}),
+    };
+  },
+  failure(f) {
+    return {
+      id: `${f.sid}/${f.uid}`,
+      sid: f.sid,
+      cname: f.cname,
+      uid: f.uid ?? '',
+      kind: 'av',
+      file: null,
+      durationMs: 0,
+      videoPath: null,
+      audioPath: null,
+      skipped: false,
+      warnings: [],
+      error: f.error,
+      elapsedMs: 0,
+    };
+  },
+};

@@ -1,0 +1,288 @@
+// A merge output plan -> its ffmpeg work: the input files (concat lists, lead cuts, a black lead, the placed
+// AAC stream) and the arguments of the one ffmpeg run that writes the MP4. Built from the render layer.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { rotationPieces } from '../core/runs.js';
+import type { AudioPlan, AudioRun, GapMode, MergePath, OutputPlan, PlacedSlice, Rotation, VideoPlan } from '../core/types.js';
+import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audio-placer.js';
+import { placeAudio, silenceFrom } from '../render/audio.js';
+import { concatList, ffconcat, type LeadClip } from '../render/concat.js';
+import { blackLead, withLeadsCut } from '../render/leads.js';
+import type { OutputWork } from '../pipeline/kind.js';
+import { pieceSlices } from '../render/pieces.js';
+import { fitSize, shiftPts, uprightFilter } from '../render/picture.js';
+
+export const DEFAULT_PRESET = 'veryfast';
+
+/** `--also-audio` (the script's `-a`): the MP4's own audio track remuxed into an .m4a (no re-encoding). */
+export const audioBesideArgs = (mp4: string, outFile: string) => [
+  '-y', '-loglevel', 'error', '-i', mp4, '-map', '0:a:0', '-c', 'copy', '-map_metadata', '0', '-movflags', '+faststart', '-f', 'mp4', outFile,
+];
+
+const sec = (ms: number) => (ms / 1000).toFixed(6);
+const frameAt = (ms: number, fps: number) => Math.round((ms / 1000) * fps);
+
+/** One input of the transcode video graph: the part of a run shown with one rotation (a phone turned mid-run splits it). */
+export interface VideoPiece {
+  run: number;
+  /** Output time [fromMs, toMs) the piece shows (toMs null: to the run's end). */
+  fromMs: number;
+  toMs: number | null;
+  rotation: Rotation;
+  /** The slices its input reads (from a slice that starts on a keyframe); the input's time 0 is the first one's start. */
+  slices: PlacedSlice[];
+}
+
+/** The transcode path's video inputs: one per run, or one per rotation piece of a run that turns. */
+export function videoPieces(video: VideoPlan): VideoPiece[] {
+  return video.runs.flatMap((run, k) => {
+    const pieces = rotationPieces(run);
+    if (pieces.length === 1) return [{ run: k, ...pieces[0]!, slices: run.slices }];
+    return pieces.map((p) => ({ run: k, ...p, slices: pieceSlices(run.slices, p.fromMs, p.toMs ?? run.endMs) }));
+  });
+}
+
+/**
+ * The transcode video graph. Each piece (one input each; `-reinit_filter 0`, so a size change inside a
+ * stream is absorbed by `scale` instead of resetting the whole graph) is laid on a black canvas of the output
+ * rate for the output frames its run owns: from the frame nearest its first picture up to the next run.
+ * Frames keep their own timestamps, shifted by half an output frame, so each lands on the output frame
+ * nearest its instant, an undecodable lead stays black, and nothing is renumbered. After a run's last frame
+ * the picture is held (freeze) or the canvas shows (black). The pieces of a run that turns are laid over one
+ * another, each turned upright on its own.
+ */
+export function videoGraph(video: VideoPlan, firstInput: number, durationMs: number, gapMode: GapMode): string {
+  const fps = video.fps!;
+  const canvas = { width: video.width, height: video.height };
+  const total = Math.max(1, frameAt(durationMs, fps));
+  const starts = video.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, frameAt(run.offsetMs, fps))));
+  const pieces = videoPieces(video).map((p, i) => ({ ...p, input: firstInput + i }));
+  // A run shorter than half an output frame gets no frame of its own; the others keep their exact starts.
+  const segments = video.runs
+    .map((run, k) => ({ run, k, frames: (starts[k + 1] ?? total) - starts[k]! }))
+    .filter((x) => x.frames > 0);
+  const parts: string[] = [];
+  segments.forEach(({ run, k, frames }, n) => {
+    const mine = pieces.filter((p) => p.run === k);
+    mine.forEach((piece, j) => {
+      const inputStartMs = piece.slices[0]!.offsetMs;
+      const window = mine.length > 1
+        ? [`trim=start=${sec(Math.max(0, piece.fromMs - inputStartMs))}${piece.toMs !== null ? `:end=${sec(piece.toMs - inputStartMs)}` : ''}`]
+        : [];
+      const fit = fitSize(run, piece.rotation, canvas);
+      const chain = [
+        ...window,
+        `scale=${fit.width}:${fit.height}`,
+        ...uprightFilter(piece.rotation),
+        `pad=${canvas.width}:${canvas.height}:(ow-iw)/2:(oh-ih)/2:color=black`,
+        'setsar=1',
+        'format=yuv420p',
+        shiftPts(inputStartMs / 1000 - starts[k]! / fps - 0.5 / fps),
+      ];
+      parts.push(`[${piece.input}:v:0]${chain.join(',')}[r${n}p${j}]`);
+    });
+    let below = `c${n}`;
+    parts.push(`color=c=black:s=${canvas.width}x${canvas.height}:r=${fps},trim=end_frame=${frames}[${below}]`);
+    mine.forEach((_, j) => {
+      // Earlier pieces are held under later ones; the last one is held or not as the gap mode says.
+      const last = j === mine.length - 1;
+      const eof = !last || gapMode !== 'black' ? 'repeat' : 'pass';
+      const out = last ? `o${n}` : `c${n}_${j}`;
+      parts.push(`[${below}][r${n}p${j}]overlay=eof_action=${eof}:format=yuv420${last ? `,trim=end_frame=${frames}` : ''}[${out}]`);
+      below = out;
+    });
+  });
+  if (segments.length === 1) return parts.join(';').replace(/\[o0\]$/, '[vout]');
+  parts.push(`${segments.map((_, n) => `[o${n}]`).join('')}concat=n=${segments.length}:v=1:a=0[vout]`);
+  return parts.join(';');
+}
+
+/**
+ * The transcode audio graph: one input per run (a run has one sample rate and channel count), each laid on
+ * the output clock (see placeAudio) over the samples it owns: from its offset to the next run.
+ */
+export function audioGraph(audio: AudioPlan, firstInput: number, durationMs: number): string {
+  const rate = audio.runs.reduce((r, run) => Math.max(r, run.sampleRate), 0) || 48000;
+  const layout = audio.runs.some((r) => r.channels >= 2) ? 'stereo' : 'mono';
+  const total = Math.max(1, Math.round((durationMs / 1000) * rate));
+  const starts = audio.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, Math.round((run.offsetMs / 1000) * rate))));
+  const segments = audio.runs.map((run, k) => ({ run, k, samples: (starts[k + 1] ?? total) - starts[k]! })).filter((x) => x.samples > 0);
+  const parts = segments.map(({ run, k, samples }, n) => {
+    const chain = placeAudio({ rate, layout, channels: run.channels, startS: run.offsetMs / 1000 - starts[k]! / rate, samples });
+    return `[${firstInput + k}:a:0]${chain.join(',')}[a${n}]`;
+  });
+  if (segments.length === 1) return parts[0]!.replace(/\[a0\]$/, '[aout]');
+  parts.push(`${segments.map((_, n) => `[a${n}]`).join('')}concat=n=${segments.length}:v=0:a=1[aout]`);
+  return parts.join(';');
+}
+
+export interface MergeInputs {
+  /** Copy path: one concat list of all video slices. Transcode: one list per video piece (see videoPieces). */
+  videoLists: string[];
+  /** Output-time offset of the copy path's first video frame (an MP4 edit list delays it). */
+  videoDelayMs: number;
+  /** Placed ADTS file (audio copy path). */
+  adtsFile: string | null;
+  /** Concat lists of audio slices, one per run (audio transcode path). */
+  audioLists: string[];
+}
+
+export interface EncodeSettings {
+  preset: string;
+  threads?: number;
+}
+
+/** Where the untrimmed timeline must reach: the output's end, or the trim window's end. */
+const timelineEnd = (plan: OutputPlan) => (plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs);
+
+export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string, enc: EncodeSettings): string[] {
+  const args: string[] = ['-y', '-loglevel', 'error'];
+  const graph: string[] = [];
+  const maps: string[] = [];
+  const codecs: string[] = [];
+  let index = 0;
+
+  const video = plan.video;
+  if (video && video.path === 'copy') {
+    args.push('-f', 'concat', '-safe', '0');
+    if (inputs.videoDelayMs > 0) args.push('-itsoffset', sec(inputs.videoDelayMs));
+    args.push('-i', inputs.videoLists[0]!);
+    maps.push('-map', `${index}:v:0`);
+    codecs.push('-c:v', 'copy');
+    // The track runs to the end of the timeline: when the audio goes on after the picture ends, or B-frames
+    // make the packet decoded last end a reordering delay early (an MP4 track ends at its last DTS +
+    // duration), that packet gets a duration up to the end, so the last picture is shown and held.
+    // `pts=PTS` is spelled out: ffmpeg 5.1's setts otherwise writes PTS = DTS, and B-frames come out of order.
+    const last = video.runs.at(-1)!;
+    const frameS = 1 / (last.fps ?? 15);
+    const endS = timelineEnd(plan) / 1000;
+    const reorderS = (last.slices.at(-1)?.reorderMs ?? 0) / 1000;
+    if (endS - last.endMs / 1000 > frameS / 2 || reorderS > 0) {
+      // Each such packet lasts up to the end from where it is shown (its PTS): the MP4 track ends at the latest
+      // PTS + duration, so B-frames (shown after they are decoded) do not push it past the end.
+      const from = (last.endMs / 1000 - reorderS - 1.5 * frameS).toFixed(6);
+      codecs.push('-bsf:v', `setts=pts=PTS:duration='if(gte(DTS*TB,${from}),(${endS.toFixed(6)}-PTS*TB)/TB,DURATION)'`);
+    }
+    index++;
+  } else if (video) {
+    for (const list of inputs.videoLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
+    graph.push(videoGraph(video, index, timelineEnd(plan), plan.gapMode));
+    maps.push('-map', '[vout]');
+    codecs.push('-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(video.fps));
+    if (enc.threads) codecs.push('-threads', String(enc.threads));
+    index += inputs.videoLists.length;
+  }
+
+  const audio = plan.audio;
+  if (audio && inputs.adtsFile) {
+    args.push('-f', 'aac', '-i', inputs.adtsFile);
+    maps.push('-map', `${index}:a:0`);
+    codecs.push('-c:a', 'copy');
+  } else if (audio && inputs.audioLists.length > 0) {
+    for (const list of inputs.audioLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
+    graph.push(audioGraph(audio, index, timelineEnd(plan)));
+    maps.push('-map', '[aout]');
+    codecs.push('-c:a', 'aac', '-b:a', '128k');
+  }
+
+  if (graph.length > 0) args.push('-filter_complex', graph.join(';'));
+  args.push(...maps, ...codecs);
+  if (plan.trim) {
+    if (plan.trim.fromMs > 0) args.push('-ss', sec(plan.trim.fromMs));
+    args.push('-t', sec(plan.trim.durationMs));
+  }
+  args.push(
+    '-map_metadata', '-1',
+    '-metadata', `creation_time=${new Date(plan.originMs + (plan.trim?.fromMs ?? 0)).toISOString()}`,
+    '-movflags', '+faststart',
+    '-f', 'mp4',
+    outFile,
+  );
+  return args;
+}
+
+export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'>;
+
+/** Pieces of placed audio (see writePlacedAdts) as transcode runs: each from its first frame to the next piece. */
+function piecesAsRuns(placed: PlacedAudio, frameMs: number): AudioRun[] {
+  return placed.pieces.map((piece, i) => ({
+    slices: [],
+    offsetMs: piece.startFrame * frameMs,
+    endMs: (placed.pieces[i + 1]?.startFrame ?? placed.frames) * frameMs,
+    codec: 'aac',
+    sampleRate: placed.sampleRate,
+    channels: piece.config.channelConfig,
+    profile: 'LC',
+  }));
+}
+
+/**
+ * Writes the inputs of one merge output into `work.workDir` and returns the ffmpeg arguments that write it
+ * to `outFile`, with what was learnt on the way (warnings; the audio falls back to re-encoding when its
+ * frames cannot be copied).
+ */
+export async function renderMerge(plan: OutputPlan, outFile: string, work: MergeWork): Promise<{ args: string[]; warnings: string[]; videoPath: MergePath | null; audioPath: MergePath | null }> {
+  const { workDir } = work;
+  const warnings: string[] = [];
+  const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioLists: [] };
+  const list = async (name: string, text: string) => {
+    const file = path.join(workDir, name);
+    await writeFile(file, text);
+    return file;
+  };
+  const video = plan.video;
+  if (video) {
+    const paths = await withLeadsCut(video.runs.flatMap((r) => r.slices), work.paths, workDir);
+    if (video.path === 'copy') {
+      // Black before a late first picture: players show the first frame during an MP4 empty edit.
+      const first = video.runs[0]!;
+      const fps = first.fps ?? 15;
+      let lead: LeadClip | undefined;
+      if (first.offsetMs >= 1000 / fps) {
+        const file = path.join(workDir, 'black-lead.ts');
+        const clip = await blackLead(first, first.offsetMs, work.cache, work.signal);
+        await writeFile(file, clip.data);
+        lead = { file, durationMs: first.offsetMs, startS: clip.startS };
+      } else {
+        inputs.videoDelayMs = first.offsetMs;
+      }
+      inputs.videoLists.push(await list('video-0.ffconcat', concatList(video.runs.flatMap((r) => r.slices), paths, true, lead)));
+    } else {
+      for (const [i, piece] of videoPieces(video).entries()) inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));
+    }
+  }
+
+  let audioPath: MergePath | null = plan.audio?.path ?? null;
+  let audioPlan = plan.audio;
+  if (plan.audio) {
+    const slices = plan.audio.runs.flatMap((r) => r.slices);
+    const silence = silenceFrom(work.cache, work.signal);
+    const endMs = timelineEnd(plan);
+    if (plan.audio.path === 'copy') {
+      const adts = path.join(workDir, 'audio.aac');
+      try {
+        const placed = await writePlacedAdts(slices, work.paths, adts, silence, work.signal, endMs);
+        warnings.push(...placed.warnings);
+        inputs.adtsFile = adts;
+      } catch (error) {
+        if (!(error instanceof AudioCopyError)) throw error;
+        warnings.push(`audio is re-encoded: ${error.message}`);
+        audioPath = 'transcode';
+      }
+    } else if (plan.audio.changesInside.length > 0) {
+      // The channel count changes inside a slice: ffmpeg cannot change an input's layout mid-stream, so
+      // the frames are laid on the wall clock in Node and split at every change, one input per piece.
+      const placed = await writePlacedAdts(slices, work.paths, path.join(workDir, 'audio-piece-0.aac'), silence, work.signal, endMs, (i) =>
+        path.join(workDir, `audio-piece-${i}.aac`),
+      );
+      warnings.push(...placed.warnings);
+      audioPlan = { ...plan.audio, runs: piecesAsRuns(placed, (1024 / placed.sampleRate) * 1000) };
+      for (const [i, piece] of placed.pieces.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, ffconcat([{ file: piece.file }])));
+    }
+    if (!inputs.adtsFile && inputs.audioLists.length === 0) {
+      for (const [i, run] of plan.audio.runs.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, work.paths, true)));
+    }
+  }
+  const args = mergeArgs({ ...plan, audio: audioPlan }, inputs, outFile, { preset: work.preset, threads: work.threads });
+  return { args, warnings, videoPath: video?.path ?? null, audioPath };
+}

@@ -1,0 +1,77 @@
+// Audio on the output clock: a run of audio placed so that its first sample lands on its output instant,
+// silence before and after it, in the output's rate and layout; and the silent AAC frames the copy path
+// fills gaps with. The one rule for merge (runs one after another) and compose (runs mixed).
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { runFfmpeg } from '../ffmpeg/runner.js';
+import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
+import type { SilenceSource } from '../media/audio-placer.js';
+import { shiftPts } from './picture.js';
+
+export interface AudioPlacement {
+  /** Output sample rate and layout. */
+  rate: number;
+  layout: 'mono' | 'stereo';
+  /** Channels of the run's source (a mono voice in stereo output is put on both channels at full level). */
+  channels: number;
+  /** Output time (s) of the input's time 0, counted from where this chain's output starts. */
+  startS: number;
+  /** Exactly this many samples out (silence after the run); none: as long as the run. */
+  samples?: number;
+}
+
+/**
+ * Filters that lay an audio input (its time 0 = its first slice's start) on the output clock: converted to
+ * the output rate and layout, moved by whole samples with `adelay` (silence made in small frames: a late
+ * joiner's lead never becomes one huge frame) and by the sub-sample rest with its timestamps, gaps inside
+ * it filled by aresample, and cut or padded to an exact length.
+ */
+export function placeAudio(p: AudioPlacement): string[] {
+  const leadSamples = p.startS > 0 ? Math.floor(p.startS * p.rate + 1e-6) : 0;
+  const restS = p.startS - leadSamples / p.rate;
+  return [
+    ...(p.channels === 1 && p.layout === 'stereo' ? ['pan=stereo|c0=c0|c1=c0'] : []),
+    `aformat=sample_fmts=fltp:sample_rates=${p.rate}:channel_layouts=${p.layout}`,
+    shiftPts(restS, 'asetpts'),
+    'aresample=async=1:min_hard_comp=0.010:first_pts=0',
+    ...(leadSamples > 0 ? [`adelay=delays=${leadSamples}S:all=1`] : []),
+    ...(p.samples !== undefined ? [`apad=whole_len=${p.samples}`, `atrim=end_sample=${p.samples}`] : []),
+  ];
+}
+
+/** Silent AAC frames by configuration, shared by the outputs of one run. */
+export type SilenceFrames = Map<string, Promise<Buffer>>;
+
+const LAYOUTS = ['', 'mono', 'stereo', '3.0', '4.0', '5.0', '5.1', '7.1'];
+
+/** One AAC frame of digital silence in this configuration (in a folder of its own under `under`: it outlives any one output). */
+async function encodeSilentFrame(config: AdtsConfig, under: string, signal?: AbortSignal): Promise<Buffer> {
+  const dir = await mkdtemp(path.join(under, 'silence-'));
+  try {
+    const file = path.join(dir, 'silence.aac');
+    const layout = LAYOUTS[config.channelConfig] ?? 'stereo';
+    await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `anullsrc=r=${SAMPLE_RATES[config.sampleRateIndex]}:cl=${layout}`,
+      '-t', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', file], { signal });
+    const { frames } = splitAdts(await readFile(file));
+    // Past the encoder's start-up frames every frame of digital silence is the same; take one.
+    const frame = frames[Math.floor(frames.length / 2)];
+    if (!frame) throw new Error('ffmpeg produced no silent AAC frame');
+    return frame;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The silence source of the copy path: one frame per configuration, encoded once per run (a failure is not kept). */
+export function silenceFrom(cache: { dir: string; silence: SilenceFrames }, signal?: AbortSignal): SilenceSource {
+  return (config) => {
+    const key = `${config.objectType}/${config.sampleRateIndex}/${config.channelConfig}`;
+    let frame = cache.silence.get(key);
+    if (!frame) {
+      frame = encodeSilentFrame(config, cache.dir, signal);
+      cache.silence.set(key, frame);
+      frame.catch(() => cache.silence.delete(key));
+    }
+    return frame;
+  };
+}

@@ -1,0 +1,69 @@
+// What a copied or decoded run shows before its first picture: TS slices with an undecodable lead (the run
+// starts mid-GOP) are read from a copy that starts at the keyframe, and a copied video that starts late gets
+// black frames up to its first picture (players show the first frame during an MP4 empty edit).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PlacedSlice } from '../core/types.js';
+import { runFfmpeg } from '../ffmpeg/runner.js';
+import { scanTs } from '../media/ts-scan.js';
+import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
+
+/** TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy that starts at the keyframe. */
+export async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
+  const out = new Map(paths);
+  for (const [i, s] of slices.entries()) {
+    const file = paths.get(s.key);
+    if (!s.leadMs || !file || !file.endsWith('.ts')) continue;
+    const cut = path.join(workDir, `lead-cut-${i}.ts`);
+    await writeFile(cut, dropLeadBeforeKeyframe(await readFile(file)).data);
+    out.set(s.key, cut);
+  }
+  return out;
+}
+
+/** A clip this short cannot be probed by ffmpeg's TS demuxer ("End of file"): leads are at least this long. */
+const MIN_LEAD_FRAMES = 30;
+/** Black frames per second in a lead clip: a copied track is variable-rate anyway. */
+const LEAD_FPS = 1;
+
+export interface BlackClip {
+  data: Buffer;
+  /** The clip's first timestamp (its concat out point is counted from there). */
+  startS: number;
+}
+
+/** Black lead clips by picture size, shared by the outputs of one run. */
+export type BlackClips = Map<string, Promise<BlackClip>>;
+
+/**
+ * Black H.264 frames of the picture's size, one a second, for the time before a copied video's first picture.
+ * A lead up to MIN_LEAD_FRAMES seconds (the common case: the camera starts a moment after the microphone)
+ * uses one clip per picture size, encoded once per run; a longer one gets its own.
+ */
+export function blackLead(size: { width: number; height: number }, durationMs: number, cache: { dir: string; blackLeads: BlackClips }, signal?: AbortSignal): Promise<BlackClip> {
+  const frames = Math.max(MIN_LEAD_FRAMES, Math.ceil((durationMs / 1000) * LEAD_FPS));
+  if (frames > MIN_LEAD_FRAMES) return encodeBlackClip(size, frames, cache.dir, signal);
+  const key = `${size.width}x${size.height}`;
+  let clip = cache.blackLeads.get(key);
+  if (!clip) {
+    clip = encodeBlackClip(size, frames, cache.dir, signal);
+    cache.blackLeads.set(key, clip);
+    clip.catch(() => cache.blackLeads.delete(key));
+  }
+  return clip;
+}
+
+async function encodeBlackClip(size: { width: number; height: number }, frames: number, under: string, signal?: AbortSignal): Promise<BlackClip> {
+  const dir = await mkdtemp(path.join(under, 'black-'));
+  try {
+    const file = path.join(dir, 'black.ts');
+    await runFfmpeg(['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', `color=c=black:s=${size.width}x${size.height}:r=${LEAD_FPS}`, '-frames:v', String(frames),
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'stillimage', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', String(frames), '-f', 'mpegts', file], { signal });
+    const data = await readFile(file);
+    const first = scanTs(data).streams.find((s) => s.kind === 'video')?.units.find((u) => u.pts !== null)?.pts;
+    if (first === undefined || first === null) throw new Error('the black lead clip has no timestamps');
+    return { data, startS: first };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
