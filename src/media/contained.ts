@@ -32,6 +32,8 @@ const BUDGET_BASE_MS = 10_000;
 const BUDGET_MS_PER_MB = 1000;
 /** Reader threads at most (each holds up to READER_HEAP_MB). */
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
+/** How long a new reader thread may take to load its module (tsx compiles it under tests; a busy machine is slow). */
+const STARTUP_MS = 60_000;
 /** Files the reader of one engine gave up on, remembered (bounded) so a second read goes straight to the fallback. */
 const GAVE_UP_MAX = 10_000;
 
@@ -79,9 +81,14 @@ function spawn(): Reader {
   });
   const reader: Reader = { worker, ready: false, job: null };
   worker.on('message', (message: { ready?: true; id?: number; outcome?: ReadOutcome }) => {
-    if (message.ready) reader.ready = true;
-    else if (reader.job && message.id === reader.job.id && message.outcome) finish(reader, message.outcome);
+    if (message.ready) {
+      reader.ready = true;
+      clearTimeout(reader.timer);
+      if (reader.job) startBudget(reader, reader.job);
+    } else if (reader.job && message.id === reader.job.id && message.outcome) finish(reader, message.outcome);
   });
+  // A thread that never starts is a broken install (or a machine far too busy): said, not waited for.
+  reader.timer = setTimeout(() => drop(reader, new Error(`the slice reader thread did not start within ${STARTUP_MS / 1000} s`)), STARTUP_MS);
   worker.on('error', (error: Error & { code?: string }) => {
     const why =
       error.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -105,6 +112,11 @@ function drop(reader: Reader, why: unknown): void {
   reader.job = null;
   if (job) settle(job, () => job.reject(why));
   pump();
+}
+
+function startBudget(reader: Reader, job: Job): void {
+  clearTimeout(reader.timer);
+  reader.timer = setTimeout(() => drop(reader, new ContainedReadError(`reading it took longer than ${(job.budgetMs / 1000).toFixed(0)} s`)), job.budgetMs);
 }
 
 function settle(job: Job, done: () => void): void {
@@ -133,7 +145,8 @@ function pump(): void {
     const r = reader;
     r.job = job;
     r.worker.ref();
-    r.timer = setTimeout(() => drop(r, new ContainedReadError(`reading it took longer than ${(job.budgetMs / 1000).toFixed(0)} s`)), job.budgetMs);
+    // The budget counts from when the thread can read (its start-up, slow on a busy machine, is not the slice's).
+    if (r.ready) startBudget(r, job);
     r.worker.postMessage({ id: job.id, task: job.task });
   }
 }
