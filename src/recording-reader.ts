@@ -63,7 +63,7 @@ async function probeEach(paths: Map<string, string>, withLength: boolean, signal
     [...paths].map(([key, file]) =>
       reads(async () => {
         signal?.throwIfAborted();
-        const read = await readSliceFacts(file, key.endsWith('.webm') ? 'webm' : 'ts', withLength);
+        const read = await readSliceFacts(file, key.endsWith('.webm') ? 'webm' : 'ts', withLength, signal);
         if (read) return found.set(key, read);
         return probes(async () => {
           try {

@@ -1,7 +1,7 @@
 // The audio copy path: every slice's frames start at round(offset / frame) in the placed stream, i.e.
 // within half an AAC frame of its wall-clock offset; gaps hold silence; an overlap cuts the earlier slice.
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { PlacedSlice } from '../src/core/types.js';
 import { splitAdts } from '../src/media/adts.js';
 import { readSliceFrames, writePlacedAdts } from '../src/media/audio-placer.js';
 import { tempDir } from './support/sync.js';
+import { editAdtsHeaders, type AdtsHeaderEdit } from './support/media-edit.js';
 
 const FRAME_MS = (1024 / 48000) * 1000;
 // A valid 9-byte ADTS frame (AAC-LC, 48 kHz, mono) standing in for the encoded silent frame.
@@ -61,6 +62,33 @@ describe('writePlacedAdts', () => {
     expect(placed.warnings.join('\n')).toMatch(/^b: .*its time is silent$/m);
     const frames = splitAdts(await readFile(out)).frames;
     const cStart = Math.round(3000 / FRAME_MS);
+    expect(frames[cStart]!.equals((await readSliceFrames(paths.get('c')!)).frames[0]!)).toBe(true);
+  });
+
+  it.each<[string, AdtsHeaderEdit]>([
+    ['sample-rate index 15', { sampleRateIndex: 15 }],
+    ['channel configuration 7', { channelConfig: 7 }],
+    ['four raw data blocks', { blocks: 4 }],
+    ['another sample rate (44.1 kHz)', { sampleRateIndex: 4 }],
+  ])('a slice whose frames turn unusual (%s) from its middle on: the rest of its time is silent, named; no error', async (_label, edit) => {
+    const odd = paths.get('b')!.replace(/b\.ts$/, `b-odd-${Object.keys(edit)[0]}.ts`);
+    const data = await readFile(paths.get('b')!);
+    editAdtsHeaders(data, edit, (i, n) => i >= n / 2);
+    await writeFile(odd, data);
+    const withOdd = new Map(paths).set('b', odd);
+    const out = path.join(path.dirname(odd), `placed-odd-${Object.keys(edit)[0]}.aac`);
+    // With pieces (the transcode path when the channel count changes inside a slice), where this threw before.
+    const placed = await writePlacedAdts([slice('a', 0, 1000), slice('b', 1500, 1000), slice('c', 3000, 1000)], withOdd, out, async () => SILENT, undefined, 0, (i) => `${out}.${i}`);
+    expect(placed.warnings.join('\n')).toMatch(/^b: .*the rest of its time is silent$/m);
+    expect(placed.pieces).toHaveLength(1);
+    const frames = splitAdts(await readFile(out)).frames;
+    const source = (await readSliceFrames(paths.get('b')!)).frames;
+    const bStart = Math.round(1500 / FRAME_MS);
+    // b's first half is there, frame for frame; then silence up to c, which starts on its frame.
+    const kept = Math.ceil(source.length / 2);
+    expect(frames.slice(bStart, bStart + kept).every((f, i) => f.equals(source[i]!))).toBe(true);
+    const cStart = Math.round(3000 / FRAME_MS);
+    expect(frames.slice(bStart + kept, cStart).every((f) => f.equals(SILENT))).toBe(true);
     expect(frames[cStart]!.equals((await readSliceFrames(paths.get('c')!)).frames[0]!)).toBe(true);
   });
 });

@@ -6,7 +6,6 @@
 //   RECMERGE_FUZZ_CASES=200 npx vitest run test/fuzz.test.ts  (the slow suite; RECMERGE_FUZZ_SEED shifts the seeds)
 // Among the mutations: slice names moved far apart (90 s, a day, a month, a year either way; the file, its
 // playlist entry or both) and #EXTINF values far beyond a slice's media (100, 86400, 1e6).
-import { execFile } from 'node:child_process';
 import { cp, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MergeSummary } from '../src/options.js';
 import { PARTIAL_MARKER } from '../src/storage/leftovers.js';
 import { formatUtc17, parseUtc17 } from '../src/core/names.js';
+import { rng, runCli, type Rng } from './support/fuzz.js';
 import { probe } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
@@ -23,20 +23,6 @@ const CASES = Number(process.env.RECMERGE_FUZZ_CASES ?? 4);
 const FIRST_SEED = Number(process.env.RECMERGE_FUZZ_SEED ?? 1);
 const CASE_TIMEOUT_MS = 60_000;
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! };
-}
-type Rng = ReturnType<typeof rng>;
 
 const BAD_EXTINF = ['0', '-1', '-0.5', 'abc', 'NaN', 'Infinity', '', '1e-9', '0.001', '2.5', '15', '1,title', '2.000,', '  3 ', '1e1', '0x10', '100', '86400', '1e6'];
 /** Far moves of a slice's name (ms). Beyond a day (`--max-gap` 24 h) the user is split into outputs. */
@@ -199,14 +185,7 @@ async function mutate(dir: string, r: Rng): Promise<{ done: string[]; addedS: nu
   return { done, addedS };
 }
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { timeout: CASE_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
-      const e = error as (Error & { code?: number | string; killed?: boolean }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, timedOut: e?.killed === true });
-    });
-  });
-}
+const runCliCase = (args: string[]) => runCli(CLI, args, CASE_TIMEOUT_MS);
 
 let base: string;
 /** How the cases ended (printed at the end: a fuzz run where everything exits 0 proves little). */
@@ -236,7 +215,7 @@ describe(`fuzz: ${CASES} mutated recordings (seeds ${FIRST_SEED}..${FIRST_SEED +
       const out = `${dir}-out`;
       const args = ['merge', dir, '-o', out, '--json', '-q', ...(r.next() < 0.3 ? ['--transcode'] : []), ...(r.next() < 0.2 ? ['--gaps', 'black'] : [])];
       const started = Date.now();
-      const res = await runCli(args);
+      const res = await runCliCase(args);
       const context = `seed ${seed}: ${what.join(', ')}; recmerge ${args.join(' ')} -> exit ${res.code} after ${Date.now() - started} ms\nstderr: ${res.stderr.slice(-2000)}`;
       expect(res.timedOut, context).toBe(false);
       expect([0, 1, 2], context).toContain(res.code);

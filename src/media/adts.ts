@@ -45,6 +45,30 @@ export function tsAudioPayload(ts: Buffer): Buffer {
   return Buffer.concat(pes);
 }
 
+/** Channels of an ADTS channel configuration (7 is 7.1: eight channels; 0 is a PCE we do not read). */
+export const channelsOf = (channelConfig: number) => (channelConfig === 7 ? 8 : channelConfig);
+
+/**
+ * What makes a frame unusable in a recording (null when it is fine). The recorder writes AAC with one raw
+ * data block a frame, mono or stereo (what a sender sends), at a listed sample rate: a header that says
+ * otherwise is damage (ffmpeg decodes such frames into noise, shortens them or fails the whole output).
+ */
+export function unusualFrame(config: AdtsConfig, blocks: number): string | null {
+  if (SAMPLE_RATES[config.sampleRateIndex] === undefined) return `ADTS sample-rate index ${config.sampleRateIndex} is reserved`;
+  if (config.channelConfig < 1 || config.channelConfig > 2) {
+    return `ADTS channel configuration ${config.channelConfig} (${channelsOf(config.channelConfig)} channels) where the recorder writes mono or stereo`;
+  }
+  if (blocks !== 1) return `ADTS frames of ${blocks} raw data blocks (ffmpeg decodes only the first)`;
+  return null;
+}
+
+/** Why a frame cannot follow the stream's configuration (null when it can): only the channel count may change. */
+export function unusualChange(from: AdtsConfig, to: AdtsConfig): string | null {
+  if (from.objectType !== to.objectType) return `the AAC object type changes from ${from.objectType} to ${to.objectType}`;
+  if (from.sampleRateIndex !== to.sampleRateIndex) return `the sample rate changes from ${SAMPLE_RATES[from.sampleRateIndex]} to ${SAMPLE_RATES[to.sampleRateIndex] ?? 'a reserved index'}`;
+  return null;
+}
+
 const configOf = (data: Buffer, i: number): AdtsConfig => ({
   objectType: (data[i + 2]! >> 6) + 1,
   sampleRateIndex: (data[i + 2]! >> 2) & 0x0f,
@@ -57,8 +81,10 @@ const configOf = (data: Buffer, i: number): AdtsConfig => ({
  */
 export class AdtsSplitter {
   config: AdtsConfig | null = null;
-  /** The configuration changed after the first frame. */
+  /** The configuration (its channel count) changed after the first frame. */
   configChanges = false;
+  /** Why this stream cannot be used as it is (see unusualFrame, unusualChange); null when it can. */
+  problem: string | null = null;
   frames = 0;
   /** Raw data blocks (x 1024 samples). */
   blocks = 0;
@@ -85,10 +111,15 @@ export class AdtsSplitter {
       }
       if (i + length > data.length) break; // the rest of this frame comes with the next push
       const config = configOf(data, i);
+      const blocks = (data[i + 6]! & 0x03) + 1;
       if (!this.config) this.config = config;
-      else if (!sameConfig(this.config, config)) this.configChanges = true;
+      else if (!sameConfig(this.config, config)) {
+        this.configChanges = true;
+        this.problem ??= unusualChange(this.config, config);
+      }
+      this.problem ??= unusualFrame(config, blocks);
       this.frames++;
-      this.blocks += (data[i + 6]! & 0x03) + 1;
+      this.blocks += blocks;
       this.onFrame(data.subarray(i, i + length), config);
       i += length;
     }

@@ -4,11 +4,24 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { PlacedSlice } from '../core/types.js';
-import { type AdtsConfig, AdtsSplitter, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, TsError, tsAudioPayload } from './adts.js';
+import { type AdtsConfig, AdtsSplitter, SAMPLE_RATES, sameConfig, samplesInFrame, splitAdts, TsError, tsAudioPayload, unusualChange, unusualFrame } from './adts.js';
 import { fileChunks, TsScanner } from './ts-scan.js';
 
 export class AudioCopyError extends Error {
   override name = 'AudioCopyError';
+}
+/** Frames of a slice that this track cannot carry: the slice's time (from there) is silent. */
+class UnusableSliceError extends Error {}
+
+/** How many frames of a group (one configuration) the track can carry, and why not the next (see unusualFrame). */
+function usableFrames(group: { frames: Buffer[]; config: AdtsConfig }, track: AdtsConfig | null): { count: number; problem: string | null } {
+  const change = track && unusualChange(track, group.config);
+  if (change) return { count: 0, problem: change };
+  for (const [i, frame] of group.frames.entries()) {
+    const problem = unusualFrame(group.config, samplesInFrame(frame) / 1024);
+    if (problem) return { count: i, problem };
+  }
+  return { count: group.frames.length, problem: null };
 }
 
 /** Silent frames written at once when filling a gap (about 44 s at 48 kHz). */
@@ -102,16 +115,18 @@ export async function writePlacedAdts(
       let result: IteratorResult<{ frames: Buffer[]; config: AdtsConfig }[], AdtsSplitter>;
       try {
         while (!(result = await frames.next()).done) {
-          for (const group of result.value) {
+          for (const whole of result.value) {
+            // Frames this track cannot carry make the rest of the slice silent (see unusualFrame).
+            const unusual = usableFrames(whole, config);
+            if (unusual.count === 0) throw new UnusableSliceError(unusual.problem!);
+            const group = { config: whole.config, frames: whole.frames.slice(0, unusual.count) };
             if (!config) {
               config = group.config;
               if (config.objectType !== 2) throw new AudioCopyError(`${slice.key}: AAC object type ${config.objectType} is not AAC-LC`);
-              if (SAMPLE_RATES[config.sampleRateIndex] === undefined) throw new AudioCopyError(`${slice.key}: bad sample rate index`);
               silent = await silence(config);
               pieces.push({ file: outFile, startFrame: 0, config });
             } else if (!sameConfig(config, group.config)) {
-              const channelsOnly = config.objectType === group.config.objectType && config.sampleRateIndex === group.config.sampleRateIndex;
-              if (!pieceFile || !channelsOnly) throw new AudioCopyError(`${slice.key}: AAC configuration changes mid-track`);
+              if (!pieceFile) throw new AudioCopyError(`${slice.key}: the AAC channel count changes mid-track`);
               // A new piece from here, at the frame it starts on (the frame length does not change).
               await close();
               const file = pieceFile(pieces.length);
@@ -120,7 +135,6 @@ export async function writePlacedAdts(
               silent = await silence(config);
               pieces.push({ file, startFrame: written + copied, config });
             }
-            if (group.frames.some((f) => samplesInFrame(f) !== 1024)) throw new AudioCopyError(`${slice.key}: multi-block ADTS frames`);
             if (!window) {
               const frameMs = (1024 / SAMPLE_RATES[config.sampleRateIndex]!) * 1000;
               const target = Math.round(slice.offsetMs / frameMs);
@@ -139,13 +153,14 @@ export async function writePlacedAdts(
               copied += to - from;
             }
             index += group.frames.length;
+            if (unusual.problem) throw new UnusableSliceError(unusual.problem);
           }
         }
       } catch (error) {
         if (error instanceof AudioCopyError) throw error;
         signal?.throwIfAborted();
         // An unreadable slice costs only its own time: silence fills it up to the next slice.
-        warnings.push(`${slice.key}: ${(error as Error).message}; its time is silent`);
+        warnings.push(`${slice.key}: ${(error as Error).message}; ${copied > 0 ? 'the rest of ' : ''}its time is silent`);
         written += copied;
         continue;
       }

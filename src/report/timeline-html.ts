@@ -18,11 +18,29 @@ interface Marker {
   text: string;
 }
 
-/** The wall-clock range every row shares. */
+/** The wall-clock range every row shares (a loop: nothing per slice is spread into arguments). */
 function range(inventory: Inventory): Interval | null {
-  const slices = inventory.sessions.flatMap((s) => s.uids.flatMap((u) => [...(u.audio?.slices ?? []), ...(u.video?.slices ?? [])]));
-  if (slices.length === 0) return null;
-  return { startMs: Math.min(...slices.map((s) => s.startMs)), endMs: Math.max(...slices.map(endOf)) };
+  let startMs = Infinity;
+  let endMs = -Infinity;
+  for (const u of inventory.sessions.flatMap((s) => s.uids)) {
+    for (const slice of [...(u.audio?.slices ?? []), ...(u.video?.slices ?? [])]) {
+      startMs = Math.min(startMs, slice.startMs);
+      endMs = Math.max(endMs, endOf(slice));
+    }
+  }
+  return startMs <= endMs ? { startMs, endMs } : null;
+}
+
+/** Index of the first of `sorted` (ascending) that is >= `x`. */
+function lowerBound(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Axis ticks at a round step giving about 8 ticks. */
@@ -47,24 +65,41 @@ function trackMarkers(track: Track): Marker[] {
     }
     previous = s;
   }
+  // A track event within a second of a restart already drawn is that restart (looked up, not scanned: a
+  // track may restart at every slice).
+  const restarts = markers.filter((m) => m.kind === 'restart').map((m) => m.atMs).sort((a, b) => a - b);
+  const nearRestart = (t: number) => {
+    const i = lowerBound(restarts, t);
+    return (i < restarts.length && restarts[i]! - t < 1000) || (i > 0 && t - restarts[i - 1]! < 1000);
+  };
   for (const e of track.events) {
-    if (e.timeMs !== null && !markers.some((m) => m.kind === 'restart' && Math.abs(m.atMs - e.timeMs!) < 1000) && e.timeMs > (track.slices[0]?.startMs ?? 0) + 1000) {
+    if (e.timeMs !== null && !nearRestart(e.timeMs) && e.timeMs > (track.slices[0]?.startMs ?? 0) + 1000) {
       markers.push({ kind: 'restart', atMs: e.timeMs, text: `track event ${e.event} ${e.trackType} at ${iso(e.timeMs)}` });
     }
   }
   return markers;
 }
 
-/** Where a problem happens: the start of the slice it names, else the start of the UID's media. */
-function problemTime(p: Problem, rec: UidRecording): { atMs: number | null; media: 'audio' | 'video' | null } {
-  for (const track of [rec.audio, rec.video]) {
-    if (!track || !p.key) continue;
-    const slice = track.slices.find((s) => s.key === p.key);
-    if (slice) return { atMs: slice.startMs, media: track.media };
-    if (track.playlistKey === p.key || track.otherPlaylists.includes(p.key)) return { atMs: track.slices[0]?.startMs ?? null, media: track.media };
+type Pinned = { atMs: number | null; media: 'audio' | 'video' | null };
+
+/**
+ * Where a UID's problems happen: the start of the slice a problem names, else the start of the UID's
+ * media. The keys are looked up in a map built once (a UID may have a problem for every slice).
+ */
+function problemTimes(rec: UidRecording): (p: Problem) => Pinned {
+  const byKey = new Map<string, Pinned>();
+  let firstMs = Infinity;
+  for (const track of [rec.video, rec.audio]) {
+    if (!track) continue;
+    const head: Pinned = { atMs: track.slices[0]?.startMs ?? null, media: track.media };
+    for (const key of [track.playlistKey, ...track.otherPlaylists]) if (key !== null) byKey.set(key, head);
+    for (const s of track.slices) {
+      byKey.set(s.key, { atMs: s.startMs, media: track.media });
+      firstMs = Math.min(firstMs, s.startMs);
+    }
   }
-  const first = [rec.audio, rec.video].flatMap((t) => t?.slices ?? []).map((s) => s.startMs);
-  return { atMs: first.length ? Math.min(...first) : null, media: null };
+  const fallback: Pinned = { atMs: Number.isFinite(firstMs) ? firstMs : null, media: null };
+  return (p) => (p.key ? byKey.get(p.key) : undefined) ?? fallback;
 }
 
 function lane(track: Track | null, media: 'audio' | 'video', r: Interval, problems: Marker[]): string {
@@ -76,8 +111,9 @@ function lane(track: Track | null, media: 'audio' | 'video', r: Interval, proble
   } else {
     const present = track.slices.filter((s) => s.present);
     const spans = coveredSpans(present);
+    const starts = present.map((s) => s.startMs).sort((a, b) => a - b);
     for (const sp of spans) {
-      const count = present.filter((s) => s.startMs >= sp.startMs - 1 && s.startMs < sp.endMs).length;
+      const count = lowerBound(starts, sp.endMs) - lowerBound(starts, sp.startMs - 1);
       parts.push(`<div class="bar ${media}" data-start="${sp.startMs}" data-end="${sp.endMs}" style="left:${x(sp.startMs)};width:${w(sp.startMs, sp.endMs)}" title="${esc(`${media} ${iso(sp.startMs)} → ${iso(sp.endMs)} (${secs(sp.endMs - sp.startMs)}, ${count} slices)`)}"></div>`);
     }
     for (const [i, sp] of spans.slice(1).entries()) {
@@ -88,11 +124,14 @@ function lane(track: Track | null, media: 'audio' | 'video', r: Interval, proble
       parts.push(`<div class="missing" data-key="${esc(s.key)}" style="left:${x(s.startMs)};width:${w(s.startMs, endOf(s))}" title="${esc(`missing from storage: ${s.key} (${secs(s.durationMs)} at ${iso(s.startMs)})`)}"></div>`);
     }
     // Markers at (nearly) the same instant are set side by side rather than on top of each other.
+    // (In time order, the ones set before it within `near` are a run that ends at it: counted, not scanned.)
     const placed: number[] = [];
+    let nearFrom = 0;
     const near = (r.endMs - r.startMs) * 0.012;
     for (const m of [...trackMarkers(track), ...problems].sort((p, q) => p.atMs - q.atMs)) {
       const glyph = m.kind === 'problem' ? '!' : m.kind === 'restart' ? '↻' : m.kind === 'size' ? '⤢' : '⟲';
-      const shift = placed.filter((t) => Math.abs(t - m.atMs) < near).length;
+      while (nearFrom < placed.length && m.atMs - placed[nearFrom]! >= near) nearFrom++;
+      const shift = placed.length - nearFrom;
       placed.push(m.atMs);
       const nudge = shift ? `;transform:translateX(${shift * 17}px)` : '';
       parts.push(`<div class="marker ${m.kind}" data-at="${m.atMs}" style="left:${x(m.atMs)}${nudge}" title="${esc(m.text)}">${glyph}</div>`);
@@ -102,7 +141,8 @@ function lane(track: Track | null, media: 'audio' | 'video', r: Interval, proble
 }
 
 function uidRow(rec: UidRecording, r: Interval): string {
-  const pinned = rec.problems.map((p) => ({ p, ...problemTime(p, rec) }));
+  const problemTime = problemTimes(rec);
+  const pinned = rec.problems.map((p) => ({ p, ...problemTime(p) }));
   const markers = (media: 'audio' | 'video') =>
     pinned
       .filter((q) => q.atMs !== null && (q.media === media || (q.media === null && media === (rec.video ? 'video' : 'audio'))))
