@@ -185,7 +185,7 @@ function mutateTs(data: Buffer, r: Rng, audio: boolean): [string, Buffer] {
       const value = field === 'frameLength' ? r.pick([0, 1, 6, 7, 8191, r.int(8192)]) : field === 'channelConfig' ? r.int(8) : field === 'blocks' ? 1 + r.int(4) : r.int(16);
       const which = r.int(3);
       // (An earlier mutation of the same slice may have taken its program table: then nothing is edited.)
-      let edited = 0;
+      let edited: number;
       try {
         edited = editAdtsHeaders(out, { [field]: value }, (i, n) => (which === 0 ? i === r.int(n) : which === 1 ? i === n - 1 : true));
       } catch {

@@ -1,7 +1,7 @@
 // `recmerge compose` (the whole class in one video, or one mixed .m4a per session) and `recmerge snapshots`:
 // their own flags over the ones every recording command shares (see run-command.ts).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseUtc17 } from '../core/names.js';
+import { UsageError } from '../core/errors.js';
 import { parseSize } from './merge-options.js';
 import { readNamesFile } from './names-file.js';
 import { addRunOptions, runRecordingCommand, type RunFlags } from './run-command.js';
@@ -22,16 +22,9 @@ interface ComposeFlags extends RunFlags {
 
 interface SnapshotFlags extends RunFlags {
   every?: number;
-  at?: number[];
+  at?: string[];
   uid?: string[];
 }
-
-/** A wall-clock instant: 17-digit UTC as in the service's names (`20240506070809123`) or ISO 8601. */
-const instant = (value: string, previous: number[] = []) => {
-  const ms = /^\d{17}$/.test(value) ? parseUtc17(value) : /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : null;
-  if (ms === null || !Number.isFinite(ms)) throw new InvalidArgumentError('an instant is 17-digit UTC (20240506070809123) or ISO 8601 (2024-05-06T07:08:09.123Z).');
-  return [...previous, ms];
-};
 
 const number = (what: string) => (value: string) => {
   const n = Number(value);
@@ -88,13 +81,20 @@ export function registerComposeCommands(program: Command): void {
     .description("a JPEG per user every N seconds of wall clock while the user's video is present (the script's -c)")
     .argument('<source>', 'folder with the downloaded recording, or s3://bucket/prefix')
     .option('--every <seconds>', 'seconds of wall clock between two pictures of a user (on the session\'s grid)', number('every'))
-    .option('--at <instant...>', 'or: pictures at these instants (17-digit UTC or ISO 8601), of every user whose video is present then', instant)
+    .option('--at <instant...>', 'or: pictures at these instants (17-digit UTC or ISO 8601), of every user whose video is present then')
     .option('--uid <uid...>', 'only these UIDs');
   addRunOptions(snapshots, { things: 'pictures', concurrency: 'CPU count' });
   snapshots.action(async (source: string, flags: SnapshotFlags) => {
     const { planSnapshotRecordings, snapshotRecordings } = await import('../api.js');
     const { formatSnapshotPlan, snapshotWords, summaryLines } = await import('./report.js');
-    const options = { every: flags.every, at: flags.at, uids: flags.uid };
+    const { parseUtc17 } = await import('../core/names.js');
+    // A wall-clock instant: 17-digit UTC as in the service's names (`20240506070809123`) or ISO 8601.
+    const at = flags.at?.map((value) => {
+      const ms = /^\d{17}$/.test(value) ? parseUtc17(value) : /^\d{4}-\d\d-\d\dT/.test(value) ? Date.parse(value) : null;
+      if (ms === null || !Number.isFinite(ms)) throw new UsageError(`--at ${value}: an instant is 17-digit UTC (20240506070809123) or ISO 8601 (2024-05-06T07:08:09.123Z)`);
+      return ms;
+    });
+    const options = { every: flags.every, at, uids: flags.uid };
     await runRecordingCommand({
       source,
       flags,
