@@ -91,6 +91,15 @@ export function composeFileName(sid: string | null, cname: string, kind: 'av' | 
 /** A snapshot: `<sid>_<cname>__uid_s_<uid>__<utc of the instant>.jpg`. */
 export const snapshotFileName = (sid: string, cname: string, uid: string, instantMs: number) => safeOutputName(`${sid}_${cname}__uid_s_${uid}__${formatUtc17(instantMs)}.jpg`);
 
+/** The events sidecar beside a merged output or composite (see core/events.ts). */
+export const eventsFileName = (fileName: string) => `${fileName}.events.json`;
+
+/** The WebVTT chapters (joins and leaves) beside a merged output or composite. */
+export const chaptersFileName = (fileName: string) => `${fileName}.chapters.vtt`;
+
+/** Both sidecars every merged output and composite has, in the order they are listed after it. */
+export const eventSidecars = (fileName: string) => [eventsFileName(fileName), chaptersFileName(fileName)];
+
 /** The layout sidecar beside a composite. */
 export const layoutFileName = (fileName: string) => `${fileName}.layout.json`;
 

@@ -7,9 +7,9 @@ import { formatUtc17 } from './names.js';
 import type { PlanOptions } from './options.js';
 import { mergeFileName } from './output-names.js';
 import { planAudio, planVideo } from './paths.js';
-import { audioRuns, overlapWarning, videoRuns } from './runs.js';
+import { audioRuns, overlapWarning, sliceOverlaps, videoRuns } from './runs.js';
 import { coveredSpans, endOf, maxOf, measuredSlice, minOf, placeSlices, toOutput } from './timeline.js';
-import type { Interval, Inventory, MediaFacts, MergePlan, OutputPlan, PlacedSlice, Slice, SliceMedia } from './types.js';
+import type { AbsentSlice, Interval, Inventory, MediaFacts, MergePlan, OutputPlan, PlacedSlice, Slice, SliceMedia } from './types.js';
 
 export { GAP_TOLERANCE_MS };
 export { coveredSpans, placeSlices } from './timeline.js';
@@ -28,6 +28,8 @@ interface Unit {
   uid: string;
   audio: Slice[];
   video: Slice[];
+  /** Listed slices that are not there (missing from storage, unreadable), with why. */
+  absent: { track: 'audio' | 'video'; slice: Slice; reason: string }[];
   warnings: string[];
 }
 
@@ -44,6 +46,11 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
       }
       const warnings = rec.problems.map((p) => (p.key ? `${p.key}: ${p.message}` : p.message));
       const present = (slices: Slice[] | undefined) => (slices ?? []).filter((s) => s.present).map((s) => measuredSlice(s, media, warnings));
+      const absent = (['audio', 'video'] as const).flatMap((track) =>
+        (rec[track]?.slices ?? [])
+          .filter((s) => !s.present)
+          .map((slice) => ({ track, slice, reason: rec.problems.findLast((p) => p.key === slice.key)?.message ?? 'not in storage' })),
+      );
       units.push({
         sid: session.sid,
         sids: [session.sid],
@@ -51,6 +58,7 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
         uid: rec.uid,
         audio: present(rec.audio?.slices),
         video: present(rec.video?.slices),
+        absent,
         warnings,
       });
     }
@@ -65,6 +73,7 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
       prev.sids.push(...u.sids);
       prev.audio = mergeByUtc([prev.audio, u.audio]);
       prev.video = mergeByUtc([prev.video, u.video]);
+      prev.absent.push(...u.absent);
       prev.warnings.push(...u.warnings);
     }
   }
@@ -76,7 +85,7 @@ function splitSegments(unit: Unit, gapMs: number): Unit[] {
   const spans = coveredSpans([...unit.audio, ...unit.video], gapMs);
   return spans.map((span) => {
     const inside = (s: Slice) => s.startMs >= span.startMs && s.startMs < span.endMs;
-    return { ...unit, audio: unit.audio.filter(inside), video: unit.video.filter(inside) };
+    return { ...unit, audio: unit.audio.filter(inside), video: unit.video.filter(inside), absent: unit.absent.filter((a) => inside(a.slice)) };
   });
 }
 
@@ -146,7 +155,8 @@ function planUnit(
   const warnings = [...unit.warnings];
   const vRuns = videoRuns(placedVideo, bySlice, facts, media, warnings);
   const aRuns = audioRuns(placedAudio, bySlice, facts, media);
-  for (const w of [overlapWarning('video', placedVideo, media), overlapWarning('audio', placedAudio, media)]) if (w) warnings.push(w);
+  const overlaps = [...sliceOverlaps('video', placedVideo, media), ...sliceOverlaps('audio', placedAudio, media)];
+  for (const w of [overlapWarning('video', overlaps), overlapWarning('audio', overlaps)]) if (w) warnings.push(w);
   const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, cutsStart, options) : null;
   const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options, media) : null;
   for (const key of audioPlan?.changesInside ?? []) {
@@ -155,6 +165,17 @@ function planUnit(
   if (!videoPlan && !audioPlan) return 'nothing inside the trim window';
   // What the output holds decides its kind (a trim window may hold one track only).
   const kind: OutputPlan['kind'] = videoPlan && audioPlan ? 'av' : audioPlan ? 'audio' : 'video';
+  // Listed slices that are not there, in untrimmed output time (only those inside the output's span).
+  const absent: AbsentSlice[] = unit.absent
+    .filter((a) => (a.track === 'audio' ? audioPlan : videoPlan) !== null && a.slice.startMs >= originMs && a.slice.startMs < endMs)
+    .map((a) => ({
+      track: a.track,
+      key: a.slice.key,
+      kind: a.slice.unreadable ? 'unreadable' : 'missing',
+      atMs: toOutput(a.slice.startMs, originMs, cuts),
+      durationMs: a.slice.durationMs,
+      reason: a.reason,
+    }));
 
   const segmentStart = segment ? originMs : null;
   const idBase = `${unit.sid ?? unit.cname}/${unit.uid}`;
@@ -176,6 +197,8 @@ function planUnit(
     audio: audioPlan,
     inputs: [...placedVideo, ...placedAudio].map((p) => p.key),
     warnings,
+    overlaps,
+    absent,
   };
 }
 
