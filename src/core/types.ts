@@ -279,6 +279,10 @@ export interface MediaFacts {
 export type GapMode = 'freeze' | 'black' | 'cut';
 export type MergeMode = 'av' | 'audio' | 'video' | 'segments';
 export type NameStyle = 'recmerge' | 'script';
+/** Whose clock a user's output is on: the user's own (its first instant) or the session's (channel's, with joined sessions). */
+export type AlignClock = 'user' | 'session';
+/** The container and codec of an audio-only merge output: AAC in .m4a, PCM in .wav, FLAC. */
+export type AudioFormat = 'm4a' | 'wav' | 'flac';
 export type MergePath = 'copy' | 'transcode';
 
 /** A slice placed in output time. */
@@ -401,6 +405,10 @@ export interface OutputPlan {
   /** Wall-clock intervals removed from the output (`--gaps cut`). */
   cuts: Interval[];
   gapMode: GapMode;
+  /** An audio-only output written as PCM (`wav`) or FLAC instead of AAC in .m4a. */
+  audioFormat?: 'wav' | 'flac';
+  /** The output is on the session's clock (`--align session`): its origin and length are the session's. */
+  aligned?: true;
   /** Output-time window kept (`--from`/`--duration`); slices outside it are not read. */
   trim: { fromMs: number; durationMs: number } | null;
   video: VideoPlan | null;

@@ -26,6 +26,12 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
   phase: 'merge',
   check(options) {
     if (options.mode !== undefined && !MERGE_MODES.includes(options.mode)) throw new UsageError(`mode must be one of ${MERGE_MODES.join(', ')} (got ${options.mode})`);
+    // The session's clock and the other audio formats are for audio files (speaker-aligned tracks).
+    if (options.align === 'session' && options.mode !== 'audio') throw new UsageError(`align session needs mode audio (got mode ${options.mode ?? 'av'})`);
+    if (options.audioFormat !== undefined && options.audioFormat !== 'm4a' && options.mode !== 'audio') {
+      throw new UsageError(`audio format ${options.audioFormat} needs mode audio (got mode ${options.mode ?? 'av'})`);
+    }
+    if (options.align === 'session' && options.gaps === 'cut') throw new UsageError('align session keeps every user on the session clock: gaps cut would take that away');
   },
   scope: (options) => ({ mode: options.mode, uids: options.uids, joinSessions: options.joinSessions }),
   concurrency: () => os.availableParallelism(),
@@ -45,6 +51,8 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
       joinSessions: options.joinSessions || undefined,
       splitGap: options.mode === 'segments' ? (options.splitGap ?? 15) : undefined,
       transcode: options.transcode || undefined,
+      align: options.align === 'session' ? 'session' : undefined,
+      audioFormat: options.audioFormat !== undefined && options.audioFormat !== 'm4a' ? options.audioFormat : undefined,
       // The preset matters only where something is re-encoded.
       preset: plan.video?.path === 'transcode' || plan.audio?.path === 'transcode' || options.transcode ? (options.preset ?? DEFAULT_PRESET) : undefined,
     };
