@@ -2,12 +2,14 @@
 // point (mergeRecordings, composeRecordings, snapshotRecordings) takes RunOptions and reports RunProgress;
 // what they add is their own.
 import type { ComposePlanOptions, PlanOptions, SnapshotPlanOptions } from './core/options.js';
+import type { OutputEvents } from './core/events.js';
 import type { MergePath, Problem } from './core/types.js';
 import type { SourceSpec, StorageOptions, TransferProgress } from './storage/source.js';
 
 export type { SourceSpec, StorageOptions } from './storage/source.js';
 
 export type { ComposePlanOptions, PlanOptions, SnapshotPlanOptions } from './core/options.js';
+export type { EventType, GapFill, OutputEvent, OutputEvents, SyncBlock } from './core/events.js';
 
 
 /** The phase an output is in. The work phase is named after the command: merge, compose, snapshot. */
@@ -95,6 +97,12 @@ export interface ResultBase {
   warnings: string[];
   error: string | null;
   elapsedMs: number;
+  /** Merged outputs and composites: what happened on the output's clock (also in `eventsFile`). */
+  events?: OutputEvents;
+  /** Absolute path of `<output>.events.json`, when written (or already present). */
+  eventsFile?: string;
+  /** Absolute path of `<output>.chapters.vtt` (joins and leaves as WebVTT chapters), when written (or already present). */
+  chaptersFile?: string;
 }
 
 export interface OutputResult extends ResultBase {

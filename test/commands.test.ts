@@ -266,6 +266,8 @@ describe('mergeArgs', () => {
     audio: null,
     inputs: [],
     warnings: [],
+    overlaps: [],
+    absent: [],
     ...x,
   });
   const inputs = (x: Partial<MergeInputs>): MergeInputs => ({ videoLists: [], videoDelayMs: 0, adtsFile: null, audioLists: [], ...x });

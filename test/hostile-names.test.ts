@@ -134,7 +134,7 @@ describe('hostile cnames', () => {
       expect(n).toMatch(/~[0-9a-f]{12}~__uid_s_3__uid_e_av\.mp4$/);
     }
     for (const r of results) expect((await probe(r.file!)).durationS).toBeGreaterThan(3.5);
-    // Beside each output its rerun record (`.<name>.recmerge.json`): no other file.
-    expect((await readdir(out)).sort()).toEqual([...names, ...names.map((n) => `.${n}.recmerge.json`)].sort());
+    // Beside each output its rerun record (`.<name>.recmerge.json`) and its events sidecars: no other file.
+    expect((await readdir(out)).sort()).toEqual([...names, ...names.flatMap((n) => [`.${n}.recmerge.json`, `${n}.events.json`, `${n}.chapters.vtt`])].sort());
   });
 });

@@ -1,6 +1,6 @@
 // The merge and storage flags, shared by `merge` and `enqueue`, and their translation to library options.
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { GapMode, MergeMode, NameStyle } from '../core/types.js';
+import type { AlignClock, AudioFormat, GapMode, MergeMode, NameStyle } from '../core/types.js';
 import type { PlanOptions, StorageOptions } from '../options.js';
 
 const number = (what: string) => (value: string) => {
@@ -35,6 +35,8 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(new Option('--names <style>', "output names: recmerge's, or the service script's (<uid>_0_merge_av.mp4 ...)").choices(['recmerge', 'script']).default('recmerge'))
     .option('--max-gap <hours>', 'an absence longer than this splits a user into separate outputs', number('max-gap'), 24)
     .option('--max-span <hours>', "refuse a user's output that would span more than this", number('max-span'), 48)
+    .addOption(new Option('--align <clock>', "mode audio: user: from the user's first instant; session: every user on the session's clock (same origin and length, silence where absent)").choices(['user', 'session']).default('user'))
+    .addOption(new Option('--audio-format <format>', 'mode audio: m4a (AAC), wav (PCM 16-bit) or flac').choices(['m4a', 'wav', 'flac']).default('m4a'))
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
     .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
 }
@@ -64,6 +66,8 @@ export interface PlanFlags {
   preset: string;
   maxGap: number;
   maxSpan: number;
+  align?: AlignClock;
+  audioFormat?: AudioFormat;
 }
 
 export interface StorageFlags {
@@ -91,6 +95,8 @@ export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: strin
     preset: flags.preset,
     maxGapHours: flags.maxGap,
     maxSpanHours: flags.maxSpan,
+    align: flags.align,
+    audioFormat: flags.audioFormat,
   };
 }
 

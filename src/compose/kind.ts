@@ -5,6 +5,7 @@ import { planCompose, type ComposeOutput } from '../core/compose-plan.js';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_TILES } from '../core/layout.js';
 import { COMPOSE_MODES } from '../core/options.js';
+import { layoutFileName } from '../core/output-names.js';
 import type { ComposeOptions, ComposeResult } from '../options.js';
 import type { Kind } from '../pipeline/kind.js';
 import { outputLabels } from '../pipeline/labels.js';
@@ -51,13 +52,14 @@ export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
       preset: options.preset ?? DEFAULT_COMPOSE_PRESET,
     };
   },
+  events: (out) => out.events,
   async render(out, work, options) {
     const labels = options.labels ? new Map(Object.entries(options.labels === true ? {} : options.labels)) : null;
     const { written, media, warnings } = await renderCompose(out, { ...work, labels, maxPiecesPerPass: options.maxPiecesPerPass });
     return { written, media, durationMs: out.durationMs, warnings };
   },
   result(out, base, { rendered, uploaded }) {
-    const layout = out.files[1];
+    const layout = out.layout ? out.files.find((f) => f === layoutFileName(out.files[0]!)) : undefined;
     return {
       ...base,
       kind: out.kind,

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { ComposeOutput } from '../core/compose-plan.js';
 import { layoutJson } from '../core/layout.js';
 import { formatUtc17 } from '../core/names.js';
+import { layoutFileName } from '../core/output-names.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { concatList, ffconcat, type ConcatEntry } from '../render/concat.js';
@@ -343,7 +344,7 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
   const expected = [...(inputs.videoChunks || out.kind !== 'av' ? [] : pieces.map((p, i) => pieceExpectation(p, i))), ...audioExpectations(videoInputs)];
   warnings.push(...(await checkDecoded(expected, read.inputs, work.paths, work.signal)));
   const written = [file];
-  const layout = out.files[1];
+  const layout = out.layout ? out.files.find((f) => f === layoutFileName(file)) : undefined;
   if (out.layout && layout) {
     await writeFile(work.temp(layout), `${layoutJson(out.layout, formatUtc17)}\n`, { flag: 'wx' });
     written.push(layout);

@@ -2,7 +2,8 @@
 // output holding every user's video runs and audio runs placed in the composite's output time, the layout
 // timeline, and how far each run's last frame is held. Pure; per-user runs come from the merge planner.
 import type { ComposePlanOptions } from './options.js';
-import { composeFileName, layoutFileName } from './output-names.js';
+import { composeEvents, type OutputEvents } from './events.js';
+import { composeFileName, eventSidecars, layoutFileName } from './output-names.js';
 import { planMerge } from './plan.js';
 import { rotationPieces } from './runs.js';
 import { coveredSpans } from './timeline.js';
@@ -63,6 +64,8 @@ export interface ComposeOutput {
   /** UIDs of the session that could not be read and are left out. */
   leftOut: string[];
   warnings: string[];
+  /** What happened to each user on the composite's clock (the events sidecar). */
+  events: OutputEvents;
 }
 
 export interface ComposePlan {
@@ -205,7 +208,7 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
       cname: first.cname,
       kind,
       fileName,
-      files: layout ? [fileName, layoutFileName(fileName)] : [fileName],
+      files: [fileName, ...(layout ? [layoutFileName(fileName)] : []), ...eventSidecars(fileName)],
       uid: null,
       originMs,
       durationMs: layout ? layout.durationMs : endMs - originMs,
@@ -220,6 +223,13 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
       inputs,
       leftOut: leftOutUids.get(key) ?? [],
       warnings,
+      events: composeEvents(
+        order.map((i) => ({ uid: plans[i]!.uid, plan: plans[i]! })),
+        originMs,
+        layout ? layout.durationMs : endMs - originMs,
+        gapMode,
+        layout !== null,
+      ),
     });
   }
   // Sessions where nobody could be merged at all.

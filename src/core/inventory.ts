@@ -693,7 +693,7 @@ function buildTrack(
 }
 
 /** A copy of the inventory in which these slices count as absent (unreadable, failed to download). */
-export function markMissing(inventory: Inventory, reasons: Map<string, string>): Inventory {
+export function markMissing(inventory: Inventory, reasons: Map<string, string>, unreadable?: ReadonlySet<string>): Inventory {
   if (reasons.size === 0) return inventory;
   return {
     ...inventory,
@@ -709,7 +709,7 @@ export function markMissing(inventory: Inventory, reasons: Map<string, string>):
               const reason = reasons.get(s.key);
               if (reason === undefined || !s.present) return s;
               problems.push({ severity: 'error', key: s.key, message: `${reason}; its time becomes a gap` });
-              return { ...s, present: false };
+              return unreadable?.has(s.key) ? { ...s, present: false, unreadable: true as const } : { ...s, present: false };
             }),
           };
         };

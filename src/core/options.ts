@@ -1,7 +1,7 @@
 // What a merge, a composite and a set of snapshots can be asked for, and the one table of limits every
 // entry point checks them against (the library, the CLI through it, and queue jobs). Pure.
 import { UsageError } from './errors.js';
-import type { GapMode, MergeMode, NameStyle } from './types.js';
+import type { AlignClock, AudioFormat, GapMode, MergeMode, NameStyle } from './types.js';
 
 export interface PlanOptions {
   mode?: MergeMode;
@@ -27,6 +27,13 @@ export interface PlanOptions {
   maxGapHours?: number;
   /** A user's output may span at most this many hours; longer ones fail for that user (default 48). */
   maxSpanHours?: number;
+  /**
+   * `session` (mode audio only): every user's file on the session's clock (its first instant, its length;
+   * with joinSessions the channel's), silence where the user was absent. Default `user`: from the user's first instant.
+   */
+  align?: AlignClock;
+  /** Mode audio: `m4a` (AAC, default), `wav` (PCM 16-bit) or `flac`. */
+  audioFormat?: AudioFormat;
 }
 
 export type ComposeMode = 'av' | 'mix-audio';
@@ -108,6 +115,8 @@ export const OPTION_CHECKS = {
   concurrency: positiveInt,
   force: isBool,
   alsoAudio: isBool,
+  align: oneOf(['user', 'session']),
+  audioFormat: oneOf(['m4a', 'wav', 'flac']),
   labels: (v) => (typeof v === 'boolean' || (isPlain(v) && Object.entries(v).every(([k, n]) => /^\d+$/.test(k) && typeof n === 'string')) ? null : 'true, false or { "<uid>": "<name>" }'),
 } satisfies Record<string, Check>;
 

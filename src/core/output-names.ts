@@ -4,7 +4,7 @@
 // for every file system (255 bytes per name) even with the temporary-name prefix in front of them.
 import { createHash } from 'node:crypto';
 import { formatUtc17 } from './names.js';
-import type { NameStyle } from './types.js';
+import type { AudioFormat, NameStyle } from './types.js';
 
 /**
  * Longest output file name, in UTF-8 bytes. A temporary name adds `.recmerge-partial-<tag>-<pid>-<rand>-`
@@ -71,11 +71,18 @@ export interface NameParts {
  * A merged output's name: recmerge's (`<sid>_<cname>__uid_s_<uid>__uid_e_<kind>[_<utc>].<ext>`, without the sid
  * for joined sessions) or the service script's (`<uid>_0_merge_av.mp4`, `<uid>_<utc>_av.mp4`, ...).
  */
-export function mergeFileName(unit: NameParts, kind: 'av' | 'audio' | 'video', style: NameStyle | undefined, segmentStart: number | null, multiSession: boolean): string {
-  const ext = kind === 'audio' ? 'm4a' : 'mp4';
+export function mergeFileName(
+  unit: NameParts,
+  kind: 'av' | 'audio' | 'video',
+  style: NameStyle | undefined,
+  segmentStart: number | null,
+  multiSession: boolean,
+  audioFormat: AudioFormat = 'm4a',
+): string {
+  const ext = kind === 'audio' ? audioFormat : 'mp4';
   if (style === 'script') {
     const dir = multiSession && unit.sid ? `${unit.sid}/` : '';
-    if (segmentStart !== null) return safeOutputName(`${dir}${unit.uid}_${formatUtc17(segmentStart)}${kind === 'audio' ? '.m4a' : kind === 'video' ? '.mp4' : '_av.mp4'}`);
+    if (segmentStart !== null) return safeOutputName(`${dir}${unit.uid}_${formatUtc17(segmentStart)}${kind === 'audio' ? `.${ext}` : kind === 'video' ? '.mp4' : '_av.mp4'}`);
     return safeOutputName(`${dir}${unit.uid}_0_merge${kind === 'av' ? '_av' : ''}.${ext}`);
   }
   const head = unit.sid === null ? `${unit.cname}__uid_s_${unit.uid}__uid_e_` : `${unit.sid}_${unit.cname}__uid_s_${unit.uid}__uid_e_`;
@@ -90,6 +97,15 @@ export function composeFileName(sid: string | null, cname: string, kind: 'av' | 
 
 /** A snapshot: `<sid>_<cname>__uid_s_<uid>__<utc of the instant>.jpg`. */
 export const snapshotFileName = (sid: string, cname: string, uid: string, instantMs: number) => safeOutputName(`${sid}_${cname}__uid_s_${uid}__${formatUtc17(instantMs)}.jpg`);
+
+/** The events sidecar beside a merged output or composite (see core/events.ts). */
+export const eventsFileName = (fileName: string) => `${fileName}.events.json`;
+
+/** The WebVTT chapters (joins and leaves) beside a merged output or composite. */
+export const chaptersFileName = (fileName: string) => `${fileName}.chapters.vtt`;
+
+/** Both sidecars every merged output and composite has, in the order they are listed after it. */
+export const eventSidecars = (fileName: string) => [eventsFileName(fileName), chaptersFileName(fileName)];
 
 /** The layout sidecar beside a composite. */
 export const layoutFileName = (fileName: string) => `${fileName}.layout.json`;

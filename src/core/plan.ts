@@ -7,9 +7,9 @@ import { formatUtc17 } from './names.js';
 import type { PlanOptions } from './options.js';
 import { mergeFileName } from './output-names.js';
 import { planAudio, planVideo } from './paths.js';
-import { audioRuns, overlapWarning, videoRuns } from './runs.js';
+import { audioRuns, overlapWarning, sliceOverlaps, videoRuns } from './runs.js';
 import { coveredSpans, endOf, maxOf, measuredSlice, minOf, placeSlices, toOutput } from './timeline.js';
-import type { Interval, Inventory, MediaFacts, MergePlan, OutputPlan, PlacedSlice, Slice, SliceMedia } from './types.js';
+import type { AbsentSlice, Interval, Inventory, MediaFacts, MergePlan, OutputPlan, PlacedSlice, Slice, SliceMedia } from './types.js';
 
 export { GAP_TOLERANCE_MS };
 export { coveredSpans, placeSlices } from './timeline.js';
@@ -28,6 +28,8 @@ interface Unit {
   uid: string;
   audio: Slice[];
   video: Slice[];
+  /** Listed slices that are not there (missing from storage, unreadable), with why. */
+  absent: { track: 'audio' | 'video'; slice: Slice; reason: string }[];
   warnings: string[];
 }
 
@@ -44,6 +46,11 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
       }
       const warnings = rec.problems.map((p) => (p.key ? `${p.key}: ${p.message}` : p.message));
       const present = (slices: Slice[] | undefined) => (slices ?? []).filter((s) => s.present).map((s) => measuredSlice(s, media, warnings));
+      const absent = (['audio', 'video'] as const).flatMap((track) =>
+        (rec[track]?.slices ?? [])
+          .filter((s) => !s.present)
+          .map((slice) => ({ track, slice, reason: rec.problems.findLast((p) => p.key === slice.key)?.message ?? 'not in storage' })),
+      );
       units.push({
         sid: session.sid,
         sids: [session.sid],
@@ -51,6 +58,7 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
         uid: rec.uid,
         audio: present(rec.audio?.slices),
         video: present(rec.video?.slices),
+        absent,
         warnings,
       });
     }
@@ -65,6 +73,7 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
       prev.sids.push(...u.sids);
       prev.audio = mergeByUtc([prev.audio, u.audio]);
       prev.video = mergeByUtc([prev.video, u.video]);
+      prev.absent.push(...u.absent);
       prev.warnings.push(...u.warnings);
     }
   }
@@ -76,7 +85,7 @@ function splitSegments(unit: Unit, gapMs: number): Unit[] {
   const spans = coveredSpans([...unit.audio, ...unit.video], gapMs);
   return spans.map((span) => {
     const inside = (s: Slice) => s.startMs >= span.startMs && s.startMs < span.endMs;
-    return { ...unit, audio: unit.audio.filter(inside), video: unit.video.filter(inside) };
+    return { ...unit, audio: unit.audio.filter(inside), video: unit.video.filter(inside), absent: unit.absent.filter((a) => inside(a.slice)) };
   });
 }
 
@@ -98,6 +107,31 @@ export function keysToProbe(inventory: Inventory, options: PlanOptions = {}): st
   return [...new Set(keys)];
 }
 
+/**
+ * `--align session`: the clock of each session (with joined sessions, of each channel): from its first instant to
+ * its last, over every user and track, by the slices' names and #EXTINF (so that every user's output, measured
+ * apart, gets the same origin and length).
+ */
+function sessionClocks(inventory: Inventory, joinSessions: boolean | undefined): Map<string, Interval> {
+  const clocks = new Map<string, Interval>();
+  for (const session of inventory.sessions) {
+    const key = joinSessions ? session.cname : session.sid;
+    for (const rec of session.uids) {
+      if (rec.failed) continue;
+      for (const s of [...(rec.audio?.slices ?? []), ...(rec.video?.slices ?? [])]) {
+        if (!s.present) continue;
+        const clock = clocks.get(key);
+        if (!clock) clocks.set(key, { startMs: s.startMs, endMs: endOf(s) });
+        else {
+          clock.startMs = Math.min(clock.startMs, s.startMs);
+          clock.endMs = Math.max(clock.endMs, endOf(s));
+        }
+      }
+    }
+  }
+  return clocks;
+}
+
 function planUnit(
   unit: Unit,
   facts: Map<string, MediaFacts>,
@@ -105,6 +139,7 @@ function planUnit(
   segment: boolean,
   multiSession: boolean,
   media: Map<string, SliceMedia> | undefined,
+  clock: Interval | null,
 ): OutputPlan | string {
   const mode = options.mode ?? 'av';
   const audio = mode === 'video' ? [] : unit.audio;
@@ -113,8 +148,9 @@ function planUnit(
     return mode === 'audio' ? 'no audio to merge' : mode === 'video' ? 'no video to merge' : 'no slice could be read';
   }
   const all = [...audio, ...video];
-  const originMs = minOf(all.map((s) => s.startMs));
-  const endMs = maxOf(all.map(endOf));
+  // On the session's clock every user starts at the session's first instant and lasts as long as it.
+  const originMs = clock ? clock.startMs : minOf(all.map((s) => s.startMs));
+  const endMs = clock ? clock.endMs : maxOf(all.map(endOf));
   const gapMode = options.gaps ?? 'freeze';
 
   // --gaps cut: the time the user was absent (no audio and no video) is removed from both tracks alike.
@@ -130,7 +166,8 @@ function planUnit(
   let placedVideo = placeSlices(video, originMs, cuts, media);
   const fromMs = Math.max(0, (options.from ?? 0) * 1000);
   const windowMs = Math.min(durationMs - fromMs, options.duration !== undefined ? options.duration * 1000 : Infinity);
-  if (fromMs > 0 || windowMs < durationMs) {
+  // Aligned outputs are cut at exactly the session's length (media measured past its last listed instant included).
+  if (fromMs > 0 || windowMs < durationMs || clock) {
     if (fromMs >= durationMs) return `--from ${options.from}s is past the end (${(durationMs / 1000).toFixed(3)}s)`;
     trim = { fromMs, durationMs: windowMs };
     const inside = (p: PlacedSlice) => p.offsetMs < fromMs + windowMs && p.offsetMs + p.slotMs > fromMs;
@@ -146,7 +183,8 @@ function planUnit(
   const warnings = [...unit.warnings];
   const vRuns = videoRuns(placedVideo, bySlice, facts, media, warnings);
   const aRuns = audioRuns(placedAudio, bySlice, facts, media);
-  for (const w of [overlapWarning('video', placedVideo, media), overlapWarning('audio', placedAudio, media)]) if (w) warnings.push(w);
+  const overlaps = [...sliceOverlaps('video', placedVideo, media), ...sliceOverlaps('audio', placedAudio, media)];
+  for (const w of [overlapWarning('video', overlaps), overlapWarning('audio', overlaps)]) if (w) warnings.push(w);
   const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, cutsStart, options) : null;
   const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options, media) : null;
   for (const key of audioPlan?.changesInside ?? []) {
@@ -155,6 +193,17 @@ function planUnit(
   if (!videoPlan && !audioPlan) return 'nothing inside the trim window';
   // What the output holds decides its kind (a trim window may hold one track only).
   const kind: OutputPlan['kind'] = videoPlan && audioPlan ? 'av' : audioPlan ? 'audio' : 'video';
+  // Listed slices that are not there, in untrimmed output time (only those inside the output's span).
+  const absent: AbsentSlice[] = unit.absent
+    .filter((a) => (a.track === 'audio' ? audioPlan : videoPlan) !== null && a.slice.startMs >= originMs && a.slice.startMs < endMs)
+    .map((a) => ({
+      track: a.track,
+      key: a.slice.key,
+      kind: a.slice.unreadable ? 'unreadable' : 'missing',
+      atMs: toOutput(a.slice.startMs, originMs, cuts),
+      durationMs: a.slice.durationMs,
+      reason: a.reason,
+    }));
 
   const segmentStart = segment ? originMs : null;
   const idBase = `${unit.sid ?? unit.cname}/${unit.uid}`;
@@ -166,8 +215,10 @@ function planUnit(
     cname: unit.cname,
     uid: unit.uid,
     kind,
-    fileName: mergeFileName(unit, kind, options.names, segmentStart, multiSession),
+    fileName: mergeFileName(unit, kind, options.names, segmentStart, multiSession, kind === 'audio' ? options.audioFormat : undefined),
     originMs,
+    ...(kind === 'audio' && (options.audioFormat === 'wav' || options.audioFormat === 'flac') ? { audioFormat: options.audioFormat } : {}),
+    ...(clock ? { aligned: true as const } : {}),
     durationMs,
     cuts,
     gapMode,
@@ -176,6 +227,8 @@ function planUnit(
     audio: audioPlan,
     inputs: [...placedVideo, ...placedAudio].map((p) => p.key),
     warnings,
+    overlaps,
+    absent,
   };
 }
 
@@ -189,13 +242,16 @@ export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, 
   const multiSession = new Set(units.map((u) => u.sid)).size > 1;
   const maxGapMs = (options.maxGapHours ?? DEFAULT_MAX_GAP_H) * 3_600_000;
   const maxSpanMs = (options.maxSpanHours ?? DEFAULT_MAX_SPAN_H) * 3_600_000;
+  const clocks = options.align === 'session' ? sessionClocks(inventory, options.joinSessions) : null;
   for (const unit of units) {
+    const clock = clocks?.get(options.joinSessions ? unit.cname : unit.sid!) ?? null;
     const segments = options.mode === 'segments';
     let parts = segments ? splitSegments(unit, (options.splitGap ?? DEFAULT_SPLIT_GAP_S) * 1000) : [unit];
     // Instants far apart (a slice named a year later) would make one output of mostly nothing, hours of
     // encoding and a file nobody wants: such a recording becomes separate outputs, said in their warnings.
     let split = false;
-    if (!segments) {
+    // One clock for everyone: a user is never split (the span limit below holds the session to its bound).
+    if (!segments && !clock) {
       const far = splitSegments(unit, maxGapMs);
       if (far.length > 1) {
         split = true;
@@ -207,11 +263,11 @@ export function planMerge(inventory: Inventory, facts: Map<string, MediaFacts>, 
     for (const part of parts) {
       const all = [...part.audio, ...part.video];
       // By the names only: an #EXTINF is not trusted before the slice is measured.
-      const spanMs = all.length > 0 ? maxOf(all.map((x) => x.startMs)) - minOf(all.map((x) => x.startMs)) : 0;
+      const spanMs = clock ? clock.endMs - clock.startMs : all.length > 0 ? maxOf(all.map((x) => x.startMs)) - minOf(all.map((x) => x.startMs)) : 0;
       const result =
         spanMs > maxSpanMs
           ? `spans ${(spanMs / 3_600_000).toFixed(1)} h, more than the ${maxSpanMs / 3_600_000} h allowed (maxSpanHours / --max-span); refused`
-          : planUnit(part, facts, { ...options, mode: segments ? 'av' : options.mode }, segments || split, multiSession, media);
+          : planUnit(part, facts, { ...options, mode: segments ? 'av' : options.mode }, segments || split, multiSession, media, clock);
       if (typeof result === 'string') failures.push({ sid: unit.sid ?? unit.sids.join('+'), cname: unit.cname, uid: unit.uid, error: `uid ${unit.uid}: ${result}` });
       else outputs.push(result);
     }

@@ -3,7 +3,7 @@
 // rate, and what overlapping slices cost. Pure.
 import { GAP_TOLERANCE_MS } from './inventory.js';
 import { maxOf } from './timeline.js';
-import type { AudioFacts, AudioRun, MediaFacts, MediaKind, PlacedSlice, Rotation, Slice, SliceMedia, VideoFacts, VideoRun } from './types.js';
+import type { AudioFacts, AudioRun, MediaFacts, MediaKind, PlacedSlice, Rotation, Slice, SliceMedia, SliceOverlap, VideoFacts, VideoRun } from './types.js';
 
 /** The highest of the rates that are known, or null. */
 const maxRate = (rates: (number | null)[]) => {
@@ -124,7 +124,9 @@ export function videoRuns(placed: PlacedSlice[], slices: Map<string, Slice>, fac
     if (lead.slices.length === 0) continue;
     const first = lead.slices[0]!;
     const last = lead.slices.at(-1)!;
+    const leadFacts = lead.leadMs > 0 ? { lead: { atMs: placed[run[0]!]!.offsetMs, lostMs: lead.leadMs, key: s.key } } : {};
     runs.push({
+      ...leadFacts,
       slices: lead.slices,
       offsetMs: first.offsetMs,
       endMs: last.offsetMs + last.slotMs,
@@ -168,29 +170,34 @@ export function audioRuns(placed: PlacedSlice[], slices: Map<string, Slice>, fac
   });
 }
 
-/** Where slices overlap their successor, the overlap is cut: what that costs, said once per track. */
-export function overlapWarning(kind: MediaKind, placed: PlacedSlice[], media: Map<string, SliceMedia> | undefined): string | null {
-  let count = 0;
-  let totalMs = 0;
-  let largestMs = 0;
-  let frames = 0;
+/** Where slices overlap their successor, the overlap is cut: each cut as a fact (video: only those that drop frames). */
+export function sliceOverlaps(kind: MediaKind, placed: PlacedSlice[], media: Map<string, SliceMedia> | undefined): SliceOverlap[] {
+  const out: SliceOverlap[] = [];
   for (const p of placed) {
     const overlap = p.durationMs - p.slotMs;
     if (overlap <= 0.5) continue;
-    const offsets = media?.get(p.key)?.frameOffsetsMs;
+    const cut: SliceOverlap = { track: kind, key: p.key, atMs: p.offsetMs + p.slotMs, lostMs: overlap };
     if (kind === 'video') {
+      const offsets = media?.get(p.key)?.frameOffsetsMs;
       // Only frames that start inside the next slice's time are dropped; a shorter last frame is not a loss.
       const lost = offsets ? offsets.filter((o) => o >= p.slotMs - 0.5).length : 0;
       if (lost === 0) continue;
-      frames += lost;
+      cut.frames = lost;
     }
-    count++;
-    totalMs += overlap;
-    largestMs = Math.max(largestMs, overlap);
+    out.push(cut);
   }
-  if (count === 0) return null;
+  return out;
+}
+
+/** What the overlaps of a track cost, said once per track (null: none). */
+export function overlapWarning(kind: MediaKind, overlaps: SliceOverlap[]): string | null {
+  const mine = overlaps.filter((o) => o.track === kind);
+  if (mine.length === 0) return null;
+  const totalMs = mine.reduce((a, o) => a + o.lostMs, 0);
+  const largestMs = maxOf(mine.map((o) => o.lostMs));
+  const frames = mine.reduce((a, o) => a + (o.frames ?? 0), 0);
   const what = kind === 'video' ? `${frames} frame(s) in the overlaps were dropped` : 'the overlapping audio was dropped';
-  return `${kind}: ${count} slice(s) overlap the next one (by up to ${Math.round(largestMs)} ms, ${Math.round(totalMs)} ms in all; slice names and lengths disagree); each is cut where the next starts: ${what}`;
+  return `${kind}: ${mine.length} slice(s) overlap the next one (by up to ${Math.round(largestMs)} ms, ${Math.round(totalMs)} ms in all; slice names and lengths disagree); each is cut where the next starts: ${what}`;
 }
 
 /**

@@ -147,6 +147,8 @@ export interface Slice {
   muxed?: true;
   /** The video codec a raw-mode name carries (`h264`, `h265`, `av1`, `vp8`, `vp9`), when it has one. */
   nameCodec?: string;
+  /** Not present because the run found it unreadable (set by markMissing); otherwise an absent slice is missing. */
+  unreadable?: true;
 }
 
 /**
@@ -277,6 +279,10 @@ export interface MediaFacts {
 export type GapMode = 'freeze' | 'black' | 'cut';
 export type MergeMode = 'av' | 'audio' | 'video' | 'segments';
 export type NameStyle = 'recmerge' | 'script';
+/** Whose clock a user's output is on: the user's own (its first instant) or the session's (channel's, with joined sessions). */
+export type AlignClock = 'user' | 'session';
+/** The container and codec of an audio-only merge output: AAC in .m4a, PCM in .wav, FLAC. */
+export type AudioFormat = 'm4a' | 'wav' | 'flac';
 export type MergePath = 'copy' | 'transcode';
 
 /** A slice placed in output time. */
@@ -318,6 +324,8 @@ export interface VideoRun {
   fps: number | null;
   offsetMs: number;
   endMs: number;
+  /** What the run's start could not show (it starts mid-GOP): from `atMs` (output time) for `lostMs`, in `key`. */
+  lead?: { atMs: number; lostMs: number; key: string };
 }
 
 export interface AudioRun {
@@ -359,6 +367,29 @@ export interface AudioPlan {
   changesInside: string[];
 }
 
+/** A slice whose media runs into the next one's time: cut where the next starts (output time). */
+export interface SliceOverlap {
+  track: MediaKind;
+  key: string;
+  /** Output time of the cut. */
+  atMs: number;
+  /** Media cut away (ms). */
+  lostMs: number;
+  /** Video: frames dropped (only frames that start inside the next slice's time). */
+  frames?: number;
+}
+
+/** A listed slice the output could not use: not in storage (`missing`) or not readable (`unreadable`); its time is a gap. */
+export interface AbsentSlice {
+  track: MediaKind;
+  key: string;
+  kind: 'missing' | 'unreadable';
+  /** Output time where its media would have started, and its (listed or measured) length. */
+  atMs: number;
+  durationMs: number;
+  reason: string;
+}
+
 export interface OutputPlan {
   /** Stable id: `<sid or cname>/<uid>[/<segment utc>]`. */
   id: string;
@@ -374,6 +405,10 @@ export interface OutputPlan {
   /** Wall-clock intervals removed from the output (`--gaps cut`). */
   cuts: Interval[];
   gapMode: GapMode;
+  /** An audio-only output written as PCM (`wav`) or FLAC instead of AAC in .m4a. */
+  audioFormat?: 'wav' | 'flac';
+  /** The output is on the session's clock (`--align session`): its origin and length are the session's. */
+  aligned?: true;
   /** Output-time window kept (`--from`/`--duration`); slices outside it are not read. */
   trim: { fromMs: number; durationMs: number } | null;
   video: VideoPlan | null;
@@ -381,6 +416,10 @@ export interface OutputPlan {
   /** Keys of every slice the output reads. */
   inputs: string[];
   warnings: string[];
+  /** Overlapping slices cut where the next starts (what overlapWarning says, as facts). */
+  overlaps: SliceOverlap[];
+  /** Listed slices whose time is a gap: missing from storage or unreadable. */
+  absent: AbsentSlice[];
 }
 
 export interface MergePlan {

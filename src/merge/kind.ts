@@ -3,7 +3,8 @@
 import os from 'node:os';
 import { UsageError } from '../core/errors.js';
 import { MERGE_MODES } from '../core/options.js';
-import { audioBesideName } from '../core/output-names.js';
+import { mergeEvents } from '../core/events.js';
+import { audioBesideName, eventSidecars } from '../core/output-names.js';
 import { planMerge } from '../core/plan.js';
 import type { OutputPlan } from '../core/types.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
@@ -17,7 +18,7 @@ export type MergeOutput = OutputPlan & PlannedOutput & { uid: string };
 
 const withFiles = (plan: OutputPlan, options: MergeOptions): MergeOutput => {
   const beside = options.alsoAudio && plan.kind === 'av' ? audioBesideName(plan.fileName) : null;
-  return { ...plan, files: beside ? [plan.fileName, beside] : [plan.fileName] };
+  return { ...plan, files: [plan.fileName, ...(beside ? [beside] : []), ...eventSidecars(plan.fileName)] };
 };
 
 export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
@@ -25,6 +26,12 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
   phase: 'merge',
   check(options) {
     if (options.mode !== undefined && !MERGE_MODES.includes(options.mode)) throw new UsageError(`mode must be one of ${MERGE_MODES.join(', ')} (got ${options.mode})`);
+    // The session's clock and the other audio formats are for audio files (speaker-aligned tracks).
+    if (options.align === 'session' && options.mode !== 'audio') throw new UsageError(`align session needs mode audio (got mode ${options.mode ?? 'av'})`);
+    if (options.audioFormat !== undefined && options.audioFormat !== 'm4a' && options.mode !== 'audio') {
+      throw new UsageError(`audio format ${options.audioFormat} needs mode audio (got mode ${options.mode ?? 'av'})`);
+    }
+    if (options.align === 'session' && options.gaps === 'cut') throw new UsageError('align session keeps every user on the session clock: gaps cut would take that away');
   },
   scope: (options) => ({ mode: options.mode, uids: options.uids, joinSessions: options.joinSessions }),
   concurrency: () => os.availableParallelism(),
@@ -44,10 +51,13 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
       joinSessions: options.joinSessions || undefined,
       splitGap: options.mode === 'segments' ? (options.splitGap ?? 15) : undefined,
       transcode: options.transcode || undefined,
+      align: options.align === 'session' ? 'session' : undefined,
+      audioFormat: options.audioFormat !== undefined && options.audioFormat !== 'm4a' ? options.audioFormat : undefined,
       // The preset matters only where something is re-encoded.
       preset: plan.video?.path === 'transcode' || plan.audio?.path === 'transcode' || options.transcode ? (options.preset ?? DEFAULT_PRESET) : undefined,
     };
   },
+  events: mergeEvents,
   async render(plan, work) {
     const mp4 = plan.files[0]!;
     const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work);
@@ -55,17 +65,18 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
     // Media a slice was measured to hold but ffmpeg could not read is never lost without a word.
     warnings.push(...(await checkDecoded(expected, inputs, work.paths, work.signal)));
     const media: Record<string, { video: boolean; audio: boolean }> = { [mp4]: { video: plan.video !== null, audio: plan.audio !== null } };
-    const beside = plan.files[1];
+    const beside = plan.files.find((f) => f === audioBesideName(mp4));
     if (beside) {
       // --also-audio: the MP4's own audio track, remuxed (the recording's audio is read once).
       await runFfmpeg(audioBesideArgs(work.temp(mp4), work.temp(beside)), { signal: work.signal });
       media[beside] = { video: false, audio: true };
     }
-    return { written: plan.files, durationMs: plan.durationMs, media, warnings, extra: { videoPath, audioPath } };
+    return { written: beside ? [mp4, beside] : [mp4], durationMs: plan.durationMs, media, warnings, extra: { videoPath, audioPath } };
   },
   result(plan, base, { rendered, uploaded, files }) {
     const extra = (rendered?.extra ?? {}) as { videoPath?: OutputResult['videoPath']; audioPath?: OutputResult['audioPath'] };
-    const beside = plan.files[1];
+    const beside = plan.files.find((f) => f === audioBesideName(plan.fileName));
+    const audioFile = beside ? files.find((f) => f.endsWith(`/${beside}`)) : undefined;
     return {
       ...base,
       uid: plan.uid,
@@ -73,7 +84,7 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
       videoPath: extra.videoPath ?? plan.video?.path ?? null,
       audioPath: extra.audioPath ?? plan.audio?.path ?? null,
       ...(uploaded[0] ? { uploaded: uploaded[0] } : {}),
-      ...(beside && files[1] ? { audioFile: files[1] } : {}),
+      ...(audioFile ? { audioFile } : {}),
     };
   },
   failure(f) {

@@ -188,7 +188,7 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     for (const list of inputs.audioLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
     graph.push(audioGraph(audio, index, timelineEnd(plan)));
     maps.push('-map', '[aout]');
-    codecs.push('-c:a', 'aac', '-b:a', '128k');
+    codecs.push(...(plan.audioFormat === 'wav' ? ['-c:a', 'pcm_s16le'] : plan.audioFormat === 'flac' ? ['-c:a', 'flac'] : ['-c:a', 'aac', '-b:a', '128k']));
   }
 
   if (graph.length > 0) args.push('-filter_complex', graph.join(';'));
@@ -197,13 +197,17 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     if (plan.trim.fromMs > 0) args.push('-ss', sec(plan.trim.fromMs));
     args.push('-t', sec(plan.trim.durationMs));
   }
-  args.push(
-    '-map_metadata', '-1',
-    '-metadata', `creation_time=${new Date(plan.originMs + (plan.trim?.fromMs ?? 0)).toISOString()}`,
-    '-movflags', '+faststart',
-    '-f', 'mp4',
-    outFile,
-  );
+  // WAV and FLAC carry no creation time ffmpeg writes (the events sidecar has the origin).
+  if (plan.audioFormat) args.push('-map_metadata', '-1', '-f', plan.audioFormat, outFile);
+  else {
+    args.push(
+      '-map_metadata', '-1',
+      '-metadata', `creation_time=${new Date(plan.originMs + (plan.trim?.fromMs ?? 0)).toISOString()}`,
+      '-movflags', '+faststart',
+      '-f', 'mp4',
+      outFile,
+    );
+  }
   // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts).
   if (audio && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
   return args;

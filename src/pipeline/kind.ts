@@ -2,6 +2,7 @@
 // inventory, and how to render one output into files. Everything else (checks before any work, reading,
 // records, temporary names, verification, renaming, uploads, progress, cancellation, the summary) is the
 // pipeline's, the same for every command.
+import type { OutputEvents } from '../core/events.js';
 import type { Inventory, MediaFacts, SliceMedia } from '../core/types.js';
 import type { PlanOptions } from '../core/options.js';
 import type { SilenceFrames } from '../render/audio.js';
@@ -75,6 +76,8 @@ export interface Rendered {
   losses?: string[];
   /** Anything the command reports in its result. */
   extra?: Record<string, unknown>;
+  /** The events written beside the output (set by the pipeline). */
+  events?: OutputEvents;
 }
 
 /** What became of an output, for its result. */
@@ -104,6 +107,11 @@ export interface Kind<O extends RunOptions, P extends PlannedOutput, R extends R
   /** The options that change an output's bytes (kept in its record: a rerun with other ones remakes it). */
   byteOptions(options: O, output: P): Record<string, unknown>;
   render(output: P, work: OutputWork, options: O): Promise<Rendered>;
+  /**
+   * What happened on the output's clock: the pipeline writes it beside the output (`<output>.events.json` and
+   * `<output>.chapters.vtt`, which must be among `files`) and puts it in the result. Merge and compose have it.
+   */
+  events?(output: P): OutputEvents;
   result(output: P, base: ResultBase, done: Done): R;
   failure(failure: PlanFailure, options: O): R;
   /** Whether a result is whole (compose: nobody left out). Default: no error. */

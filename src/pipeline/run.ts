@@ -5,12 +5,14 @@
 // outputs and renders one (see Kind).
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { UsageError } from '../core/errors.js';
+import { chaptersVtt, type OutputEvents } from '../core/events.js';
 import { markMissing } from '../core/inventory.js';
+import { chaptersFileName, eventsFileName } from '../core/output-names.js';
 import { checkOptions } from '../core/options.js';
 import type { Inventory } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
@@ -208,7 +210,8 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
       const decision = options.force ? { skip: false as const, reason: null } : await rerunDecision(planned.files.map((f) => outputPath(outDir, f)), record);
       if (decision.skip) {
         progress({ phase: 'skipped', fraction: 1 });
-        return kind.result(planned, base(planned, { file: mainFile, skipped: true, elapsedMs: 0 }), { rendered: null, files: planned.files.map((f) => outputPath(outDir, f)), uploaded: [] });
+        const kept = kind.events ? await keptEvents(planned, outDir) : {};
+        return kind.result(planned, base(planned, { file: mainFile, skipped: true, elapsedMs: 0, ...kept }), { rendered: null, files: planned.files.map((f) => outputPath(outDir, f)), uploaded: [] });
       }
       const remade = decision.reason ? { remade: decision.reason } : {};
       let current = planned;
@@ -217,11 +220,14 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
         await forgetRecord(mainFile);
         progress({ phase: 'download' });
         const { paths, missing } = await source.materialize(planned.inputs, { signal, onProgress: (transfer) => progress({ phase: 'download', transfer }) });
+        // Slices that could not be had; those that join `missing` later could be had but not read.
+        const notHad = new Set(missing.keys());
+        const unreadable = () => new Set([...missing.keys()].filter((k) => !notHad.has(k)));
         // What each slice really holds (lengths, first timestamps, keyframes, overlaps); slices that could not
         // be had or read become gaps. The output is planned again with that.
         const media = await measureSlices(paths, missing, planned, containers, signal);
         const planAgain = () => {
-          const inventory = missing.size > 0 ? markMissing(read.inventory, missing) : read.inventory;
+          const inventory = missing.size > 0 ? markMissing(read.inventory, missing, unreadable()) : read.inventory;
           const again = kind.plan(inventory, read.facts, options, media);
           const found = again.outputs.find((o) => o.id === planned.id);
           if (found) return found;
@@ -257,10 +263,12 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
         else incomplete.add(current.id);
         progress({ phase: 'done', fraction: 1, positionMs: current.durationMs });
         const written = rendered.written.includes(current.files[0]!);
+        const events = rendered.events ? eventsResult(current, outDir, rendered) : {};
         return kind.result(
           current,
           base(current, {
             file: written ? mainFile : null,
+            ...events,
             durationMs: rendered.durationMs,
             warnings: [...current.warnings, ...rendered.warnings, ...(rendered.losses ?? [])],
             error: rendered.written.length === 0 ? `nothing could be written (${rendered.losses?.length ?? 0} failed)` : null,
@@ -286,6 +294,32 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
   } finally {
     if (runDir) await rm(runDir, { recursive: true, force: true });
     await source.dispose();
+  }
+}
+
+const fail = (message: string): never => {
+  throw new Error(message);
+};
+
+/** The result's events fields of an output whose sidecars were written now. */
+function eventsResult(output: PlannedOutput, outDir: string, rendered: Rendered): Partial<ResultBase> {
+  const main = output.files[0]!;
+  return {
+    events: rendered.events!,
+    eventsFile: outputPath(outDir, eventsFileName(main)),
+    chaptersFile: outputPath(outDir, chaptersFileName(main)),
+  };
+}
+
+/** The result's events fields of an output left as it was (its sidecars read back; nothing when they cannot be). */
+async function keptEvents(output: PlannedOutput, outDir: string): Promise<Partial<ResultBase>> {
+  const main = output.files[0]!;
+  const eventsFile = outputPath(outDir, eventsFileName(main));
+  try {
+    const events = JSON.parse(await readFile(eventsFile, 'utf8')) as OutputEvents;
+    return { events, eventsFile, chaptersFile: outputPath(outDir, chaptersFileName(main)) };
+  } catch {
+    return {};
   }
 }
 
@@ -335,6 +369,19 @@ async function renderOne<O extends RunOptions, P extends PlannedOutput>(kind: Ki
       },
       options,
     );
+    // What happened on the output's clock, beside it (a sidecar of the output: written, read back and renamed with it).
+    const events = kind.events?.(output);
+    if (events && rendered.written.includes(output.files[0]!)) {
+      const sidecars: [string, string][] = [
+        [eventsFileName(output.files[0]!), `${JSON.stringify(events, null, 1)}\n`],
+        [chaptersFileName(output.files[0]!), chaptersVtt(events)],
+      ];
+      for (const [name, text] of sidecars) {
+        await writeFile(temps.get(name) ?? fail(`${name} is not a file of ${output.id}`), text, { flag: 'wx' });
+        rendered.written.push(name);
+      }
+      rendered.events = events;
+    }
     let durationMs = rendered.durationMs;
     for (const [i, name] of rendered.written.entries()) {
       const measured = await verify(temps.get(name)!, name, rendered, options.signal);
