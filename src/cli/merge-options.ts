@@ -21,6 +21,10 @@ export function parseSize(value: string): { width: number; height: number } {
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
+/** `--loudnorm [LUFS]` (merge and compose): true alone, else the target. */
+export const loudnormOption = (what: string) =>
+  new Option('--loudnorm [LUFS]', `level ${what} to EBU R128: -16 LUFS (or this target), true peak -1.5 dBTP; only audio is re-encoded`).argParser(number('loudnorm'));
+
 export function addPlanOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--mode <mode>', 'av: one MP4 per user; audio: .m4a; video: video-only MP4; segments: a file per presence').choices(['av', 'audio', 'video', 'segments']).default('av'))
@@ -36,6 +40,7 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--max-gap <hours>', 'an absence longer than this splits a user into separate outputs', number('max-gap'), 24)
     .option('--max-span <hours>', "refuse a user's output that would span more than this", number('max-span'), 48)
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
+    .addOption(loudnormOption("each user's audio"))
     .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
 }
 
@@ -64,6 +69,7 @@ export interface PlanFlags {
   preset: string;
   maxGap: number;
   maxSpan: number;
+  loudnorm?: boolean | number;
 }
 
 export interface StorageFlags {
@@ -91,6 +97,7 @@ export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: strin
     preset: flags.preset,
     maxGapHours: flags.maxGap,
     maxSpanHours: flags.maxSpan,
+    loudnorm: flags.loudnorm,
   };
 }
 

@@ -2,6 +2,7 @@
 // renderMerge; `alsoAudio` adds the .m4a remuxed beside each MP4 as a second file of the same output.
 import os from 'node:os';
 import { UsageError } from '../core/errors.js';
+import { loudnessTarget } from '../core/loudness.js';
 import { MERGE_MODES } from '../core/options.js';
 import { audioBesideName } from '../core/output-names.js';
 import { planMerge } from '../core/plan.js';
@@ -44,13 +45,14 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
       joinSessions: options.joinSessions || undefined,
       splitGap: options.mode === 'segments' ? (options.splitGap ?? 15) : undefined,
       transcode: options.transcode || undefined,
+      loudnorm: loudnessTarget(options.loudnorm)?.lufs,
       // The preset matters only where something is re-encoded.
       preset: plan.video?.path === 'transcode' || plan.audio?.path === 'transcode' || options.transcode ? (options.preset ?? DEFAULT_PRESET) : undefined,
     };
   },
-  async render(plan, work) {
+  async render(plan, work, options) {
     const mp4 = plan.files[0]!;
-    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work);
+    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work, loudnessTarget(options.loudnorm));
     const { inputs } = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
     // Media a slice was measured to hold but ffmpeg could not read is never lost without a word.
     warnings.push(...(await checkDecoded(expected, inputs, work.paths, work.signal)));

@@ -24,6 +24,7 @@ export async function composeForJob(merge: MergeOptions & ComposeJobOptions): Pr
     maxTiles: merge.maxTiles,
     audioTiles: merge.audioTiles,
     labels: merge.labels,
+    loudnorm: merge.loudnorm,
     joinSessions: merge.joinSessions,
     uids: merge.uids,
     preset: merge.preset,
