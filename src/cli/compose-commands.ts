@@ -19,6 +19,7 @@ interface ComposeFlags extends RunFlags {
   uid?: string[];
   preset?: string;
   loudnorm?: boolean | number;
+  layout: 'grid' | 'speaker' | 'vertical';
 }
 
 interface SnapshotFlags extends RunFlags {
@@ -49,7 +50,12 @@ export function registerComposeCommands(program: Command): void {
     .option('--join-sessions', 'one composite per channel across recording sessions (sids)')
     .option('--uid <uid...>', 'only these UIDs')
     .option('--preset <preset>', 'x264 preset (default: veryfast)')
-    .addOption(loudnormOption('each voice, then the mix,'));
+    .addOption(loudnormOption('each voice, then the mix,'))
+    .addOption(
+      new Option('--layout <layout>', 'grid: everyone alike; speaker: whoever speaks in a big tile, the others in a strip below; vertical: big tile and a column')
+        .choices(['grid', 'speaker', 'vertical'])
+        .default('grid'),
+    );
   addRunOptions(compose, { things: 'composites (and layout sidecars)', concurrency: '1' });
   compose.action(async (source: string, flags: ComposeFlags) => {
     const names = flags.namesFile ? await readNamesFile(flags.namesFile) : null;
@@ -67,6 +73,7 @@ export function registerComposeCommands(program: Command): void {
       uids: flags.uid,
       preset: flags.preset,
       loudnorm: flags.loudnorm,
+      layout: flags.layout,
     };
     await runRecordingCommand({
       source,

@@ -27,6 +27,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'recmerge compose ./recording -o out --names-file names.csv   # uid,name lines (any script: 张伟, 김민준, ...)',
     'recmerge compose ./recording -o out --mode mix-audio   # only the mixed audio, one .m4a per session',
     'recmerge compose ./recording -o out --loudnorm -23     # each voice, then the mix, levelled to -23 LUFS',
+    'recmerge compose ./recording -o out --layout speaker   # whoever speaks in a big tile, the others in a strip',
     'recmerge compose s3://bucket/rec/class42 -o out --upload s3://bucket/composed --progress-json',
   ],
   snapshots: [

@@ -20,6 +20,7 @@ const planOptions = (options: ComposeOptions) => ({
   audioTiles: options.audioTiles,
   joinSessions: options.joinSessions,
   uids: options.uids,
+  layout: options.layout,
 });
 
 export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
@@ -51,6 +52,7 @@ export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
       labels: options.labels || undefined,
       preset: options.preset ?? DEFAULT_COMPOSE_PRESET,
       loudnorm: loudnessTarget(options.loudnorm)?.lufs,
+      layout: options.layout && options.layout !== 'grid' ? options.layout : undefined,
     };
   },
   async render(out, work, options) {

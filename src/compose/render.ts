@@ -21,6 +21,7 @@ import { withLeadsCut } from '../render/leads.js';
 import { fontPatternFor } from '../render/text.js';
 import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio } from '../render/audio.js';
 import type { LoudnessTarget } from '../core/loudness.js';
+import { parseLevels, SPEAKER_WINDOW_MS, speakerLayout, speakerSpans } from '../core/speaker.js';
 import { pieceSlices } from '../render/pieces.js';
 import { oneSize, shiftPts, uprightFilter } from '../render/picture.js';
 
@@ -257,6 +258,56 @@ export function composeMeasureArgs(out: ComposeOutput, lists: string[], levels: 
   return [...args, '-filter_complex', chains.join(';'), '-map', '[ameasured]', '-f', 'null', '-'];
 }
 
+/**
+ * The audio levels of one user (`--layout speaker|vertical`): their runs placed on the composite's clock,
+ * mixed to mono, the RMS of every SPEAKER_WINDOW_MS printed on stdout (see parseLevels).
+ */
+export function levelsArgs(out: ComposeOutput, lists: string[], user: number, levels?: AudioLevels): string[] {
+  const runs = out.audioRuns.map((r, j) => ({ r, j })).filter(({ r }) => r.user === user);
+  const sub: ComposeOutput = { ...out, audioRuns: runs.map(({ r }) => r) };
+  const windowSamples = Math.round((MIX_RATE * SPEAKER_WINDOW_MS) / 1000);
+  const chains = placedRuns(sub, 0);
+  chains.push(
+    `${mixOf(sub.audioRuns.map((_, j) => `a${j}`), [
+      // Levelled voices (--loudnorm) are compared as they are heard.
+      ...(levels?.voices[user] ?? []),
+      'pan=mono|c0=0.5*c0+0.5*c1',
+      `asetnsamples=n=${windowSamples}:p=0`,
+      'astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level',
+      'ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:file=-',
+    ])}[alevels]`,
+  );
+  const args = ['-y', '-loglevel', 'error'];
+  for (const { j } of runs) args.push('-f', 'concat', '-safe', '0', '-i', lists[j]!);
+  return [...args, '-filter_complex', chains.join(';'), '-map', '[alevels]', '-f', 'null', '-'];
+}
+
+/**
+ * `--layout speaker|vertical`: each user's audio levels measured by ffmpeg, then who holds the big tile when
+ * (core/speaker.ts), written into the layout.
+ */
+export async function speakerLayoutOf(out: ComposeOutput, lists: string[], levels: AudioLevels | undefined, signal?: AbortSignal): Promise<ComposeOutput> {
+  const layout = out.layout;
+  if (!layout || !layout.mode || layout.mode === 'grid') return out;
+  const measured: number[][] = [];
+  for (const u of out.users.keys()) {
+    if (!out.audioRuns.some((r) => r.user === u)) measured.push([]);
+    else measured.push(parseLevels((await runFfmpeg(levelsArgs(out, lists, u, levels), { signal })).stdout));
+  }
+  const index = new Map(out.users.map((u, i) => [`${u.sid}/${u.uid}`, i]));
+  // Windows are asked for in order: one pass over the intervals. Users in join order, whoever held the big tile.
+  const byInterval = layout.intervals.map((iv) => iv.tiles.map((t) => index.get(`${t.sid}/${t.uid}`)!).sort((a, b) => a - b));
+  let k = 0;
+  const shown = (w: number) => {
+    const midMs = (w + 0.5) * SPEAKER_WINDOW_MS;
+    while (k + 1 < layout.intervals.length && layout.intervals[k]!.endMs <= midMs) k++;
+    return byInterval[k] ?? [];
+  };
+  const windows = Math.ceil(out.durationMs / SPEAKER_WINDOW_MS);
+  const padded = measured.map((l) => Array.from({ length: windows }, (_, i) => l[i] ?? -Infinity));
+  return { ...out, layout: speakerLayout(layout, layout.mode, out.users, speakerSpans(padded, shown)) };
+}
+
 /** --loudnorm: how each voice, then the mix of the levelled voices, is levelled (measured by ffmpeg first). */
 export async function composeLevels(out: ComposeOutput, lists: string[], target: LoudnessTarget, signal?: AbortSignal): Promise<{ levels: AudioLevels; warnings: string[] }> {
   const levels: AudioLevels = { voices: out.users.map(() => null), mix: null };
@@ -362,15 +413,6 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
   const pieceExpectation = (p: VideoPiece, input: number) => expectation(input, 'video', p.slices, { untilMs: ((p.to + 1) * 1000) / out.fps });
   const audioExpectations = (first: number) => out.audioRuns.map((run, j) => expectation(first + j, 'audio', run.slices, { sampleRate: run.sampleRate }));
   const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
-  const pieces = videoPieces(out);
-  // A run that starts without a keyframe is read from its first keyframe (see PlacedSlice.leadMs).
-  const videoPaths = await withLeadsCut(out.videoRuns.flatMap((r) => r.slices), work.paths, workDir);
-  const lists: string[] = [];
-  for (const [i, piece] of pieces.entries()) {
-    const list = path.join(workDir, `video-${i}.ffconcat`);
-    await writeFile(list, concatList(piece.slices, videoPaths, true));
-    lists.push(list);
-  }
   for (const [i, run] of out.audioRuns.entries()) {
     const list = path.join(workDir, `audio-${i}.ffconcat`);
     await writeFile(list, concatList(run.slices, work.paths, true));
@@ -380,6 +422,17 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
     const { levels, warnings: said } = await composeLevels(out, inputs.audioLists, work.loudness, work.signal);
     inputs.levels = levels;
     warnings.push(...said);
+  }
+  // --layout speaker|vertical: who holds the big tile, from the voices as they are mixed.
+  out = await speakerLayoutOf(out, inputs.audioLists, inputs.levels, work.signal);
+  const pieces = videoPieces(out);
+  // A run that starts without a keyframe is read from its first keyframe (see PlacedSlice.leadMs).
+  const videoPaths = await withLeadsCut(out.videoRuns.flatMap((r) => r.slices), work.paths, workDir);
+  const lists: string[] = [];
+  for (const [i, piece] of pieces.entries()) {
+    const list = path.join(workDir, `video-${i}.ffconcat`);
+    await writeFile(list, concatList(piece.slices, videoPaths, true));
+    lists.push(list);
   }
   if (work.labels && out.kind === 'av') {
     inputs.labelFiles = [];
