@@ -118,6 +118,7 @@ describe('computeLayout', () => {
       height: 720,
       fps: 10,
       originUtc: '20240102030405006',
+      layout: 'grid',
       intervals: [{ startMs: 0, endMs: 1000, tiles: [{ sid: 's1', uid: '7', x: 0, y: 0, w: 1280, h: 720 }] }],
     });
   });

@@ -2,7 +2,7 @@
 // their own flags over the ones every recording command shares (see run-command.ts).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { parseSize } from './merge-options.js';
+import { loudnormOption, parseSize } from './merge-options.js';
 import { readNamesFile } from './names-file.js';
 import { addRunOptions, runRecordingCommand, type RunFlags } from './run-command.js';
 
@@ -18,6 +18,8 @@ interface ComposeFlags extends RunFlags {
   joinSessions?: boolean;
   uid?: string[];
   preset?: string;
+  loudnorm?: boolean | number;
+  layout: 'grid' | 'speaker' | 'vertical';
 }
 
 interface SnapshotFlags extends RunFlags {
@@ -47,7 +49,13 @@ export function registerComposeCommands(program: Command): void {
     .option('--audio-tiles', 'users with audio but no video get a black tile')
     .option('--join-sessions', 'one composite per channel across recording sessions (sids)')
     .option('--uid <uid...>', 'only these UIDs')
-    .option('--preset <preset>', 'x264 preset (default: veryfast)');
+    .option('--preset <preset>', 'x264 preset (default: veryfast)')
+    .addOption(loudnormOption('each voice, then the mix,'))
+    .addOption(
+      new Option('--layout <layout>', 'grid: everyone alike; speaker: whoever speaks in a big tile, the others in a strip below; vertical: big tile and a column')
+        .choices(['grid', 'speaker', 'vertical'])
+        .default('grid'),
+    );
   addRunOptions(compose, { things: 'composites (and layout sidecars)', concurrency: '1' });
   compose.action(async (source: string, flags: ComposeFlags) => {
     const names = flags.namesFile ? await readNamesFile(flags.namesFile) : null;
@@ -64,6 +72,8 @@ export function registerComposeCommands(program: Command): void {
       joinSessions: flags.joinSessions,
       uids: flags.uid,
       preset: flags.preset,
+      loudnorm: flags.loudnorm,
+      layout: flags.layout,
     };
     await runRecordingCommand({
       source,

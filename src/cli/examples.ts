@@ -15,6 +15,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'recmerge merge ./recording -o out --mode segments --names script   # like the service script -m 0',
     'recmerge merge ./recording -o voices --mode audio --align session --audio-format wav   # every voice on the session clock',
     'recmerge merge s3://bucket/rec/class42 -o out --upload s3://bucket/merged --progress-json',
+    'recmerge merge ./recording -o out --loudnorm           # every user at -16 LUFS (EBU R128); video still copied',
   ],
   inspect: [
     'recmerge inspect ./recording',
@@ -26,6 +27,8 @@ export const EXAMPLES: Record<string, string[]> = {
     'recmerge compose ./recording -o out --labels --max-tiles 9 --size 1920x1080 --fps 30',
     'recmerge compose ./recording -o out --names-file names.csv   # uid,name lines (any script: 张伟, 김민준, ...)',
     'recmerge compose ./recording -o out --mode mix-audio   # only the mixed audio, one .m4a per session',
+    'recmerge compose ./recording -o out --loudnorm -23     # each voice, then the mix, levelled to -23 LUFS',
+    'recmerge compose ./recording -o out --layout speaker   # whoever speaks in a big tile, the others in a strip',
     'recmerge compose s3://bucket/rec/class42 -o out --upload s3://bucket/composed --progress-json',
   ],
   snapshots: [

@@ -21,6 +21,10 @@ export function parseSize(value: string): { width: number; height: number } {
   return { width: Number(m[1]), height: Number(m[2]) };
 }
 
+/** `--loudnorm [LUFS]` (merge and compose): true alone, else the target. */
+export const loudnormOption = (what: string) =>
+  new Option('--loudnorm [LUFS]', `level ${what} to EBU R128: -16 LUFS (or this target), true peak -1.5 dBTP; only audio is re-encoded`).argParser(number('loudnorm'));
+
 export function addPlanOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--mode <mode>', 'av: one MP4 per user; audio: .m4a; video: video-only MP4; segments: a file per presence').choices(['av', 'audio', 'video', 'segments']).default('av'))
@@ -38,6 +42,7 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(new Option('--align <clock>', "mode audio: user: from the user's first instant; session: every user on the session's clock (same origin and length, silence where absent)").choices(['user', 'session']).default('user'))
     .addOption(new Option('--audio-format <format>', 'mode audio: m4a (AAC), wav (PCM 16-bit) or flac').choices(['m4a', 'wav', 'flac']).default('m4a'))
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
+    .addOption(loudnormOption("each user's audio"))
     .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
 }
 
@@ -68,6 +73,7 @@ export interface PlanFlags {
   maxSpan: number;
   align?: AlignClock;
   audioFormat?: AudioFormat;
+  loudnorm?: boolean | number;
 }
 
 export interface StorageFlags {
@@ -97,6 +103,7 @@ export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: strin
     maxSpanHours: flags.maxSpan,
     align: flags.align,
     audioFormat: flags.audioFormat,
+    loudnorm: flags.loudnorm,
   };
 }
 

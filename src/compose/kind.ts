@@ -4,6 +4,7 @@
 import { planCompose, type ComposeOutput } from '../core/compose-plan.js';
 import { UsageError } from '../core/errors.js';
 import { DEFAULT_MAX_TILES } from '../core/layout.js';
+import { loudnessTarget } from '../core/loudness.js';
 import { COMPOSE_MODES } from '../core/options.js';
 import { layoutFileName } from '../core/output-names.js';
 import type { ComposeOptions, ComposeResult } from '../options.js';
@@ -20,6 +21,7 @@ const planOptions = (options: ComposeOptions) => ({
   audioTiles: options.audioTiles,
   joinSessions: options.joinSessions,
   uids: options.uids,
+  layout: options.layout,
 });
 
 export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
@@ -50,12 +52,14 @@ export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
       // Names drawn into the tiles are part of the picture.
       labels: options.labels || undefined,
       preset: options.preset ?? DEFAULT_COMPOSE_PRESET,
+      loudnorm: loudnessTarget(options.loudnorm)?.lufs,
+      layout: options.layout && options.layout !== 'grid' ? options.layout : undefined,
     };
   },
   events: (out) => out.events,
   async render(out, work, options) {
     const labels = options.labels ? new Map(Object.entries(options.labels === true ? {} : options.labels)) : null;
-    const { written, media, warnings } = await renderCompose(out, { ...work, labels, maxPiecesPerPass: options.maxPiecesPerPass });
+    const { written, media, warnings } = await renderCompose(out, { ...work, labels, maxPiecesPerPass: options.maxPiecesPerPass, loudness: loudnessTarget(options.loudnorm) });
     return { written, media, durationMs: out.durationMs, warnings };
   },
   result(out, base, { rendered, uploaded }) {

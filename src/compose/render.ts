@@ -20,7 +20,9 @@ import { concatList, ffconcat, type ConcatEntry } from '../render/concat.js';
 import { checkDecoded, expectation } from '../render/decoded.js';
 import { withLeadsCut } from '../render/leads.js';
 import { fontPatternFor } from '../render/text.js';
-import { placeAudio } from '../render/audio.js';
+import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio } from '../render/audio.js';
+import type { LoudnessTarget } from '../core/loudness.js';
+import { parseLevels, SPEAKER_WINDOW_MS, speakerLayout, speakerSpans } from '../core/speaker.js';
 import { pieceSlices } from '../render/pieces.js';
 import { oneSize, shiftPts, uprightFilter } from '../render/picture.js';
 
@@ -117,6 +119,8 @@ export interface ComposeInputs {
   labelFiles: ComposeLabel[] | null;
   /** The video already encoded in chunks (`chunkArgs`): a concat list of them, copied. */
   videoChunks?: string;
+  /** --loudnorm: how voices and the mix are levelled. */
+  levels?: AudioLevels;
 }
 
 export interface ComposeEncodeSettings {
@@ -189,22 +193,137 @@ export function composeVideoGraph(out: ComposeOutput, pieces: VideoPiece[], firs
   return chains.join(';\n');
 }
 
-/** The audio part of the graph, ending in [aout]: every run placed, mixed, limited, exactly `durationMs` long. */
-export function composeAudioGraph(out: ComposeOutput, firstInput: number): string {
+/** --loudnorm: the filters that level each user's voice (index as in `users`; null: left as it is) and the mix. */
+export interface AudioLevels {
+  voices: (string[] | null)[];
+  mix: string[] | null;
+}
+
+/** Each run laid on the composite's clock (see placeAudio): the silence before a late joiner comes in small frames. */
+function placedRuns(out: ComposeOutput, firstInput: number): string[] {
+  return out.audioRuns.map((run, j) => `[${firstInput + j}:a:0]${placeAudio({ rate: MIX_RATE, layout: 'stereo', channels: run.channels, startS: run.offsetMs / 1000 }).join(',')}[a${j}]`);
+}
+
+/** Mixes labelled streams without normalisation (the level never depends on how many are present), then `after`. */
+const mixOf = (labels: string[], after: string[]) =>
+  `${labels.map((l) => `[${l}]`).join('')}amix=inputs=${labels.length}:normalize=0:duration=longest:dropout_transition=0${after.length ? `,${after.join(',')}` : ''}`;
+
+/** Each user's voice (their runs mixed) levelled, labelled [v<user>]; users without audio are left out. */
+function levelledVoices(out: ComposeOutput, levels: AudioLevels): { chains: string[]; labels: string[] } {
   const chains: string[] = [];
-  const end = sec(out.durationMs);
-  out.audioRuns.forEach((run, j) => {
-    // Each run laid on the composite's clock (see placeAudio): the silence before a late joiner comes in small frames.
-    const chain = placeAudio({ rate: MIX_RATE, layout: 'stereo', channels: run.channels, startS: run.offsetMs / 1000 });
-    chains.push(`[${firstInput + j}:a:0]${chain.join(',')}[a${j}]`);
+  const labels: string[] = [];
+  out.users.forEach((_, u) => {
+    const runs = out.audioRuns.flatMap((r, j) => (r.user === u ? [`a${j}`] : []));
+    if (runs.length === 0) return;
+    chains.push(`${mixOf(runs, levels.voices[u] ?? [])}[v${u}]`);
+    labels.push(`v${u}`);
   });
-  const tail = `alimiter=limit=${MIX_LIMIT}:level=0:latency=1,apad=whole_dur=${end},atrim=end=${end}[aout]`;
+  return { chains, labels };
+}
+
+/**
+ * The audio part of the graph, ending in [aout]: every run placed, mixed, limited, exactly `durationMs` long.
+ * With `levels` (--loudnorm) each user's voice is levelled before the mix and the mix after it (its own
+ * levelling holds the true peak: no other limiter).
+ */
+export function composeAudioGraph(out: ComposeOutput, firstInput: number, levels?: AudioLevels): string {
+  const end = sec(out.durationMs);
+  const chains = placedRuns(out, firstInput);
+  const tail = [`apad=whole_dur=${end}`, `atrim=end=${end}`];
   if (out.audioRuns.length === 0) chains.push(`anullsrc=r=${MIX_RATE}:cl=stereo,atrim=end=${end}[aout]`);
-  else {
-    const mixed = out.audioRuns.map((_, j) => `[a${j}]`).join('');
-    chains.push(`${mixed}amix=inputs=${out.audioRuns.length}:normalize=0:duration=longest:dropout_transition=0,${tail}`);
+  else if (levels) {
+    const voices = levelledVoices(out, levels);
+    chains.push(...voices.chains, `${mixOf(voices.labels, [...(levels.mix ?? [`alimiter=limit=${MIX_LIMIT}:level=0:latency=1`]), ...tail])}[aout]`);
+  } else {
+    chains.push(`${mixOf(out.audioRuns.map((_, j) => `a${j}`), [`alimiter=limit=${MIX_LIMIT}:level=0:latency=1`, ...tail])}[aout]`);
   }
   return chains.join(';\n');
+}
+
+/**
+ * A measuring pass (see measureLoudness) of one user's voice (`user`), levelled by `filters`, or of the mix of
+ * the voices levelled by `levels.voices` (`user` null). Inputs: the audio lists of the runs it reads, in order.
+ */
+export function composeMeasureArgs(out: ComposeOutput, lists: string[], levels: AudioLevels, user: number | null, filters: string[], target: LoudnessTarget): string[] {
+  const runs = out.audioRuns.map((r, j) => ({ r, j })).filter(({ r }) => user === null || r.user === user);
+  const sub: ComposeOutput = { ...out, audioRuns: runs.map(({ r }) => r) };
+  const measure = [...filters, measureLoudnessFilter(target)];
+  const chains = placedRuns(sub, 0);
+  if (user !== null) chains.push(`${mixOf(sub.audioRuns.map((_, j) => `a${j}`), measure)}[ameasured]`);
+  else {
+    const voices = levelledVoices(sub, levels);
+    chains.push(...voices.chains, `${mixOf(voices.labels, measure)}[ameasured]`);
+  }
+  const args = ['-y', '-loglevel', 'info'];
+  for (const { j } of runs) args.push('-f', 'concat', '-safe', '0', '-i', lists[j]!);
+  return [...args, '-filter_complex', chains.join(';'), '-map', '[ameasured]', '-f', 'null', '-'];
+}
+
+/**
+ * The audio levels of one user (`--layout speaker|vertical`): their runs placed on the composite's clock,
+ * mixed to mono, the RMS of every SPEAKER_WINDOW_MS printed on stdout (see parseLevels).
+ */
+export function levelsArgs(out: ComposeOutput, lists: string[], user: number, levels?: AudioLevels): string[] {
+  const runs = out.audioRuns.map((r, j) => ({ r, j })).filter(({ r }) => r.user === user);
+  const sub: ComposeOutput = { ...out, audioRuns: runs.map(({ r }) => r) };
+  const windowSamples = Math.round((MIX_RATE * SPEAKER_WINDOW_MS) / 1000);
+  const chains = placedRuns(sub, 0);
+  chains.push(
+    `${mixOf(sub.audioRuns.map((_, j) => `a${j}`), [
+      // Levelled voices (--loudnorm) are compared as they are heard.
+      ...(levels?.voices[user] ?? []),
+      'pan=mono|c0=0.5*c0+0.5*c1',
+      `asetnsamples=n=${windowSamples}:p=0`,
+      'astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level',
+      'ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:file=-',
+    ])}[alevels]`,
+  );
+  const args = ['-y', '-loglevel', 'error'];
+  for (const { j } of runs) args.push('-f', 'concat', '-safe', '0', '-i', lists[j]!);
+  return [...args, '-filter_complex', chains.join(';'), '-map', '[alevels]', '-f', 'null', '-'];
+}
+
+/**
+ * `--layout speaker|vertical`: each user's audio levels measured by ffmpeg, then who holds the big tile when
+ * (core/speaker.ts), written into the layout.
+ */
+export async function speakerLayoutOf(out: ComposeOutput, lists: string[], levels: AudioLevels | undefined, signal?: AbortSignal): Promise<ComposeOutput> {
+  const layout = out.layout;
+  if (!layout || !layout.mode || layout.mode === 'grid') return out;
+  const measured: number[][] = [];
+  for (const u of out.users.keys()) {
+    if (!out.audioRuns.some((r) => r.user === u)) measured.push([]);
+    else measured.push(parseLevels((await runFfmpeg(levelsArgs(out, lists, u, levels), { signal })).stdout));
+  }
+  const index = new Map(out.users.map((u, i) => [`${u.sid}/${u.uid}`, i]));
+  // Windows are asked for in order: one pass over the intervals. Users in join order, whoever held the big tile.
+  const byInterval = layout.intervals.map((iv) => iv.tiles.map((t) => index.get(`${t.sid}/${t.uid}`)!).sort((a, b) => a - b));
+  let k = 0;
+  const shown = (w: number) => {
+    const midMs = (w + 0.5) * SPEAKER_WINDOW_MS;
+    while (k + 1 < layout.intervals.length && layout.intervals[k]!.endMs <= midMs) k++;
+    return byInterval[k] ?? [];
+  };
+  const windows = Math.ceil(out.durationMs / SPEAKER_WINDOW_MS);
+  const padded = measured.map((l) => Array.from({ length: windows }, (_, i) => l[i] ?? -Infinity));
+  return { ...out, layout: speakerLayout(layout, layout.mode, out.users, speakerSpans(padded, shown)) };
+}
+
+/** --loudnorm: how each voice, then the mix of the levelled voices, is levelled (measured by ffmpeg first). */
+export async function composeLevels(out: ComposeOutput, lists: string[], target: LoudnessTarget, signal?: AbortSignal): Promise<{ levels: AudioLevels; warnings: string[] }> {
+  const levels: AudioLevels = { voices: out.users.map(() => null), mix: null };
+  const warnings: string[] = [];
+  for (const [u, user] of out.users.entries()) {
+    if (!out.audioRuns.some((r) => r.user === u)) continue;
+    const levelling = await decideLevelling(target, (filters) => measureLoudness(composeMeasureArgs(out, lists, levels, u, filters, target), signal), MIX_RATE, 'stereo');
+    if (levelling) levels.voices[u] = levelFilters(levelling, target, MIX_RATE, 'stereo');
+    else warnings.push(`--loudnorm: uid ${user.uid} holds nothing to level (silence); left as it is`);
+  }
+  if (out.audioRuns.length > 0) {
+    const mix = await decideLevelling(target, (filters) => measureLoudness(composeMeasureArgs(out, lists, levels, null, filters, target), signal), MIX_RATE, 'stereo');
+    if (mix) levels.mix = levelFilters(mix, target, MIX_RATE, 'stereo');
+  }
+  return { levels, warnings };
 }
 
 const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => [
@@ -258,7 +377,7 @@ export function composeArgs(
     codecs.push(...videoEncoder(out, enc));
   }
   for (const list of inputs.audioLists) args.push('-f', 'concat', '-safe', '0', '-i', list);
-  graph.push(composeAudioGraph(out, index));
+  graph.push(composeAudioGraph(out, index, inputs.levels));
   maps.push('-map', '[aout]');
   codecs.push('-c:a', 'aac', '-b:a', '128k');
   args.push('-filter_complex_script', graphFile, ...maps, ...codecs);
@@ -280,6 +399,8 @@ export interface ComposeWork extends Pick<OutputWork, 'paths' | 'workDir' | 'tem
   labels: Map<string, string> | null;
   /** Inputs one ffmpeg pass may open (default 40); a composite with more is encoded in chunks, then joined. */
   maxPiecesPerPass?: number;
+  /** --loudnorm: each voice levelled to this, then the mix. */
+  loudness?: LoudnessTarget | null;
 }
 
 /**
@@ -293,6 +414,18 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
   const pieceExpectation = (p: VideoPiece, input: number) => expectation(input, 'video', p.slices, { untilMs: ((p.to + 1) * 1000) / out.fps });
   const audioExpectations = (first: number) => out.audioRuns.map((run, j) => expectation(first + j, 'audio', run.slices, { sampleRate: run.sampleRate }));
   const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
+  for (const [i, run] of out.audioRuns.entries()) {
+    const list = path.join(workDir, `audio-${i}.ffconcat`);
+    await writeFile(list, concatList(run.slices, work.paths, true));
+    inputs.audioLists.push(list);
+  }
+  if (work.loudness) {
+    const { levels, warnings: said } = await composeLevels(out, inputs.audioLists, work.loudness, work.signal);
+    inputs.levels = levels;
+    warnings.push(...said);
+  }
+  // --layout speaker|vertical: who holds the big tile, from the voices as they are mixed.
+  out = await speakerLayoutOf(out, inputs.audioLists, inputs.levels, work.signal);
   const pieces = videoPieces(out);
   // A run that starts without a keyframe is read from its first keyframe (see PlacedSlice.leadMs).
   const videoPaths = await withLeadsCut(out.videoRuns.flatMap((r) => r.slices), work.paths, workDir);
@@ -301,11 +434,6 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
     const list = path.join(workDir, `video-${i}.ffconcat`);
     await writeFile(list, concatList(piece.slices, videoPaths, true));
     lists.push(list);
-  }
-  for (const [i, run] of out.audioRuns.entries()) {
-    const list = path.join(workDir, `audio-${i}.ffconcat`);
-    await writeFile(list, concatList(run.slices, work.paths, true));
-    inputs.audioLists.push(list);
   }
   if (work.labels && out.kind === 'av') {
     inputs.labelFiles = [];

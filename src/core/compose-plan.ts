@@ -7,6 +7,7 @@ import { composeFileName, eventSidecars, layoutFileName } from './output-names.j
 import { planMerge } from './plan.js';
 import { rotationPieces } from './runs.js';
 import { coveredSpans } from './timeline.js';
+import { speakerLayout } from './speaker.js';
 import { computeLayout, frameOf, presenceSpans, type Layout, type LayoutUser } from './layout.js';
 import type { AudioRun, Inventory, MediaFacts, OutputPlan, PlacedSlice, Slice, SliceMedia, VideoRun } from './types.js';
 
@@ -140,7 +141,9 @@ export function planCompose(inventory: Inventory, facts: Map<string, MediaFacts>
       video: kind === 'audio' || !p.video ? [] : listedSpans(inventory, p.sids, p.uid, 'video', media),
       audio: p.audio ? listedSpans(inventory, p.sids, p.uid, 'audio', media) : [],
     }));
-    const layout = kind === 'audio' ? null : computeLayout(layoutUsers, originMs, endMs, { width, height, fps, maxTiles: options.maxTiles, audioTiles: options.audioTiles });
+    const grid = kind === 'audio' ? null : computeLayout(layoutUsers, originMs, endMs, { width, height, fps, maxTiles: options.maxTiles, audioTiles: options.audioTiles });
+    // One big tile: held by the first user shown until the audio levels are measured (see core/speaker.ts).
+    const layout = grid && options.layout && options.layout !== 'grid' ? speakerLayout(grid, options.layout) : grid;
     // Users in join order (the layout's order; audio-only users after, by first instant).
     const firstInstant = (i: number) => Math.min(plans[i]!.originMs, ...layoutUsers[i]!.video.map((s) => s.startMs));
     const order = plans.map((_, i) => i).sort((a, b) => firstInstant(a) - firstInstant(b) || a - b);

@@ -5,6 +5,7 @@
 // the grid re-flows only when the set of shown users changes; tiles are in join order (the user's first
 // instant in the session); beyond `maxTiles` users, the most recently audible ones are shown.
 import { unionSpans } from './timeline.js';
+import type { ComposeLayoutMode } from './options.js';
 import type { Interval } from './types.js';
 
 /** Pauses in a user's video shorter than this do not take the tile away (they are filled per --gaps). */
@@ -50,6 +51,8 @@ export interface LayoutInterval {
   startMs: number;
   endMs: number;
   tiles: Tile[];
+  /** `speaker`/`vertical` layouts: the user in the big tile (the first of `tiles`); null when nobody is shown. */
+  main?: { sid: string; uid: string } | null;
 }
 
 export interface Layout {
@@ -62,6 +65,8 @@ export interface Layout {
   durationMs: number;
   /** Consecutive, covering [0, frames) exactly. */
   intervals: LayoutInterval[];
+  /** Default 'grid' (see core/speaker.ts for the others). */
+  mode?: ComposeLayoutMode;
 }
 
 /** A user's presence: the union of their media's spans, joining pauses shorter than `joinMs`. */
@@ -185,9 +190,11 @@ export function layoutJson(layout: Layout, formatUtc: (ms: number) => string): s
       height: layout.height,
       fps: layout.fps,
       originUtc: formatUtc(layout.originMs),
+      layout: layout.mode ?? 'grid',
       intervals: layout.intervals.map((i) => ({
         startMs: i.startMs,
         endMs: i.endMs,
+        ...(i.main !== undefined ? { main: i.main } : {}),
         tiles: i.tiles.map((t) => ({ sid: t.sid, uid: t.uid, x: t.x, y: t.y, w: t.w, h: t.h })),
       })),
     },

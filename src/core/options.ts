@@ -34,6 +34,8 @@ export interface PlanOptions {
   align?: AlignClock;
   /** Mode audio: `m4a` (AAC, default), `wav` (PCM 16-bit) or `flac`. */
   audioFormat?: AudioFormat;
+  /** Level the audio to EBU R128: true for -16 LUFS, or a target in LUFS (true peak -1.5 dBTP); only audio is re-encoded. */
+  loudnorm?: boolean | number;
 }
 
 export type ComposeMode = 'av' | 'mix-audio';
@@ -55,7 +57,14 @@ export interface ComposePlanOptions {
   joinSessions?: boolean;
   /** Only these users. */
   uids?: string[];
+  /** Level each voice, then the mix, to EBU R128: true for -16 LUFS, or a target in LUFS (true peak -1.5 dBTP). */
+  loudnorm?: boolean | number;
+  /** 'grid' (default): everyone alike; 'speaker': the speaking user big, the others in a strip below; 'vertical': big, the others in a column. */
+  layout?: ComposeLayoutMode;
 }
+
+export type ComposeLayoutMode = 'grid' | 'speaker' | 'vertical';
+export const COMPOSE_LAYOUTS: readonly ComposeLayoutMode[] = ['grid', 'speaker', 'vertical'];
 
 export interface SnapshotPlanOptions {
   /** Seconds of wall clock between two pictures of a user (on the session's grid: its first instant + k * every). */
@@ -74,6 +83,9 @@ export const MAX_FPS = 240;
 export const MIN_SIDE = 16;
 export const MAX_SIDE = 8192;
 export const MAX_TILES = 64;
+/** Loudness targets (LUFS) --loudnorm accepts (ffmpeg's loudnorm's range). */
+export const MIN_LUFS = -70;
+export const MAX_LUFS = -5;
 /** The shortest snapshot interval, seconds. */
 export const MIN_EVERY_S = 0.1;
 
@@ -110,6 +122,8 @@ export const OPTION_CHECKS = {
   gaps: oneOf(['freeze', 'black', 'cut']),
   maxTiles: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TILES ? null : `a whole number from 1 to ${MAX_TILES}`),
   audioTiles: isBool,
+  loudnorm: (v) => (typeof v === 'boolean' || (num(v) && v >= MIN_LUFS && v <= MAX_LUFS) ? null : `true, false or a target from ${MIN_LUFS} to ${MAX_LUFS} LUFS`),
+  layout: oneOf(['grid', 'speaker', 'vertical']),
   every: (v) => (num(v) && v >= MIN_EVERY_S ? null : `at least ${MIN_EVERY_S} seconds`),
   at: (v) => (Array.isArray(v) && v.length > 0 && v.length <= 100_000 && v.every((t) => Number.isInteger(t) && t > 0) ? null : 'a list of wall-clock instants (epoch milliseconds)'),
   concurrency: positiveInt,

@@ -2,6 +2,7 @@
 // renderMerge; `alsoAudio` adds the .m4a remuxed beside each MP4 as a second file of the same output.
 import os from 'node:os';
 import { UsageError } from '../core/errors.js';
+import { loudnessTarget } from '../core/loudness.js';
 import { MERGE_MODES } from '../core/options.js';
 import { mergeEvents } from '../core/events.js';
 import { audioBesideName, eventSidecars } from '../core/output-names.js';
@@ -53,14 +54,15 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
       transcode: options.transcode || undefined,
       align: options.align === 'session' ? 'session' : undefined,
       audioFormat: options.audioFormat !== undefined && options.audioFormat !== 'm4a' ? options.audioFormat : undefined,
+      loudnorm: loudnessTarget(options.loudnorm)?.lufs,
       // The preset matters only where something is re-encoded.
       preset: plan.video?.path === 'transcode' || plan.audio?.path === 'transcode' || options.transcode ? (options.preset ?? DEFAULT_PRESET) : undefined,
     };
   },
   events: mergeEvents,
-  async render(plan, work) {
+  async render(plan, work, options) {
     const mp4 = plan.files[0]!;
-    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work);
+    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work, loudnessTarget(options.loudnorm));
     const { inputs } = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
     // Media a slice was measured to hold but ffmpeg could not read is never lost without a word.
     warnings.push(...(await checkDecoded(expected, inputs, work.paths, work.signal)));

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { rotationPieces } from '../core/runs.js';
 import type { AudioPlan, AudioRun, GapMode, MergePath, OutputPlan, PlacedSlice, Rotation, VideoPlan } from '../core/types.js';
 import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audio-placer.js';
-import { placeAudio, silenceFrom } from '../render/audio.js';
+import type { LoudnessTarget } from '../core/loudness.js';
+import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio, silenceFrom } from '../render/audio.js';
 import { concatList, ffconcat, type LeadClip } from '../render/concat.js';
 import { expectation, placedExpectation, type InputExpectation } from '../render/decoded.js';
 import { blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
@@ -103,8 +104,7 @@ export function videoGraph(video: VideoPlan, firstInput: number, durationMs: num
  * the output clock (see placeAudio) over the samples it owns: from its offset to the next run.
  */
 export function audioGraph(audio: AudioPlan, firstInput: number, durationMs: number): string {
-  const rate = audio.runs.reduce((r, run) => Math.max(r, run.sampleRate), 0) || 48000;
-  const layout = audio.runs.some((r) => r.channels >= 2) ? 'stereo' : 'mono';
+  const { rate, layout } = audioFormat(audio);
   const total = Math.max(1, Math.round((durationMs / 1000) * rate));
   const starts = audio.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, Math.round((run.offsetMs / 1000) * rate))));
   const segments = audio.runs.map((run, k) => ({ run, k, samples: (starts[k + 1] ?? total) - starts[k]! })).filter((x) => x.samples > 0);
@@ -136,10 +136,49 @@ export interface MergeInputs {
 export interface EncodeSettings {
   preset: string;
   threads?: number;
+  /** Filters that level the audio (--loudnorm: see levelFilters); the audio is then re-encoded. */
+  level?: string[];
 }
 
 /** Where the untrimmed timeline must reach: the output's end, or the trim window's end. */
 const timelineEnd = (plan: OutputPlan) => (plan.trim ? plan.trim.fromMs + plan.trim.durationMs : plan.durationMs);
+
+/** The output's audio rate and layout in the transcode graph: the highest rate, stereo when any run has two channels. */
+export function audioFormat(audio: AudioPlan): { rate: number; layout: 'mono' | 'stereo' } {
+  return { rate: audio.runs.reduce((r, run) => Math.max(r, run.sampleRate), 0) || 48000, layout: audio.runs.some((r) => r.channels >= 2) ? 'stereo' : 'mono' };
+}
+
+/**
+ * The audio inputs of a merge (from input `index` on) and, when it is decoded, its graph ending in [aout]:
+ * the placed ADTS copied as it is, or the transcode graph; either then levelled by `level` (--loudnorm).
+ */
+function audioPart(plan: OutputPlan, inputs: MergeInputs, index: number, level?: string[]): { args: string[]; graph: string | null; map: string } | null {
+  const audio = plan.audio;
+  if (!audio) return null;
+  const levelled = level && level.length > 0 ? level : null;
+  if (inputs.adtsFile) {
+    const args = ['-f', 'aac', '-i', inputs.adtsFile];
+    if (!levelled) return { args, graph: null, map: `${index}:a:0` };
+    // The placed frames decode to the output clock from their first sample (they are copied otherwise).
+    return { args, graph: `[${index}:a:0]${levelled.join(',')}[aout]`, map: '[aout]' };
+  }
+  if (inputs.audioLists.length === 0) return null;
+  const args = inputs.audioLists.flatMap((list) => ['-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list]);
+  const graph = audioGraph(audio, index, timelineEnd(plan));
+  if (!levelled) return { args, graph, map: '[aout]' };
+  return { args, graph: `${graph.replace(/\[aout\]$/, '[aplaced]')};[aplaced]${levelled.join(',')}[aout]`, map: '[aout]' };
+}
+
+/**
+ * A measuring pass of a merge's audio (see measureLoudness): the same inputs and graph, levelled by
+ * `level`, cut to the trim window, into loudnorm's report.
+ */
+export function mergeMeasureArgs(plan: OutputPlan, inputs: MergeInputs, level: string[], target: LoudnessTarget): string[] {
+  const part = audioPart(plan, inputs, 0, ['anull'])!;
+  const window = plan.trim ? [`atrim=start=${sec(plan.trim.fromMs)}:duration=${sec(plan.trim.durationMs)}`] : [];
+  const graph = `${part.graph};[aout]${[...window, ...level, measureLoudnessFilter(target)].join(',')}[ameasured]`;
+  return ['-y', '-loglevel', 'info', ...part.args, '-filter_complex', graph, '-map', '[ameasured]', '-f', 'null', '-'];
+}
 
 export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string, enc: EncodeSettings): string[] {
   const args: string[] = ['-y', '-loglevel', 'error'];
@@ -179,16 +218,12 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     index += inputs.videoLists.length;
   }
 
-  const audio = plan.audio;
-  if (audio && inputs.adtsFile) {
-    args.push('-f', 'aac', '-i', inputs.adtsFile);
-    maps.push('-map', `${index}:a:0`);
-    codecs.push('-c:a', 'copy');
-  } else if (audio && inputs.audioLists.length > 0) {
-    for (const list of inputs.audioLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
-    graph.push(audioGraph(audio, index, timelineEnd(plan)));
-    maps.push('-map', '[aout]');
-    codecs.push(...(plan.audioFormat === 'wav' ? ['-c:a', 'pcm_s16le'] : plan.audioFormat === 'flac' ? ['-c:a', 'flac'] : ['-c:a', 'aac', '-b:a', '128k']));
+  const audio = audioPart(plan, inputs, index, enc.level);
+  if (audio) {
+    args.push(...audio.args);
+    if (audio.graph) graph.push(audio.graph);
+    maps.push('-map', audio.map);
+    codecs.push(...(!audio.graph ? ['-c:a', 'copy'] : plan.audioFormat === 'wav' ? ['-c:a', 'pcm_s16le'] : plan.audioFormat === 'flac' ? ['-c:a', 'flac'] : ['-c:a', 'aac', '-b:a', '128k']));
   }
 
   if (graph.length > 0) args.push('-filter_complex', graph.join(';'));
@@ -237,6 +272,8 @@ export async function renderMerge(
   plan: OutputPlan,
   outFile: string,
   work: MergeWork,
+  /** --loudnorm: the audio levelled to this (measured, then re-encoded). */
+  loudness: LoudnessTarget | null = null,
 ): Promise<{ args: string[]; warnings: string[]; videoPath: MergePath | null; audioPath: MergePath | null; expected: (InputExpectation | null)[] }> {
   const { workDir } = work;
   const warnings: string[] = [];
@@ -312,6 +349,17 @@ export async function renderMerge(
       }
     }
   }
-  const args = mergeArgs({ ...plan, audio: audioPlan }, inputs, outFile, { preset: work.preset, threads: work.threads });
+  const planned = { ...plan, audio: audioPlan };
+  let level: string[] | undefined;
+  if (loudness && audioPlan && (inputs.adtsFile || inputs.audioLists.length > 0)) {
+    // --loudnorm: measured first (audio only), then levelled as it is encoded; the video is untouched.
+    const { rate, layout } = audioFormat(audioPlan);
+    const levelling = await decideLevelling(loudness, (filters) => measureLoudness(mergeMeasureArgs(planned, inputs, filters, loudness), work.signal), rate, layout);
+    if (levelling) {
+      level = levelFilters(levelling, loudness, rate, layout);
+      audioPath = 'transcode';
+    } else warnings.push('--loudnorm: the audio holds nothing to level (silence); left as it is');
+  }
+  const args = mergeArgs(planned, inputs, outFile, { preset: work.preset, threads: work.threads, level });
   return { args, warnings, videoPath: video?.path ?? null, audioPath, expected };
 }

@@ -1,6 +1,7 @@
 // A compose queue job (`options.compose` in a merge job): composeRecordings() answering in the shape the
 // worker reports and writes manifests from (one result per composite, its layout sidecar beside it).
 import { composeRecordings } from '../api.js';
+import type { ComposeLayoutMode } from '../core/options.js';
 import type { ComposeOptions, MergeOptions, MergeSummary, OutputResult } from '../options.js';
 
 /** What a job may ask of a composite, on top of the merge job options it shares (size, fps, gaps, uids, ...). */
@@ -11,6 +12,8 @@ export interface ComposeJobOptions {
   audioTiles?: boolean;
   /** Draw UIDs in the tiles, or these names (uid -> name). */
   labels?: boolean | Record<string, string>;
+  /** 'grid' (default), 'speaker' or 'vertical' (see ComposePlanOptions.layout). */
+  layout?: ComposeLayoutMode;
 }
 
 export async function composeForJob(merge: MergeOptions & ComposeJobOptions): Promise<MergeSummary> {
@@ -24,6 +27,8 @@ export async function composeForJob(merge: MergeOptions & ComposeJobOptions): Pr
     maxTiles: merge.maxTiles,
     audioTiles: merge.audioTiles,
     labels: merge.labels,
+    loudnorm: merge.loudnorm,
+    layout: merge.layout,
     joinSessions: merge.joinSessions,
     uids: merge.uids,
     preset: merge.preset,

@@ -3,6 +3,7 @@
 // fills gaps with. The one rule for merge (runs one after another) and compose (runs mixed).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { hasVoice, linearFits, LOUDNORM_LRA, MAX_LOUDNESS_PASSES, nextGain, parseLoudnormJson, type Levelling, type LoudnessTarget, type Measured } from '../core/loudness.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import type { SilenceSource } from '../media/audio-placer.js';
@@ -74,4 +75,60 @@ export function silenceFrom(cache: { dir: string; silence: SilenceFrames }, sign
     }
     return frame;
   };
+}
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+const dB = (v: number) => v.toFixed(2);
+
+/** loudnorm reporting what reaches it (print_format=json): a measuring pass ends with it. */
+export const measureLoudnessFilter = (target: LoudnessTarget) => `loudnorm=I=${target.lufs}:TP=${target.truePeak}:LRA=${LOUDNORM_LRA}:print_format=json`;
+
+/**
+ * The filters that level a track as decided (see core/loudness.ts), back in `rate` and `layout`: loudnorm's
+ * linear mode with the measured values, or a gain and a limiter run at 4x the rate (so that it holds the
+ * true peak, not only the sample peak); both delay nothing (the limiter's look-ahead is compensated).
+ */
+export function levelFilters(level: Levelling, target: LoudnessTarget, rate: number, layout: 'mono' | 'stereo'): string[] {
+  const back = [`aresample=${rate}`, `aformat=sample_fmts=fltp:sample_rates=${rate}:channel_layouts=${layout}`];
+  if (level.kind === 'linear') {
+    const m = level.measured;
+    return [
+      `loudnorm=I=${target.lufs}:TP=${target.truePeak}:LRA=${LOUDNORM_LRA}:measured_I=${dB(clamp(m.i, -99, 0))}:measured_TP=${dB(clamp(m.tp, -99, 99))}` +
+        `:measured_LRA=${dB(clamp(m.lra, 0, 99))}:measured_thresh=${dB(clamp(m.thresh, -99, 0))}:linear=true`,
+      ...back,
+    ];
+  }
+  const limit = clamp(10 ** (target.truePeak / 20), 0.0625, 1);
+  return [`volume=${dB(level.gainDb)}dB`, `aresample=${rate * 4}`, `alimiter=limit=${limit.toFixed(4)}:level=0:latency=1`, ...back];
+}
+
+/**
+ * Runs a measuring pass: `args` read the track and end in a graph whose output goes through
+ * measureLoudnessFilter into `-f null -`. What loudnorm reports (null: nothing measurable came out).
+ */
+export async function measureLoudness(args: string[], signal?: AbortSignal): Promise<Measured | null> {
+  const { stderr } = await runFfmpeg(['-nostats', ...args], { signal });
+  return parseLoudnormJson(stderr);
+}
+
+/**
+ * Decides how a track is levelled: `measure(filters)` runs a measuring pass of the track through `filters`
+ * (none: the track as it is). Null when it holds nothing to level (silence).
+ */
+export async function decideLevelling(target: LoudnessTarget, measure: (filters: string[]) => Promise<Measured | null>, rate: number, layout: 'mono' | 'stereo'): Promise<Levelling | null> {
+  const first = await measure([]);
+  if (!hasVoice(first)) return null;
+  if (linearFits(first, target)) return { kind: 'linear', measured: first };
+  const tries: { gainDb: number; lufs: number }[] = [{ gainDb: 0, lufs: first.i }];
+  let gain = nextGain(tries, target);
+  let best: { gainDb: number; lufs: number } | null = null;
+  for (let pass = 1; gain !== null && pass < MAX_LOUDNESS_PASSES; pass++) {
+    const level: Levelling = { kind: 'limited', gainDb: gain };
+    const m = await measure(levelFilters(level, target, rate, layout));
+    if (!hasVoice(m)) break;
+    tries.push({ gainDb: gain, lufs: m.i });
+    if (!best || Math.abs(m.i - target.lufs) < Math.abs(best.lufs - target.lufs)) best = { gainDb: gain, lufs: m.i };
+    gain = nextGain(tries, target);
+  }
+  return { kind: 'limited', gainDb: (best ?? { gainDb: target.lufs - first.i }).gainDb };
 }

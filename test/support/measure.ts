@@ -87,7 +87,7 @@ export async function cornerLuma(file: string, t: number): Promise<Record<Corner
 }
 
 /** First audio stream as mono 48 kHz samples in [-1, 1], with the presentation time of the first one. */
-async function decodeAudio(file: string): Promise<{ startS: number; samples: Float32Array }> {
+async function decodeAudio(file: string, filters: string[] = []): Promise<{ startS: number; samples: Float32Array }> {
   // A few packets: with MP4 priming trimmed by the edit list the first packet yields no frame.
   const first = await probeJson<{ frames?: ProbedFrame[] }>([
     '-select_streams', 'a:0', '-read_intervals', '%+#8', '-show_entries', 'frame=pts_time', file,
@@ -98,7 +98,7 @@ async function decodeAudio(file: string): Promise<{ startS: number; samples: Flo
   // so a sample's index keeps mapping to its presentation time.
   const pcm = await run('ffmpeg', [
     '-nostdin', '-copyts', '-i', file, '-map', '0:a:0',
-    '-af', `aresample=async=1:min_hard_comp=0.001`, '-ac', '1', '-ar', String(PCM_RATE),
+    '-af', [`aresample=async=1:min_hard_comp=0.001`, ...filters].join(','), '-ac', '1', '-ar', String(PCM_RATE),
     '-f', 's16le', '-',
   ]);
   const samples = new Float32Array(pcm.length >> 1);
@@ -106,8 +106,12 @@ async function decodeAudio(file: string): Promise<{ startS: number; samples: Flo
   return { startS, samples };
 }
 
-export async function beepTimes(file: string): Promise<number[]> {
-  const { startS, samples } = await decodeAudio(file);
+/**
+ * Onsets of beeps. `onlyBeeps`: the 1 kHz beeps alone, the tones below it filtered out (levelled audio
+ * raises the 200 Hz presence tone and the 300 Hz talk tone near the threshold).
+ */
+export async function beepTimes(file: string, onlyBeeps = false): Promise<number[]> {
+  const { startS, samples } = await decodeAudio(file, onlyBeeps ? ['highpass=f=700', 'highpass=f=700', 'highpass=f=700'] : []);
   const onsets: number[] = [];
   let lastLoud = -Infinity;
   for (let i = 0; i < samples.length; i++) {
@@ -116,6 +120,15 @@ export async function beepTimes(file: string): Promise<number[]> {
     lastLoud = i;
   }
   return onsets;
+}
+
+/** EBU R128 of the first audio stream by ffmpeg's ebur128 filter: integrated loudness (LUFS) and true peak (dBTP). */
+export async function loudness(file: string): Promise<{ lufs: number; truePeak: number }> {
+  const { stderr } = await execFileAsync('ffmpeg', ['-nostdin', '-nostats', '-hide_banner', '-i', file, '-map', '0:a:0', '-af', 'ebur128=peak=true', '-f', 'null', '-'], { maxBuffer: MAX_BUFFER });
+  const summary = stderr.slice(stderr.lastIndexOf('Summary:'));
+  const lufs = Number(/I:\s+(-?[\d.]+|-inf) LUFS/.exec(summary)?.[1]);
+  const truePeak = Number(/True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS/.exec(summary)?.[1]);
+  return { lufs, truePeak };
 }
 
 /** RMS in dBFS (a full-scale sine is -3 dBFS); time the file has no audio for counts as silence. */

@@ -85,6 +85,8 @@ export interface FixtureAudioRun {
    * Web VP8 sender and of raw-mode DASH is Opus in WebM whatever this says.
    */
   codec?: 'aac' | 'opus';
+  /** The run's authored samples (presence tone, beeps, talk) scaled by this many dB. Default 0. */
+  gainDb?: number;
 }
 
 export interface FixtureUser {
@@ -97,6 +99,13 @@ export interface FixtureUser {
    * a beep cannot start inside them.
    */
   markers?: number[];
+  /**
+   * Wall-clock windows [fromMs, toMs) where the user talks: a 300 Hz tone at -12 dBFS RMS over the presence
+   * tone (audio runs only, not raw mode's muxed audio). Beeps stay.
+   */
+  talks?: { fromMs: number; toMs: number }[];
+  /** Wall-clock windows where the user is silent: no presence tone (beeps stay). */
+  mutes?: { fromMs: number; toMs: number }[];
 }
 
 export interface FixtureRecording {
@@ -720,7 +729,17 @@ interface Pcm {
   channels: number;
   total: number;
   beeps: number[];
+  /** Linear scale of everything authored. */
+  gain?: number;
+  /** Sample ranges [from, to) with the talk tone; ranges without the presence tone. */
+  talks?: [number, number][];
+  mutes?: [number, number][];
 }
+
+const TALK_HZ = 300;
+/** RMS of the talk tone: -12 dBFS. */
+const TALK_AMPLITUDE = Number((Math.SQRT2 * 10 ** (-12 / 20)).toFixed(5));
+const within = (ranges: [number, number][] | undefined, s: number) => ranges?.some(([a, b]) => a <= s && s < b) ?? false;
 
 /** Runs ffmpeg with the authored samples as raw float PCM on its stdin (the input `-f f32le ... -i pipe:0`). */
 async function ffmpegWithPcm(args: string[], pcm: Pcm): Promise<void> {
@@ -740,12 +759,17 @@ async function ffmpegWithPcm(args: string[], pcm: Pcm): Promise<void> {
   for (let from = 0; from < total; from += chunk) {
     const n = Math.min(chunk, total - from);
     const mono = new Float64Array(n);
-    for (let k = 0; k < n; k++) mono[k] = tone[(from + k) % period]!;
+    for (let k = 0; k < n; k++) {
+      const s = from + k;
+      mono[k] = within(pcm.mutes, s) ? 0 : tone[s % period]!;
+      if (within(pcm.talks, s)) mono[k]! += TALK_AMPLITUDE * Math.sin((2 * Math.PI * TALK_HZ * s) / rate);
+    }
     for (const b of beeps) {
       for (let s = Math.max(b, from); s < Math.min(b + beepLen, from + n); s++) {
         mono[s - from]! += BEEP_AMPLITUDE * Math.cos((2 * Math.PI * BEEP_HZ * (s - b)) / rate);
       }
     }
+    if (pcm.gain !== undefined) for (let k = 0; k < n; k++) mono[k]! *= pcm.gain;
     const pcmChunk = new Float32Array(n * channels);
     for (let k = 0; k < n; k++) for (let c = 0; c < channels; c++) pcmChunk[k * channels + c] = mono[k]!;
     if (!child.stdin.write(Buffer.from(pcmChunk.buffer))) await new Promise((resolve) => child.stdin.once('drain', resolve));
@@ -770,7 +794,16 @@ async function audioPackets(file: string): Promise<{ ptsS: number; durS: number 
 }
 
 /** Authored samples (the presence tone and beeps) encoded as one run and cut every sliceMs by the segment muxer. */
-async function encodeAudioRun(run: FixtureAudioRun, codec: 'aac' | 'opus', container: 'ts' | 'webm', beepSamples: number[], sliceMs: number, baseS: number, tmp: string): Promise<CutAudioSlice[]> {
+async function encodeAudioRun(
+  run: FixtureAudioRun,
+  codec: 'aac' | 'opus',
+  container: 'ts' | 'webm',
+  beepSamples: number[],
+  sliceMs: number,
+  baseS: number,
+  tmp: string,
+  shape: Pick<Pcm, 'talks' | 'mutes'> = {},
+): Promise<CutAudioSlice[]> {
   const rate = run.sampleRate ?? 48000;
   const channels = run.channels ?? 1;
   const total = Math.round((run.durationMs * rate) / 1000);
@@ -790,7 +823,7 @@ async function encodeAudioRun(run: FixtureAudioRun, codec: 'aac' | 'opus', conta
     '-segment_time_delta', '0', '-reset_timestamps', '0',
     '-segment_list', csv, '-segment_list_type', 'csv',
     path.join(tmp, `%04d.${container}`),
-  ], { rate, channels, total: total - priming, beeps: beepSamples });
+  ], { rate, channels, total: total - priming, beeps: beepSamples, ...shape, ...(run.gainDb !== undefined ? { gain: 10 ** (run.gainDb / 20) } : {}) });
   const cut = parseSegmentList(await readFile(csv, 'utf8'), baseS - priming / rate, tmp);
   if (codec === 'aac') return cut;
   // Opus: every packet is 20 ms, so a slice lasts its packets (WebM's csv times are whole ms).
@@ -1086,7 +1119,14 @@ async function buildAudioRun(rec: FixtureRecording, outDir: string, job: RunJob,
     .filter((m) => m >= run.startMs && m < run.startMs + run.durationMs)
     .map((m) => ({ m, s: Math.round(((m - run.startMs) * rate) / 1000) }))
     .filter(({ s }) => s >= priming);
-  const cut = await encodeAudioRun(run, codec, container, beeps.map(({ s }) => s - priming), sliceMs, ptsBaseS(rec, job), tmp);
+  // Talk and mute windows as authored sample ranges (counted like beeps, from after the priming).
+  const user = rec.users.find((u) => u.uid === job.uid);
+  const samples = (w: { fromMs: number; toMs: number }): [number, number] => [
+    Math.round(((w.fromMs - run.startMs) * rate) / 1000) - priming,
+    Math.round(((w.toMs - run.startMs) * rate) / 1000) - priming,
+  ];
+  const shape = { talks: user?.talks?.map(samples), mutes: user?.mutes?.map(samples) };
+  const cut = await encodeAudioRun(run, codec, container, beeps.map(({ s }) => s - priming), sliceMs, ptsBaseS(rec, job), tmp, shape);
   const starts = await Promise.all(cut.map(async (s) => (container === 'ts' ? firstPtsS(await readFile(s.file), s.file) : (await probeSlice(s.file)).startS)));
   // WebM: each slice's first decoded sample (its pre-skip dropped) and where ffmpeg puts it.
   const decoded = container === 'webm' ? await Promise.all(cut.map((s) => firstDecodedFrame(s.file))) : null;

@@ -6,7 +6,10 @@ export interface LayoutFile {
   height: number;
   fps: number;
   originUtc: string;
-  intervals: { startMs: number; endMs: number; tiles: { sid: string; uid: string; x: number; y: number; w: number; h: number }[] }[];
+  /** 'grid', 'speaker' or 'vertical'. */
+  layout?: string;
+  /** main: who holds the big tile (speaker and vertical layouts). */
+  intervals: { startMs: number; endMs: number; main?: { sid: string; uid: string } | null; tiles: { sid: string; uid: string; x: number; y: number; w: number; h: number }[] }[];
 }
 
 /** The middle of a tile: inside the fitted picture whatever its shape (a portrait picture in a 16:9 tile included). */
