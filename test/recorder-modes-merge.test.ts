@@ -4,13 +4,17 @@
 // instant and no drift from slice to slice; raw mode's muxed A+V TS slices (H.264 and H.265, one slice
 // feeding both tracks) and DASH WebM (VP8/VP9 + Opus) on the default path and with --transcode, through
 // merge, compose and snapshots. Every output decodes without a single error line.
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mergeRecordings } from '../src/api.js';
+import { composeRecordings, mergeRecordings, snapshotRecordings } from '../src/api.js';
+import { parseUtc17 } from '../src/core/names.js';
+import { snapshotFileName } from '../src/core/output-names.js';
 import type { MergeOptions, OutputResult } from '../src/options.js';
-import { beepTimes, decodeErrors, probe, whiteFrameTimes } from './support/measure.js';
+import { beepTimes, decodeErrors, lumaTimeline, probe, whiteFrameTimes } from './support/measure.js';
 import { writeRecording, type FixtureRecording, type MarkerTruth, type WrittenRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
+import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 
 /** Half an AAC frame at 48 kHz: the bound every audio sample is held to, whatever the source codec. */
 const HALF_AAC_FRAME_MS = 1024 / 48 / 2;
@@ -146,5 +150,88 @@ describe('17.2 standard mode: Opus in WebM (Web VP8 sender) held to the AAC boun
     expect(got.audio.length).toBe(5);
     expect(Math.max(...got.audio) - Math.min(...got.audio), got.report).toBeLessThanOrEqual(SPREAD_MS);
     await expectTruth(w, byUid(results, '2'), copy);
+  });
+});
+
+describe('17.6 raw mode (built from the docs description): muxed A+V TS slices and DASH WebM', () => {
+  const rec: FixtureRecording = {
+    ...common,
+    sid: '17a0c2a9b7d4e3f8a6c1b0d2e4f6a806',
+    mode: 'raw',
+    users: [
+      // H.264 + AAC in one slice, cut at keyframes and force-cut mid-GOP (3.8 s): each slice feeds both tracks.
+      { uid: '1', markers: [T0 + 1000, T0 + 3500, T0 + 5500], audio: [{ startMs: T0, durationMs: 6000 }], video: [{ startMs: T0, durationMs: 6000, width: 160, height: 90, fps: 15, sliceMs: 2000, forceCutsMs: [3800] }] },
+      // H.265 + stereo AAC: the audio of a later slice starts well before its video (PES cuts), its name labels the audio.
+      { uid: '2', markers: [T0 + 1200, T0 + 2500], audio: [{ startMs: T0, durationMs: 3000, channels: 2 }], video: [{ startMs: T0, durationMs: 3000, width: 160, height: 96, fps: 15, codec: 'hevc', sliceMs: 1500 }] },
+      // DASH: VP9 and VP8 with Opus, WebM segments placed by the MPD's times.
+      { uid: '3', markers: [T0 + 1000, T0 + 3500], audio: [{ startMs: T0, durationMs: 5000, sliceMs: 2000 }], video: [{ startMs: T0, durationMs: 5000, width: 160, height: 90, fps: 15, codec: 'vp9', sliceMs: 2000 }] },
+      { uid: '4', markers: [T0 + 1000, T0 + 3500], audio: [{ startMs: T0, durationMs: 5000, sliceMs: 2000 }], video: [{ startMs: T0, durationMs: 5000, width: 160, height: 90, fps: 15, codec: 'vp8', sliceMs: 2000 }] },
+    ],
+  };
+  let w: WrittenRecording;
+  beforeAll(async () => {
+    w = await writeRecording(`${root}/raw`, rec);
+    // The shape under test: muxed slices whose audio starts before their video (the name labels the earlier).
+    const muxed = w.slices.filter((s) => s.muxed && s.media === 'video');
+    expect(muxed.length).toBeGreaterThanOrEqual(5);
+  }, 300_000);
+
+  it('default path: every user\'s markers against the truth; H.264 and its AAC copied from the same slices, H.265 re-encoded', async () => {
+    const results = await merge(w.root, 'out');
+    const paths = Object.fromEntries(results.map((r) => [r.uid, [r.videoPath, r.audioPath]]));
+    expect(paths).toEqual({ '1': ['copy', 'copy'], '2': ['transcode', 'copy'], '3': ['transcode', 'transcode'], '4': ['transcode', 'transcode'] });
+    await expectTruth(w, byUid(results, '1'), copy);
+    await expectTruth(w, byUid(results, '2'), { videoMs: transcode(15).videoMs, audioMs: copy.audioMs });
+    for (const uid of ['3', '4']) {
+      const got = await expectTruth(w, byUid(results, uid), transcode(15));
+      expect(Math.max(...got.audio) - Math.min(...got.audio), got.report).toBeLessThanOrEqual(SPREAD_MS);
+    }
+    // Nothing is lost, and slices overlap by no more than their names' jitter: each stream of a muxed slice is
+    // placed where its own first timestamp is (placed by the file's start, an H.265 slice's audio overlapped by 178 ms).
+    for (const r of results) {
+      expect(r.warnings.filter((x) => /cannot be (read|used|decoded)|lost|silent/.test(x)), r.uid).toEqual([]);
+      for (const x of r.warnings) expect(Number(/overlap the next one \(by up to (\d+) ms/.exec(x)?.[1] ?? 0), x).toBeLessThanOrEqual(2 * common.jitterMs + 1);
+    }
+  });
+
+  it('--transcode: the same markers, every stream decoded from the muxed slices', async () => {
+    const results = await merge(w.root, 'transcode', { transcode: true });
+    for (const r of results) {
+      expect([r.videoPath, r.audioPath]).toEqual(['transcode', 'transcode']);
+      const got = await expectTruth(w, r, transcode(15));
+      expect(Math.max(...got.audio) - Math.min(...got.audio), `${r.uid}: ${got.report}`).toBeLessThanOrEqual(SPREAD_MS);
+    }
+  });
+
+  it('compose: each flash inside its user\'s tile at its instant', async () => {
+    const fps = 15;
+    const composed = await composeRecordings({ source: w.root, outDir: `${w.root}-compose`, size: { width: 320, height: 180 }, fps });
+    const r = composed.results[0]!;
+    expect(r.error).toBeNull();
+    expect(await decodeErrors(r.file!)).toBe('');
+    const layout = JSON.parse(await readFile(r.layoutFile!, 'utf8')) as LayoutFile;
+    const originMs = parseUtc17(layout.originUtc)!;
+    const luma = await tileLuma(r.file!, layout);
+    for (const uid of ['1', '2', '3', '4']) {
+      const seen = onsets(luma.get(uid) ?? []);
+      const want = w.truth.filter((t) => t.uid === uid && t.videoMs !== null).map((t) => (t.videoMs! - originMs) / 1000);
+      const report = `uid ${uid}: flashes at ${JSON.stringify(seen)}, source ${JSON.stringify(want)}`;
+      expect(seen, report).toHaveLength(want.length);
+      want.forEach((t, i) => expect(Math.abs(seen[i]! - t) * 1000, report).toBeLessThanOrEqual(500 / fps + 5));
+    }
+  });
+
+  it('snapshots: the picture at a flash\'s instant is the flash, the one a frame before is not', async () => {
+    // The last flash of each user (in a later slice, where a muxed slice's own start matters).
+    const flashes = ['1', '2', '3', '4'].map((uid) => w.truth.filter((t) => t.uid === uid && t.videoMs !== null).at(-1)!).map((t) => ({ uid: t.uid, atMs: t.videoMs! }));
+    const frameMs = 1000 / 15;
+    const at = flashes.flatMap((f) => [Math.round(f.atMs + frameMs / 2), Math.round(f.atMs - frameMs / 2)]);
+    const shots = await snapshotRecordings({ source: w.root, outDir: `${w.root}-shots`, at });
+    expect(shots.ok, JSON.stringify(shots.results.map((x) => x.error))).toBe(true);
+    for (const f of flashes) {
+      const file = (ms: number) => path.join(`${w.root}-shots`, snapshotFileName(rec.sid, rec.cname, f.uid, ms));
+      expect((await lumaTimeline(file(Math.round(f.atMs + frameMs / 2))))[0]!.y, `uid ${f.uid} at ${f.atMs - T0} ms`).toBeGreaterThan(150);
+      expect((await lumaTimeline(file(Math.round(f.atMs - frameMs / 2))))[0]!.y, `uid ${f.uid} before ${f.atMs - T0} ms`).toBeLessThan(100);
+    }
   });
 });

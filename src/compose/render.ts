@@ -17,7 +17,7 @@ import { runFfmpeg } from '../ffmpeg/runner.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { concatList, ffconcat, type ConcatEntry } from '../render/concat.js';
 import { checkDecoded, expectation } from '../render/decoded.js';
-import { withLeadsCut } from '../render/leads.js';
+import { audioFiles, withLeadsCut } from '../render/leads.js';
 import { fontPatternFor } from '../render/text.js';
 import { placeAudio } from '../render/audio.js';
 import { pieceSlices } from '../render/pieces.js';
@@ -301,9 +301,10 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
     await writeFile(list, concatList(piece.slices, videoPaths, true));
     lists.push(list);
   }
+  const audioPaths = await audioFiles(out.audioRuns.flatMap((r) => r.slices), work.paths, workDir);
   for (const [i, run] of out.audioRuns.entries()) {
     const list = path.join(workDir, `audio-${i}.ffconcat`);
-    await writeFile(list, concatList(run.slices, work.paths, true));
+    await writeFile(list, concatList(run.slices, audioPaths, true));
     inputs.audioLists.push(list);
   }
   if (work.labels && out.kind === 'av') {
