@@ -131,14 +131,42 @@ export async function probeFacts(
   return { inventory: current, facts };
 }
 
+/** What a slice file is: its container, the track it feeds, and whether it feeds both (raw mode's muxed A+V). */
+export interface SliceKind {
+  container: SliceContainer;
+  media: MediaKind;
+  muxed?: true;
+}
+
 /** Slice key -> container and track kind, for every slice of the inventory (built once per run). */
-export function containersOf(inventory: Inventory): Map<string, { container: SliceContainer; media: MediaKind }> {
-  const containers = new Map<string, { container: SliceContainer; media: MediaKind }>();
+export function containersOf(inventory: Inventory): Map<string, SliceKind> {
+  const containers = new Map<string, SliceKind>();
   for (const rec of inventory.sessions.flatMap((s) => s.uids)) {
     for (const slice of rec.audio?.slices ?? []) containers.set(slice.key, { container: slice.container, media: 'audio' });
-    for (const slice of rec.video?.slices ?? []) containers.set(slice.key, { container: slice.container, media: 'video' });
+    for (const slice of rec.video?.slices ?? []) containers.set(slice.key, { container: slice.container, media: 'video', ...(slice.muxed ? { muxed: true as const } : {}) });
   }
   return containers;
+}
+
+/**
+ * A muxed slice (raw mode) measured once per stream: each track places its own stream. One stream that
+ * cannot be used leaves the other (SliceMedia.streams); with neither the slice is refused as usual.
+ */
+async function measureMuxed(file: string, container: SliceContainer, signal?: AbortSignal): Promise<SliceMedia> {
+  const read = async (media: MediaKind) => {
+    try {
+      return await measureSlice(file, container, media, signal);
+    } catch (error) {
+      signal?.throwIfAborted();
+      if (!(error instanceof SliceUnreadableError || error instanceof FfmpegError)) throw error;
+      return { error };
+    }
+  };
+  const video = await read('video');
+  const audio = await read('audio');
+  if ('error' in video && 'error' in audio) throw video.error;
+  const own = (m: SliceMedia | { error: Error }) => ('error' in m ? { unusable: m.error.message } : m);
+  return { ...('error' in video ? (audio as SliceMedia) : video), streams: { audio: own(audio), video: own(video) } };
 }
 
 /**
@@ -150,7 +178,7 @@ export async function measureSlices(
   paths: Map<string, string>,
   missing: Map<string, string>,
   plan: Pick<OutputPlan, 'inputs'>,
-  containers: Map<string, { container: SliceContainer; media: MediaKind }>,
+  containers: Map<string, SliceKind>,
   signal?: AbortSignal,
 ): Promise<Map<string, SliceMedia>> {
   const media = new Map<string, SliceMedia>();
@@ -163,7 +191,7 @@ export async function measureSlices(
         if (!file || !kind) return;
         try {
           // Checks the container too (empty, truncated, not TS/WebM): such a slice is missing, not fatal.
-          media.set(key, await measureSlice(file, kind.container, kind.media, signal));
+          media.set(key, kind.muxed ? await measureMuxed(file, kind.container, signal) : await measureSlice(file, kind.container, kind.media, signal));
         } catch (error) {
           signal?.throwIfAborted();
           if (!(error instanceof SliceUnreadableError || error instanceof FfmpegError)) throw error;

@@ -18,7 +18,7 @@ import { runFfmpeg } from '../ffmpeg/runner.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { concatList, ffconcat, type ConcatEntry } from '../render/concat.js';
 import { checkDecoded, expectation } from '../render/decoded.js';
-import { withLeadsCut } from '../render/leads.js';
+import { audioFiles, withLeadsCut } from '../render/leads.js';
 import { fontPatternFor } from '../render/text.js';
 import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio } from '../render/audio.js';
 import type { LoudnessTarget } from '../core/loudness.js';
@@ -414,9 +414,11 @@ export async function renderCompose(out: ComposeOutput, work: ComposeWork): Prom
   const pieceExpectation = (p: VideoPiece, input: number) => expectation(input, 'video', p.slices, { untilMs: ((p.to + 1) * 1000) / out.fps });
   const audioExpectations = (first: number) => out.audioRuns.map((run, j) => expectation(first + j, 'audio', run.slices, { sampleRate: run.sampleRate }));
   const inputs: ComposeInputs = { videoLists: [], audioLists: [], labelFiles: null };
+  // A muxed slice (raw mode) is read from a copy holding its audio alone (see render/leads.ts audioFiles).
+  const audioPaths = await audioFiles(out.audioRuns.flatMap((r) => r.slices), work.paths, workDir);
   for (const [i, run] of out.audioRuns.entries()) {
     const list = path.join(workDir, `audio-${i}.ffconcat`);
-    await writeFile(list, concatList(run.slices, work.paths, true));
+    await writeFile(list, concatList(run.slices, audioPaths, true));
     inputs.audioLists.push(list);
   }
   if (work.loudness) {

@@ -6,7 +6,7 @@ import { composeEvents, type OutputEvents } from './events.js';
 import { composeFileName, eventSidecars, layoutFileName } from './output-names.js';
 import { planMerge } from './plan.js';
 import { rotationPieces } from './runs.js';
-import { coveredSpans } from './timeline.js';
+import { coveredSpans, trackMedia } from './timeline.js';
 import { speakerLayout } from './speaker.js';
 import { computeLayout, frameOf, presenceSpans, type Layout, type LayoutUser } from './layout.js';
 import type { AudioRun, Inventory, MediaFacts, OutputPlan, PlacedSlice, Slice, SliceMedia, VideoRun } from './types.js';
@@ -82,13 +82,14 @@ const shift = (slices: PlacedSlice[], deltaMs: number): PlacedSlice[] => slices.
  */
 function listedSpans(inventory: Inventory, sids: string[], uid: string, kind: 'audio' | 'video', media: Map<string, SliceMedia> | undefined): { startMs: number; endMs: number }[] {
   const slices: Slice[] = [];
+  const own = trackMedia(media, kind);
   for (const session of inventory.sessions) {
     if (!sids.includes(session.sid)) continue;
     const rec = session.uids.find((u) => u.uid === uid);
     const track = rec && !rec.failed ? rec[kind] : null;
     if (!track || !track.slices.some((s) => s.present)) continue;
     for (const s of track.slices) {
-      const lengthMs = media?.get(s.key)?.lengthMs;
+      const lengthMs = own?.get(s.key)?.lengthMs;
       slices.push(lengthMs !== undefined && lengthMs > 0 ? { ...s, durationMs: lengthMs } : s);
     }
   }

@@ -8,8 +8,8 @@ import type { PlanOptions } from './options.js';
 import { mergeFileName } from './output-names.js';
 import { planAudio, planVideo } from './paths.js';
 import { audioRuns, overlapWarning, sliceOverlaps, videoRuns } from './runs.js';
-import { coveredSpans, endOf, maxOf, measuredSlice, minOf, placeSlices, toOutput } from './timeline.js';
-import type { AbsentSlice, Interval, Inventory, MediaFacts, MergePlan, OutputPlan, PlacedSlice, Slice, SliceMedia } from './types.js';
+import { coveredSpans, endOf, maxOf, measuredSlice, minOf, placeSlices, toOutput, trackMedia, unusableStreams } from './timeline.js';
+import type { AbsentSlice, Interval, Inventory, MediaFacts, MediaKind, MergePlan, OutputPlan, PlacedSlice, Slice, SliceMedia } from './types.js';
 
 export { GAP_TOLERANCE_MS };
 export { coveredSpans, placeSlices } from './timeline.js';
@@ -45,7 +45,17 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
         continue;
       }
       const warnings = rec.problems.map((p) => (p.key ? `${p.key}: ${p.message}` : p.message));
-      const present = (slices: Slice[] | undefined) => (slices ?? []).filter((s) => s.present).map((s) => measuredSlice(s, media, warnings));
+      const present = (slices: Slice[] | undefined, kind: MediaKind) => {
+        // A muxed slice (raw mode) whose stream of this track cannot be used: a gap in this track only.
+        const unusable = unusableStreams(media, kind);
+        const usable = (slices ?? []).filter((s) => {
+          const why = s.present ? unusable.get(s.key) : undefined;
+          if (why) warnings.push(`${s.key}: its ${kind} cannot be used (${why}); its time is a gap in the ${kind} (the ${kind === 'audio' ? 'video' : 'audio'} is merged)`);
+          return s.present && why === undefined;
+        });
+        const own = trackMedia(media, kind);
+        return usable.map((s) => measuredSlice(s, own, warnings));
+      };
       const absent = (['audio', 'video'] as const).flatMap((track) =>
         (rec[track]?.slices ?? [])
           .filter((s) => !s.present)
@@ -56,8 +66,8 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
         sids: [session.sid],
         cname: session.cname,
         uid: rec.uid,
-        audio: present(rec.audio?.slices),
-        video: present(rec.video?.slices),
+        audio: present(rec.audio?.slices, 'audio'),
+        video: present(rec.video?.slices, 'video'),
         absent,
         warnings,
       });
@@ -162,8 +172,11 @@ function planUnit(
   let durationMs = toOutput(endMs, originMs, cuts);
 
   let trim: OutputPlan['trim'] = null;
-  let placedAudio = placeSlices(audio, originMs, cuts, media);
-  let placedVideo = placeSlices(video, originMs, cuts, media);
+  // Each track reads its own stream's measurements (a muxed slice feeds both: see trackMedia).
+  const audioMedia = trackMedia(media, 'audio');
+  const videoMedia = trackMedia(media, 'video');
+  let placedAudio = placeSlices(audio, originMs, cuts, audioMedia);
+  let placedVideo = placeSlices(video, originMs, cuts, videoMedia);
   const fromMs = Math.max(0, (options.from ?? 0) * 1000);
   const windowMs = Math.min(durationMs - fromMs, options.duration !== undefined ? options.duration * 1000 : Infinity);
   // Aligned outputs are cut at exactly the session's length (media measured past its last listed instant included).
@@ -175,18 +188,19 @@ function planUnit(
     placedVideo = placedVideo.filter(inside);
     durationMs = windowMs;
   }
-  const bySlice = new Map(all.map((s) => [s.key, s]));
+  const byAudio = new Map(audio.map((s) => [s.key, s]));
+  const byVideo = new Map(video.map((s) => [s.key, s]));
   // Cutting the start needs frame-exact decoding; cutting only the end does not.
   const cutsStart = trim !== null && trim.fromMs > 0;
   // Plans are in untrimmed output time; the executor cuts [from, from + duration] at the end.
   const fullDuration = trim ? trim.fromMs + trim.durationMs : durationMs;
   const warnings = [...unit.warnings];
-  const vRuns = videoRuns(placedVideo, bySlice, facts, media, warnings);
-  const aRuns = audioRuns(placedAudio, bySlice, facts, media);
-  const overlaps = [...sliceOverlaps('video', placedVideo, media), ...sliceOverlaps('audio', placedAudio, media)];
+  const vRuns = videoRuns(placedVideo, byVideo, facts, videoMedia, warnings);
+  const aRuns = audioRuns(placedAudio, byAudio, facts, audioMedia);
+  const overlaps = [...sliceOverlaps('video', placedVideo, videoMedia), ...sliceOverlaps('audio', placedAudio, audioMedia)];
   for (const w of [overlapWarning('video', overlaps), overlapWarning('audio', overlaps)]) if (w) warnings.push(w);
   const videoPlan = vRuns.length > 0 ? planVideo(vRuns, fullDuration, gapMode, cutsStart, options) : null;
-  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options, media) : null;
+  const audioPlan = aRuns.length > 0 ? planAudio(aRuns, fullDuration, cutsStart, options, audioMedia) : null;
   for (const key of audioPlan?.changesInside ?? []) {
     warnings.push(`audio: the channel count changes inside ${key} (another device?): it is split at the change and re-encoded`);
   }
@@ -225,7 +239,7 @@ function planUnit(
     trim,
     video: videoPlan,
     audio: audioPlan,
-    inputs: [...placedVideo, ...placedAudio].map((p) => p.key),
+    inputs: [...new Set([...placedVideo, ...placedAudio].map((p) => p.key))],
     warnings,
     overlaps,
     absent,

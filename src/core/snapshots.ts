@@ -6,7 +6,7 @@ import type { SnapshotPlanOptions } from './options.js';
 import { snapshotFileName } from './output-names.js';
 import { planMerge } from './plan.js';
 import { rotationAt } from './runs.js';
-import { coveredSpans, minOf } from './timeline.js';
+import { coveredSpans, minOf, trackMedia } from './timeline.js';
 import type { Inventory, MediaFacts, Rotation, SliceMedia, VideoRun } from './types.js';
 
 export { snapshotFileName };
@@ -78,8 +78,9 @@ export function planSnapshots(inventory: Inventory, facts: Map<string, MediaFact
       const byKey = new Map(runs.flatMap((r) => r.slices.map((s) => [s.key, s] as const)));
       const shots: SnapshotShot[] = [];
       const inputs = new Set<string>();
+      const videoMedia = trackMedia(media, 'video');
       // Where the user's video is present (by its slices, measured where they were read): instants there get a picture.
-      for (const span of coveredSpans(slices.map((s) => ({ ...s, durationMs: media?.get(s.key)?.lengthMs || s.durationMs })))) {
+      for (const span of coveredSpans(slices.map((s) => ({ ...s, durationMs: videoMedia?.get(s.key)?.lengthMs || s.durationMs })))) {
         for (const instantMs of instants(origin, span.startMs, span.endMs)) {
           const atMs = instantMs - plan.originMs;
           // The run holding the instant, or (inside an undecodable lead) the run that starts after it.

@@ -1,7 +1,7 @@
 // Output time: where wall-clock instants and slices land in an output (once absences are cut), the union
 // of spans, and a slice's length as its media says. Pure; the one place these rules live.
 import { GAP_TOLERANCE_MS } from './inventory.js';
-import type { Interval, PlacedSlice, Slice, SliceMedia } from './types.js';
+import type { Interval, MediaKind, PlacedSlice, Slice, SliceMedia } from './types.js';
 
 /** A slice whose measured length differs from its #EXTINF by more than this is reported. */
 export const EXTINF_WARN_MS = 500;
@@ -54,6 +54,7 @@ export function placeSlices(slices: Slice[], originMs: number, cuts: Interval[],
     if (slotMs <= 0) return;
     const p: PlacedSlice = { key: s.key, offsetMs, slotMs, durationMs: s.durationMs, startMs: s.startMs };
     const m = media?.get(s.key);
+    if (s.muxed) p.muxed = true;
     if (m) p.mediaStartS = m.startS;
     if (m?.frameOffsetsMs) p.frameOffsetsMs = m.frameOffsetsMs;
     if (m?.reorderMs) p.reorderMs = m.reorderMs;
@@ -72,10 +73,50 @@ export function measuredSlice(slice: Slice, media: Map<string, SliceMedia> | und
   const m = media?.get(slice.key);
   if (m?.junkBytes) warnings.push(`${slice.key}: ${m.junkBytes} bytes are not ${slice.container === 'ts' ? 'MPEG-TS packets' : 'media'} (junk, a broken upload) and were skipped`);
   if (!m || !(m.lengthMs > 0)) return slice;
+  // A muxed slice's name labels the file's first timestamp (its earlier stream's): each stream starts
+  // where its own first timestamp lies after that (README "Recorder modes").
+  const startMs = slice.muxed && m.fileStartS !== undefined ? slice.startMs + Math.max(0, m.startS - m.fileStartS) * 1000 : slice.startMs;
   if (Math.abs(m.lengthMs - slice.durationMs) > EXTINF_WARN_MS) {
     warnings.push(`${slice.key}: holds ${(m.lengthMs / 1000).toFixed(3)}s of media but #EXTINF says ${(slice.durationMs / 1000).toFixed(3)}s; its measured length is used`);
   }
-  return { ...slice, durationMs: m.lengthMs };
+  return { ...slice, startMs, durationMs: m.lengthMs };
+}
+
+/**
+ * The measurements one track reads: a slice that feeds both tracks (raw mode's muxed A+V) is measured once
+ * per stream (SliceMedia.streams), and each track sees its own stream's; a stream that cannot be used is
+ * left out here and listed by unusableStreams.
+ */
+export function trackMedia(media: Map<string, SliceMedia> | undefined, kind: MediaKind): Map<string, SliceMedia> | undefined {
+  if (!media) return media;
+  let views = trackViews.get(media);
+  if (!views || views.size !== media.size) {
+    views = { size: media.size, audio: media, video: media };
+    if ([...media.values()].some((m) => m.streams)) {
+      for (const k of ['audio', 'video'] as const) {
+        const out = new Map<string, SliceMedia>();
+        for (const [key, m] of media) {
+          const own = m.streams ? m.streams[k] : m;
+          if (!('unusable' in own)) out.set(key, own);
+        }
+        views[k] = out;
+      }
+    }
+    trackViews.set(media, views);
+  }
+  return views[kind];
+}
+/** The views of a measurement map per track, made once per map (and again if it grew). */
+const trackViews = new WeakMap<Map<string, SliceMedia>, Record<MediaKind, Map<string, SliceMedia>> & { size: number }>();
+
+/** Slices (raw mode's muxed A+V) whose `kind` stream cannot be used, with why: their time is a gap in that track only. */
+export function unusableStreams(media: Map<string, SliceMedia> | undefined, kind: MediaKind): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, m] of media ?? []) {
+    const own = m.streams?.[kind];
+    if (own && 'unusable' in own) out.set(key, own.unusable);
+  }
+  return out;
 }
 
 /** Output-time intervals inside [0, duration) that no run covers. */

@@ -193,6 +193,12 @@ export interface SliceMedia {
    * starts `startS - fileStartS` after the slice's UTC.
    */
   fileStartS?: number;
+  /**
+   * A slice that feeds both tracks (raw mode's muxed A+V TS): each stream measured on its own, or why that
+   * stream cannot be used (the slice's time is then a gap in that track only). The fields above are the
+   * video's (the audio's when only the audio can be used). See trackMedia in timeline.ts.
+   */
+  streams?: { audio: SliceMedia | { unusable: string }; video: SliceMedia | { unusable: string } };
 }
 
 export interface Track {
@@ -307,6 +313,8 @@ export interface PlacedSlice {
   frameOffsetsMs?: number[];
   /** Video, when measured: the slice starts mid-GOP (cut on a frame that is not a keyframe). */
   startsMidGop?: boolean;
+  /** The file holds audio and video (raw mode): a track reads its own stream from a copy (render/leads.ts). */
+  muxed?: true;
 }
 
 /** A run of video slices that can be decoded as one stream: contiguous, same container, size and rotation. */

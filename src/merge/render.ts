@@ -9,7 +9,7 @@ import type { LoudnessTarget } from '../core/loudness.js';
 import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio, silenceFrom } from '../render/audio.js';
 import { concatList, ffconcat, type LeadClip } from '../render/concat.js';
 import { expectation, placedExpectation, type InputExpectation } from '../render/decoded.js';
-import { blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
+import { audioFiles, blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { pieceSlices } from '../render/pieces.js';
 import { fitSize, shiftPts, uprightFilter } from '../render/picture.js';
@@ -343,8 +343,9 @@ export async function renderMerge(
     }
     if (!inputs.adtsFile && inputs.audioLists.length === 0) {
       const first = inputs.videoLists.length;
+      const audioPaths = await audioFiles(slices, work.paths, workDir);
       for (const [i, run] of plan.audio.runs.entries()) {
-        inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, work.paths, true)));
+        inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, audioPaths, true)));
         expected.push(expectation(first + i, 'audio', run.slices, { sampleRate: run.sampleRate }));
       }
     }

@@ -1,22 +1,40 @@
 // What a copied or decoded run shows before its first picture: TS slices with an undecodable lead (the run
 // starts mid-GOP) are read from a copy that starts at the keyframe, and a copied video that starts late gets
-// black frames up to its first picture (players show the first frame during an MP4 empty edit).
+// black frames up to its first picture (players show the first frame during an MP4 empty edit). A muxed A+V
+// slice (raw mode) is read by each track from a copy of its own stream.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlacedSlice } from '../core/types.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { scanTs } from '../media/ts-scan.js';
-import { dropLeadBeforeKeyframe } from '../media/ts-trim.js';
+import { dropLeadBeforeKeyframe, streamOnly } from '../media/ts-trim.js';
 
-/** TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy that starts at the keyframe. */
+/**
+ * The video files of slices: TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy
+ * that starts at the keyframe; a slice that also holds audio (raw mode's muxed A+V) from a copy of its video
+ * alone, so that its first timestamp is the video's own (where the plan placed it).
+ */
 export async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
+  return trackCopies(slices, paths, workDir, 'video');
+}
+
+/** The audio files of slices: a slice that also holds video (raw mode's muxed A+V) is read from a copy of its audio alone. */
+export function audioFiles(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
+  return trackCopies(slices, paths, workDir, 'audio');
+}
+
+async function trackCopies(slices: PlacedSlice[], paths: Map<string, string>, workDir: string, kind: 'audio' | 'video'): Promise<Map<string, string>> {
   const out = new Map(paths);
   for (const [i, s] of slices.entries()) {
     const file = paths.get(s.key);
-    if (!s.leadMs || !file || !file.endsWith('.ts')) continue;
-    const cut = path.join(workDir, `lead-cut-${i}.ts`);
-    await writeFile(cut, dropLeadBeforeKeyframe(await readFile(file)).data);
-    out.set(s.key, cut);
+    const cutLead = kind === 'video' && s.leadMs !== undefined && s.leadMs > 0;
+    if (!file || !file.endsWith('.ts') || !(cutLead || s.muxed)) continue;
+    let data: Buffer = await readFile(file);
+    if (s.muxed) data = streamOnly(data, kind);
+    if (cutLead) data = dropLeadBeforeKeyframe(data).data;
+    const copy = path.join(workDir, `${kind === 'video' ? 'lead-cut' : 'audio-only'}-${i}.ts`);
+    await writeFile(copy, data);
+    out.set(s.key, copy);
   }
   return out;
 }

@@ -224,3 +224,9 @@ export async function regionLumaTimeline(file: string, regions: Region[]): Promi
   }
   return [...byTime].map(([t, y]) => ({ t: Number(t), y })).sort((a, b) => a.t - b.t);
 }
+
+/** What `ffmpeg -v error` says while decoding the whole file: '' for an output that decodes clean. */
+export async function decodeErrors(file: string): Promise<string> {
+  const { stderr } = await execFileAsync('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-'], { maxBuffer: MAX_BUFFER });
+  return stderr;
+}
