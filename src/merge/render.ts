@@ -11,7 +11,8 @@ import { expectation, type InputExpectation } from '../render/decoded.js';
 import { blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { pieceSlices } from '../render/pieces.js';
-import { fitSize, shiftPts, uprightFilter } from '../render/picture.js';
+import { displayRotationArgs, fitSize, shiftPts, uprightFilter } from '../render/picture.js';
+import { displayRotationStyle, installedFfmpegMajor, type DisplayRotationStyle } from '../ffmpeg/version.js';
 
 export const DEFAULT_PRESET = 'veryfast';
 
@@ -131,6 +132,8 @@ export interface MergeInputs {
 export interface EncodeSettings {
   preset: string;
   threads?: number;
+  /** How this ffmpeg writes a copied stream's display matrix (needed when the plan has a displayRotation). */
+  rotationStyle?: DisplayRotationStyle;
 }
 
 /** Where the untrimmed timeline must reach: the output's end, or the trim window's end. */
@@ -145,11 +148,14 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
 
   const video = plan.video;
   if (video && video.path === 'copy') {
-    args.push('-f', 'concat', '-safe', '0');
+    // A phone held turned the whole output: the pictures are copied as they are and the MP4 display matrix
+    // shows them upright.
+    const rotate = displayRotationArgs(video.displayRotation, enc.rotationStyle ?? 'metadata');
+    args.push('-f', 'concat', '-safe', '0', ...rotate.input);
     if (inputs.videoDelayMs > 0) args.push('-itsoffset', sec(inputs.videoDelayMs));
     args.push('-i', inputs.videoLists[0]!);
     maps.push('-map', `${index}:v:0`);
-    codecs.push('-c:v', 'copy');
+    codecs.push('-c:v', 'copy', ...rotate.output);
     // The track runs to the end of the timeline: when the audio goes on after the picture ends, or B-frames
     // make the packet decoded last end a reordering delay early (an MP4 track ends at its last DTS +
     // duration), that packet gets a duration up to the end, so the last picture is shown and held.
@@ -299,6 +305,7 @@ export async function renderMerge(
       }
     }
   }
-  const args = mergeArgs({ ...plan, audio: audioPlan }, inputs, outFile, { preset: work.preset, threads: work.threads });
+  const rotationStyle = video?.path === 'copy' && video.displayRotation !== 0 ? displayRotationStyle(await installedFfmpegMajor(work.signal)) : undefined;
+  const args = mergeArgs({ ...plan, audio: audioPlan }, inputs, outFile, { preset: work.preset, threads: work.threads, ...(rotationStyle ? { rotationStyle } : {}) });
   return { args, warnings, videoPath: video?.path ?? null, audioPath, expected };
 }
