@@ -137,7 +137,7 @@ const run = (offsetMs: number, endMs: number, x: Partial<VideoRun> = {}): VideoR
   endMs,
   ...x,
 });
-const videoPlan = (runs: VideoRun[], x: Partial<VideoPlan> = {}): VideoPlan => ({ runs, width: 640, height: 480, fps: 15, path: 'transcode', reasons: ['test'], gaps: [], ...x });
+const videoPlan = (runs: VideoRun[], x: Partial<VideoPlan> = {}): VideoPlan => ({ runs, width: 640, height: 480, fps: 15, path: 'transcode', reasons: ['test'], gaps: [], displayRotation: 0, ...x });
 const chains = (graph: string) => graph.split(';');
 /** Frames of each segment's canvas, in order. */
 const canvasFrames = (graph: string) => chains(graph).filter((c) => c.startsWith('color=')).map((c) => Number(/trim=end_frame=(\d+)/.exec(c)?.[1]));

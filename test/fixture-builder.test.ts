@@ -390,7 +390,7 @@ describe('recorder-like recordings', () => {
       {
         uid: '3',
         markers: [T0 + 1000, T0 + 3500],
-        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, codec: 'hevc', rotations: [{ atMs: T0 + 1500, rotation: 90 }, { atMs: T0 + 2500, rotation: 180 }] }],
+        video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, codec: 'hevc', rotateTag: 'inside', rotations: [{ atMs: T0 + 1500, rotation: 90 }, { atMs: T0 + 2500, rotation: 180 }] }],
       },
       {
         uid: '4',

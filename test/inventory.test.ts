@@ -336,27 +336,62 @@ describe('buildInventory: missing, extra and broken', () => {
 
 describe('buildInventory: rotation state', () => {
   const v = { media: 'video' as const };
-  const rot = (w: number, h: number, r: number) => `#EXT-X-AGORA-ROTATE:WIDTH=${w},HEIGHT=${h},ROTATE=${r},TIME=${formatUtc17(T0)}`;
+  const rot = (w: number, h: number, r: number, atMs = 0) => `#EXT-X-AGORA-ROTATE:WIDTH=${w},HEIGHT=${h},ROTATE=${r},TIME=${formatUtc17(T0 + atMs)}`;
 
   it('is carried forward from the last ROTATE tag until the next one', () => {
     const at = [0, 5000, 10000, 15000, 20000];
     const inv = inventoryOf([pl(v), ...at.map((t) => sl(v, t))], {
       [pl(v)]: m3u8([
         { key: sl(v, 0) },
-        { key: sl(v, 5000), tags: [rot(640, 480, 0), rot(640, 480, 90)] },
+        { key: sl(v, 5000), tags: [rot(640, 480, 0, 5000), rot(640, 480, 90, 5000)] },
         { key: sl(v, 10000) },
-        { key: sl(v, 15000), tags: ['#EXT-X-DISCONTINUITY', rot(480, 640, 270)] },
+        { key: sl(v, 15000), tags: ['#EXT-X-DISCONTINUITY', rot(480, 640, 270, 15000)] },
         { key: sl(v, 20000) },
       ]),
     });
     const slices = uidOf(inv, '1').video!.slices;
-    expect(slices.map((s) => [s.rotation, s.codedSize && `${s.codedSize.width}x${s.codedSize.height}`, s.discontinuity])).toEqual([
-      [0, null, false],
-      [90, '640x480', false],
-      [90, '640x480', false],
-      [270, '480x640', true],
-      [270, '480x640', false],
+    expect(slices.map((s) => [s.rotation, s.codedSize && `${s.codedSize.width}x${s.codedSize.height}`, s.discontinuity, s.turns ?? null])).toEqual([
+      [0, null, false, null],
+      [90, '640x480', false, null],
+      [90, '640x480', false, null],
+      [270, '480x640', true, null],
+      [270, '480x640', false, null],
     ]);
+  });
+
+  // Issue 17.4: the docs put the tag before the first slice AFTER the turn, its TIME inside the previous
+  // slice; recorder-like output has also put it before the slice its TIME lies in. Either way the picture
+  // turns at TIME. Slices [0, 5 s), [5, 10 s), [10, 15 s); TIME given as 17-digit UTC or 13-digit epoch ms.
+  const utc = (ms: number) => formatUtc17(T0 + ms);
+  const epoch = (ms: number) => String(T0 + ms);
+  const tag = (r: number, time: string | null) => `#EXT-X-AGORA-ROTATE:WIDTH=640,HEIGHT=480,ROTATE=${r}${time === null ? '' : `,TIME=${time}`}`;
+  type Row = [string, { before: number | 'end'; tags: string[] }[], [number, [number, number][]][], RegExp | null];
+  const rows: Row[] = [
+    ['after the turn (the docs): TIME inside the previous slice', [{ before: 1, tags: [tag(90, utc(3000))] }], [[0, [[3000, 90]]], [90, []], [90, []]], null],
+    ['after the turn, TIME as 13-digit epoch ms', [{ before: 1, tags: [tag(90, epoch(3000))] }], [[0, [[3000, 90]]], [90, []], [90, []]], null],
+    ['before the slice TIME lies in (recorder-like output)', [{ before: 0, tags: [tag(90, utc(3000))] }], [[0, [[3000, 90]]], [90, []], [90, []]], null],
+    ['several tags on one slice, TIMEs inside the previous one', [{ before: 1, tags: [tag(90, utc(2000)), tag(180, epoch(4000))] }], [[0, [[2000, 90], [4000, 180]]], [180, []], [180, []]], null],
+    ['several tags on one slice, one TIME before it and one inside it', [{ before: 1, tags: [tag(90, utc(4000)), tag(180, utc(7000))] }], [[0, [[4000, 90]]], [90, [[7000, 180]]], [180, []]], null],
+    ['a turn in the last slice: the tag after it, before #EXT-X-ENDLIST', [{ before: 'end', tags: [tag(270, utc(12000))] }], [[0, []], [0, []], [0, [[12000, 270]]]], null],
+    ['TIME at a slice start (name jitter, 30 ms early) turns it from its start', [{ before: 1, tags: [tag(90, utc(4970))] }], [[0, []], [90, []], [90, []]], null],
+    ['TIME 30 ms after a slice start turns it from its start', [{ before: 1, tags: [tag(90, utc(5030))] }], [[0, []], [90, []], [90, []]], null],
+    ['no TIME: from the start of the slice it stands before', [{ before: 2, tags: [tag(180, null)] }], [[0, []], [0, []], [180, []]], null],
+    ['TIME before the slice the tag follows: applied from that slice\'s start, said', [{ before: 2, tags: [tag(90, utc(1000))] }], [[0, []], [90, []], [90, []]], /TIME .* lies outside the slices around the tag; applied from/],
+    ['TIME after the slice the tag stands before: applied from its start, said', [{ before: 1, tags: [tag(90, utc(12000))] }], [[0, []], [90, []], [90, []]], /lies outside the slices around the tag/],
+    ['TIMEs going backwards: the later tag is taken at the earlier instant', [{ before: 1, tags: [tag(90, utc(4000)), tag(180, utc(3000))] }], [[0, [[4000, 180]]], [180, []], [180, []]], null],
+    ['a tag repeating the rotation in force turns nothing', [{ before: 0, tags: [tag(90, utc(0))] }, { before: 1, tags: [tag(90, utc(3000))] }], [[90, []], [90, []], [90, []]], null],
+  ];
+  it.each(rows)('%s', (_what, placed, want, warning) => {
+    const keys = [0, 5000, 10000].map((t) => sl(v, t));
+    const entries: Entry[] = keys.map((key, i) => ({ key, tags: placed.filter((p) => p.before === i).flatMap((p) => p.tags) }));
+    const trailing = placed.filter((p) => p.before === 'end').flatMap((p) => p.tags);
+    const text = m3u8(entries).replace('#EXT-X-ENDLIST', [...trailing, '#EXT-X-ENDLIST'].join('\n'));
+    const rec = uidOf(inventoryOf([pl(v), ...keys], { [pl(v)]: text }), '1');
+    const got = rec.video!.slices.map((s) => [s.rotation, (s.turns ?? []).map((t) => [t.atMs - T0, t.rotation])]);
+    expect(got).toEqual(want);
+    const said = rec.problems.map((p) => p.message).join('\n');
+    if (warning) expect(said).toMatch(warning);
+    else expect(said).not.toMatch(/ROTATE/);
   });
 
   it('collects track events of the chosen playlist', () => {

@@ -458,7 +458,8 @@ describe('planMerge: copy or transcode', () => {
   it.each<[string, S[], PlanOptions, RegExp]>([
     ['WebM slices', [[0, 10000, { ext: 'webm' }]], {}, /WebM\/VP8 slices cannot be copied/],
     ['a size change', [[0, 5000], [5000, 5000, { w: 320, h: 240 }]], {}, /the picture size changes/],
-    ['rotation', [[0, 10000, { rot: 90 }]], {}, /rotated slices must be turned upright/],
+    ['a rotation that changes between runs', [[0, 5000, { rot: 90 }], [5000, 5000]], {}, /the rotation changes inside the output/],
+    ['a held rotation with --size other than its upright size', [[0, 10000, { rot: 90 }]], { size: { width: 640, height: 480 } }, /--size differs from the source size/],
     ['--fps', [[0, 10000]], { fps: 25 }, /--fps asks for a constant frame rate/],
     ['--size', [[0, 10000]], { size: { width: 1280, height: 720 } }, /--size differs from the source size/],
     ['black gaps inside', [[0, 3000], [5000, 5000]], { gaps: 'black' }, /--gaps black needs black frames/],
@@ -472,6 +473,28 @@ describe('planMerge: copy or transcode', () => {
     expect(o.warnings.join('\n')).toMatch(/video is re-encoded/);
   });
 
+  // Issue 20.1: a phone held turned the whole output is copied; the MP4 display matrix shows it upright.
+  it.each<[string, S[], PlanOptions, number]>([
+    ['held at 90 degrees', [[0, 5000, { rot: 90 }], [5000, 5000, { rot: 90 }]], {}, 90],
+    ['held at 270 degrees, two runs', [[0, 4000, { rot: 270 }], [6000, 4000, { rot: 270 }]], {}, 270],
+    ['held upside down', [[0, 10000, { rot: 180 }]], {}, 180],
+    ['held at 90 degrees, --size its upright size', [[0, 10000, { rot: 90 }]], { size: { width: 480, height: 640 } }, 90],
+    ['not turned', [[0, 10000]], {}, 0],
+  ])('copies a phone %s, the rotation written as display metadata', (_what, video, options, rotation) => {
+    const o = only(av(video), options);
+    expect(o.video).toMatchObject({ path: 'copy', reasons: [], displayRotation: rotation, width: 640, height: 480 });
+  });
+
+  it('a turn inside the output re-encodes; no display rotation then', () => {
+    const { inv, facts } = setup(...av([[0, 5000], [5000, 5000]]));
+    const slices = inv.sessions[0]!.uids[0]!.video!.slices;
+    slices[0]!.turns = [{ atMs: T0 + 3000, rotation: 90 }];
+    slices[1]!.rotation = 90;
+    const o = planMerge(inv, facts).outputs[0]!;
+    expect(o.video).toMatchObject({ path: 'transcode', displayRotation: 0 });
+    expect(o.video!.reasons.join('\n')).toMatch(/the rotation changes inside the output/);
+  });
+
   it('--size equal to the source size still copies', () => {
     expect(only(av([[0, 10000]]), { size: { width: 640, height: 480 } }).video!.path).toBe('copy');
   });
@@ -483,7 +506,7 @@ describe('planMerge: copy or transcode', () => {
   });
 
   it.each<[string, S[], PlanOptions, number]>([
-    ['the source rate when transcoding', [[0, 10000, { rot: 90, fps: 24 }]], {}, 24],
+    ['the source rate when transcoding', [[0, 10000, { rot: 90, fps: 24 }]], { transcode: true }, 24],
     ['the highest source rate of all runs', [[0, 5000, { fps: 15 }], [5000, 5000, { fps: 30, w: 320, h: 240 }]], {}, 30],
     ['--fps', [[0, 10000]], { fps: 50 }, 50],
     ['29.97 stays 29.97', [[0, 10000, { ext: 'webm', fps: 30000 / 1001 }]], {}, 29.97],
@@ -517,10 +540,11 @@ describe('planMerge: copy or transcode', () => {
 describe('planMerge: canvas', () => {
   it.each<[string, S[], PlanOptions, [number, number]]>([
     ['the largest slice size', [[0, 5000, { w: 320, h: 240 }], [5000, 5000, { w: 1280, h: 720 }], [10000, 5000, { w: 640, h: 480 }]], {}, [1280, 720]],
-    ['rotation swaps width and height', [[0, 5000, { rot: 90, w: 640, h: 360 }]], {}, [360, 640]],
+    ['rotation swaps width and height (re-encoded)', [[0, 5000, { rot: 90, w: 640, h: 360 }]], { transcode: true }, [360, 640]],
+    ['a held rotation copied keeps the coded size (shown turned by the display matrix)', [[0, 5000, { rot: 90, w: 640, h: 360 }]], {}, [640, 360]],
     ['rotation 270 too', [[0, 5000, { rot: 270, w: 1280, h: 720 }], [5000, 5000, { w: 640, h: 360 }]], {}, [720, 1280]],
-    ['rotation 180 does not swap', [[0, 5000, { rot: 180, w: 640, h: 360 }]], {}, [640, 360]],
-    ['odd sizes round up to even numbers', [[0, 5000, { rot: 90, w: 641, h: 359 }]], {}, [360, 642]],
+    ['rotation 180 does not swap', [[0, 5000, { rot: 180, w: 640, h: 360 }]], { transcode: true }, [640, 360]],
+    ['odd sizes round up to even numbers', [[0, 5000, { rot: 90, w: 641, h: 359 }]], { transcode: true }, [360, 642]],
     ['--size wins', [[0, 5000, { w: 1280, h: 720 }]], { size: { width: 320, height: 180 } }, [320, 180]],
     ['--size is made even', [[0, 5000]], { size: { width: 321, height: 179 } }, [322, 180]],
   ])('%s', (_what, video, options, [w, h]) => {

@@ -204,7 +204,7 @@ describe('parsePlaylist: structure', () => {
   });
 
   it('an empty playlist (header only) has no entries', () => {
-    expect(parsePlaylist('#EXTM3U\n#EXT-X-ENDLIST\n')).toEqual({ entries: [], endList: true, warnings: [] });
+    expect(parsePlaylist('#EXTM3U\n#EXT-X-ENDLIST\n')).toEqual({ trailingRotates: [], entries: [], endList: true, warnings: [] });
   });
 });
 

@@ -11,6 +11,13 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
 const span = (i: Interval) => `${iso(i.startMs)} → ${iso(i.endMs)} (${secs(i.endMs - i.startMs)})`;
 const problem = (p: Problem) => `${p.severity === 'error' ? 'error' : 'warning'}: ${p.key ? `${p.key}: ` : ''}${p.message}`;
 
+/** A video track's rotations as inspect says them, with what a merge does with them. */
+function rotationText(rotations: number[]): string {
+  if (rotations.length > 1) return `rotation ${rotations.join('/')}° (the phone turns: a merge turns the pictures upright, re-encoded)`;
+  if (rotations[0]) return `rotation ${rotations[0]}° held throughout (a merge can copy it: shown upright by the MP4 display matrix)`;
+  return `rotation ${rotations.join('/')}°`;
+}
+
 export function formatInspect(summary: InventorySummary): string {
   const out: string[] = [];
   if (summary.sessions.length === 0) out.push('No recording found.');
@@ -29,7 +36,7 @@ export function formatInspect(summary: InventorySummary): string {
         const facts = [
           `${t.slices} slices${t.missingSlices ? ` (${t.missingSlices} missing)` : ''}${t.muxedSlices ? ` (${t.muxedSlices} holding audio and video)` : ''}`,
           t.codecs.join('+'),
-          ...(t.media === 'video' ? [t.sizes.length ? t.sizes.join(', ') : 'size unannounced', `rotation ${t.rotations.join('/')}°`] : []),
+          ...(t.media === 'video' ? [t.sizes.length ? t.sizes.join(', ') : 'size unannounced', rotationText(t.rotations)] : []),
           `${t.restarts} start(s)`,
           `${secs(t.durationMs)} of media`,
         ];
@@ -57,7 +64,12 @@ export function formatPlan(plan: MergePlan): string {
   for (const o of plan.outputs) {
     out.push(`${o.fileName}  (${o.kind}, ${secs(o.durationMs)}, t=0 at ${iso(o.originMs)} = ${formatUtc17(o.originMs)})`);
     if (o.video) {
-      out.push(`  video: ${o.video.path}${o.video.reasons.length ? ` because ${o.video.reasons.join('; ')}` : ''}; ${o.video.width}x${o.video.height} at ${o.video.fps ?? 'source'} fps; ${o.video.runs.length} run(s)`);
+      const v = o.video;
+      const turned = v.displayRotation === 90 || v.displayRotation === 270;
+      const size = v.displayRotation
+        ? `${v.width}x${v.height} as recorded (turned ${v.displayRotation}°), shown upright as ${turned ? `${v.height}x${v.width}` : `${v.width}x${v.height}`}: the rotation is written as MP4 display metadata, the pictures are copied`
+        : `${v.width}x${v.height}`;
+      out.push(`  video: ${v.path}${v.reasons.length ? ` because ${v.reasons.join('; ')}` : ''}; ${size} at ${v.fps ?? 'source'} fps; ${v.runs.length} run(s)`);
       for (const r of o.video.runs) out.push(`    run ${secs(r.offsetMs)} → ${secs(r.endMs)}: ${r.slices.length} slice(s), ${r.codec} ${r.width}x${r.height}${r.rotation ? `, rotated ${r.rotation}°` : ''}`);
       for (const g of o.video.gaps) out.push(`    gap ${secs(g.startMs)} → ${secs(g.endMs)} (${o.gapMode === 'black' || g.startMs === 0 ? 'black' : 'last frame'})`);
     }

@@ -16,6 +16,7 @@ import type {
   Problem,
   RecognisedFile,
   RecordingName,
+  RotateTag,
   Rotation,
   SegmentName,
   Session,
@@ -168,7 +169,7 @@ function slicesFromPlaylist(
   events: TrackEventTag[],
 ): Slice[] {
   const slices: Slice[] = [];
-  let rotation: Rotation = 0;
+  const tags: PlacedRotateTag[] = [];
   let codedSize: { width: number; height: number } | null = null;
   for (const w of cand.parsed.warnings) problems.push({ severity: 'warning', key: cand.name.key, message: w });
   const seen = new Set<string>();
@@ -178,22 +179,12 @@ function slicesFromPlaylist(
     // A slice in storage was parsed when the keys were classified: not again.
     const stored = present.get(key);
     const parsed = stored ? ({ ok: true, name: stored } as const) : parseRecordingName(key);
-    // A ROTATE tag whose TIME falls inside the slice turns the picture there, not at the slice's start.
     const entryName = parsed.ok && (parsed.name.type === 'slice' || parsed.name.type === 'muxed') ? parsed.name : null;
-    const sliceStart = entryName?.startMs ?? null;
-    const turns: { atMs: number; rotation: Rotation }[] = [];
-    let startRotation: Rotation | null = null;
+    // ROTATE tags are applied at their TIME once every slice is known (see applyRotateTags).
     for (const r of entry.rotates) {
       codedSize = { width: r.width, height: r.height };
-      if (r.timeMs !== null && sliceStart !== null && r.timeMs > sliceStart + TURN_TOLERANCE_MS && entry.durationSec !== null && r.timeMs < sliceStart + entry.durationSec * 1000) {
-        if ((turns.at(-1)?.rotation ?? startRotation ?? rotation) !== r.rotation) turns.push({ atMs: r.timeMs, rotation: r.rotation });
-      } else {
-        startRotation = r.rotation;
-      }
+      tags.push({ tag: r, before: slices.length, entryStartMs: entryName?.startMs ?? null });
     }
-    if (startRotation !== null) rotation = startRotation;
-    const sliceRotation = rotation;
-    if (turns.length > 0) rotation = turns.at(-1)!.rotation;
     events.push(...entry.events);
     if (!entryName) {
       const what = !parsed.ok ? parsed.reason : parsed.name.type === 'playlist' ? 'a playlist' : `a ${parsed.name.type === 'segment' ? 'DASH segment' : parsed.name.type}`;
@@ -228,18 +219,73 @@ function slicesFromPlaylist(
       startMs: n.startMs,
       durationMs: entry.durationSec * 1000,
       discontinuity: entry.discontinuity,
-      rotation: sliceRotation,
+      rotation: 0,
       codedSize,
       backup: n.backup !== null,
       present: stored !== undefined,
-      ...(turns.length > 0 ? { turns } : {}),
       ...(n.type === 'muxed' ? { muxed: true as const, nameCodec: n.videoCodec } : {}),
     });
   }
+  for (const r of cand.parsed.trailingRotates) tags.push({ tag: r, before: slices.length, entryStartMs: null });
   if (!cand.parsed.endList) {
     problems.push({ severity: 'warning', key: cand.name.key, message: 'playlist has no #EXT-X-ENDLIST (the recorder may have stopped abnormally)' });
   }
-  return slices;
+  return applyRotateTags(slices, tags, (message) => problems.push({ severity: 'warning', key: cand.name.key, message }));
+}
+
+/** A ROTATE tag as it stood in a playlist: before the slice `before` (an index of the listed slices; their count after the last). */
+export interface PlacedRotateTag {
+  tag: RotateTag;
+  before: number;
+  /** The UTC of the entry it stood before, when that entry is not a slice of the track (left out). */
+  entryStartMs: number | null;
+}
+
+/**
+ * The rotation of each slice and its turns, from the ROTATE tags at their TIME (wall clock). The recorder
+ * does not cut a slice on rotation: the docs put the tag before the first slice after the turn, with a TIME
+ * that may lie inside the previous slice; a TIME may also lie inside the slice it stands before (seen in
+ * recorder-like output), and several tags may stand before one slice. Each tag turns the picture at its
+ * TIME, held to where the tag stands: not before the start of the slice before it, not after the end of the
+ * slice after it (a TIME outside is moved there, said in a warning). No TIME: at the start of the slice after
+ * it. A TIME within TURN_TOLERANCE_MS of a slice's start applies from that start (name jitter). Pure.
+ */
+export function applyRotateTags(slices: Slice[], tags: PlacedRotateTag[], warn: (message: string) => void): Slice[] {
+  const events: { atMs: number; rotation: Rotation }[] = [];
+  let floor = -Infinity;
+  for (const { tag, before, entryStartMs } of tags) {
+    const after = slices[before];
+    const prev = slices[before - 1];
+    const fallback = entryStartMs ?? after?.startMs ?? (prev ? prev.startMs + prev.durationMs : null);
+    let atMs = tag.timeMs ?? fallback;
+    if (atMs === null) continue;
+    const low = prev?.startMs ?? -Infinity;
+    const high = after ? after.startMs + after.durationMs : prev ? prev.startMs + prev.durationMs : Infinity;
+    if (atMs < low - TURN_TOLERANCE_MS || atMs > high + TURN_TOLERANCE_MS) {
+      const moved = atMs < low ? low : (fallback ?? high);
+      warn(`ROTATE=${tag.rotation} TIME ${new Date(atMs).toISOString()} lies outside the slices around the tag; applied from ${new Date(moved).toISOString()}`);
+      atMs = moved;
+    }
+    // Tags are events in playlist order: a TIME before an earlier tag's is taken as that instant.
+    atMs = Math.max(atMs, floor);
+    floor = atMs;
+    events.push({ atMs, rotation: tag.rotation });
+  }
+  if (events.length === 0) return slices;
+  return slices.map((s) => {
+    const startMs = s.startMs + TURN_TOLERANCE_MS;
+    const endMs = s.startMs + s.durationMs - TURN_TOLERANCE_MS;
+    let rotation: Rotation = 0;
+    for (const e of events) if (e.atMs <= startMs) rotation = e.rotation;
+    const turns: { atMs: number; rotation: Rotation }[] = [];
+    for (const e of events) {
+      if (e.atMs <= startMs || e.atMs >= endMs) continue;
+      // Two tags at one instant: the later one stands.
+      if (turns.at(-1)?.atMs === e.atMs) turns.pop();
+      if ((turns.at(-1)?.rotation ?? rotation) !== e.rotation) turns.push({ atMs: e.atMs, rotation: e.rotation });
+    }
+    return turns.length > 0 ? { ...s, rotation, turns } : { ...s, rotation };
+  });
 }
 
 /** Merges main and backup recorder slices by UTC; a slice recorded by both is kept once. */

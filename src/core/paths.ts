@@ -28,8 +28,11 @@ export function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode
   const codecs = new Set(runs.map((r) => r.codec));
   if ([...codecs].some((c) => c !== 'h264')) reasons.push(`video codec ${[...codecs].join('/')} is not H.264`);
   if (new Set(runs.map((r) => `${r.width}x${r.height}`)).size > 1) reasons.push('the picture size changes');
-  if (runs.some((r) => r.rotation !== 0 || r.turns.length > 0)) reasons.push('rotated slices must be turned upright');
-  if (options.size && runs.some((r) => r.width !== width || r.height !== height)) reasons.push('--size differs from the source size');
+  // One rotation for the whole output (a phone held turned) is copied and written as the MP4 display matrix;
+  // a turn inside the output can only be shown by turning the pictures themselves.
+  const rotations = new Set(runs.flatMap((r) => [r.rotation, ...r.turns.map((t) => t.rotation)]));
+  if (rotations.size > 1) reasons.push('the rotation changes inside the output (a phone turned): pictures are turned upright');
+  if (options.size && runs.some((r) => displaySize(r).w !== width || displaySize(r).h !== height)) reasons.push('--size differs from the source size');
   if (options.fps) reasons.push('--fps asks for a constant frame rate');
   const innerGaps = gaps.filter((g) => g.startMs > 0);
   if (gapMode === 'black' && innerGaps.length > 0) reasons.push('--gaps black needs black frames in the gaps');
@@ -37,11 +40,12 @@ export function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode
   if (runs.some((r) => r.width === 0 || r.height === 0)) reasons.push('the picture size is unknown');
 
   const path = reasons.length === 0 ? 'copy' : 'transcode';
-  // Copied video keeps its own size (odd sizes included).
+  // Copied video keeps its own coded size (odd sizes included) and says how it is shown.
   if (path === 'copy') ({ width, height } = runs[0]!);
+  const displayRotation = path === 'copy' ? runs[0]!.rotation : 0;
   const sourceFps = maxOf([0, ...runs.map((r) => r.fps ?? 0)]);
   const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
-  return { runs, width, height, fps, path, reasons, gaps };
+  return { runs, width, height, fps, path, reasons, gaps, displayRotation };
 }
 
 export function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, options: PlanOptions, media: Map<string, SliceMedia> | undefined): AudioPlan {

@@ -17,6 +17,8 @@ export interface PlaylistEntry {
 
 export interface ParsedPlaylist {
   entries: PlaylistEntry[];
+  /** ROTATE tags after the last slice (the docs put a tag after the turn: a turn in the last slice may leave one there). */
+  trailingRotates: RotateTag[];
   endList: boolean;
   /** Problems with the playlist as a whole or with tags (not fatal). */
   warnings: string[];
@@ -152,11 +154,7 @@ export function parsePlaylist(text: string): ParsedPlaylist {
     if (typeof seg.uri !== 'string' || seg.uri.trim() === '') continue;
     const custom = seg.custom ?? {};
     const duration = checkDuration(custom.rawInf);
-    const goodRotates: RotateTag[] = [];
-    for (const r of custom.rotates ?? []) {
-      if (typeof r === 'string') warnings.push(`${seg.uri}: ${r}`);
-      else goodRotates.push(r);
-    }
+    const goodRotates = validRotates(custom.rotates ?? [], seg.uri, warnings);
     const goodEvents: TrackEventTag[] = [];
     for (const ev of custom.events ?? []) {
       if (typeof ev === 'string') warnings.push(`${seg.uri}: ${ev}`);
@@ -171,5 +169,14 @@ export function parsePlaylist(text: string): ParsedPlaylist {
       events: goodEvents,
     });
   }
-  return { entries, endList: manifest.endList === true, warnings };
+  return { entries, trailingRotates: validRotates(rotates, 'after the last slice', warnings), endList: manifest.endList === true, warnings };
+}
+
+function validRotates(rotates: (RotateTag | string)[], where: string, warnings: string[]): RotateTag[] {
+  const good: RotateTag[] = [];
+  for (const r of rotates) {
+    if (typeof r === 'string') warnings.push(`${where}: ${r}`);
+    else good.push(r);
+  }
+  return good;
 }

@@ -84,7 +84,7 @@ function summarizeTrack(track: Track, orOpus: boolean): TrackSummary {
     spans,
     gaps,
     sizes: uniq(track.slices.filter((s) => s.codedSize).map((s) => `${s.codedSize!.width}x${s.codedSize!.height}`)),
-    rotations: uniq(track.slices.map((s) => s.rotation)),
+    rotations: uniq(track.slices.flatMap((s) => [s.rotation, ...(s.turns ?? []).map((t) => t.rotation)])),
     restarts: track.slices.filter((s) => s.discontinuity).length,
     durationMs: present.reduce((sum, s) => sum + s.durationMs, 0),
   };

@@ -361,6 +361,11 @@ export interface VideoPlan {
   reasons: string[];
   /** Output-time intervals with no video inside [0, duration). */
   gaps: Interval[];
+  /**
+   * Copy path: the rotation of every picture (degrees turned anticlockwise, as ROTATE says), written as the
+   * MP4 display matrix so that players show them upright; width/height stay the coded size. 0 otherwise.
+   */
+  displayRotation: Rotation;
 }
 
 export interface AudioPlan {

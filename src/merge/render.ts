@@ -12,7 +12,8 @@ import { expectation, placedExpectation, type InputExpectation } from '../render
 import { audioFiles, blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { pieceSlices } from '../render/pieces.js';
-import { fitSize, shiftPts, uprightFilter } from '../render/picture.js';
+import { displayRotationArgs, fitSize, shiftPts, uprightFilter } from '../render/picture.js';
+import { displayRotationStyle, installedFfmpegMajor, type DisplayRotationStyle } from '../ffmpeg/version.js';
 
 export const DEFAULT_PRESET = 'veryfast';
 
@@ -138,6 +139,8 @@ export interface EncodeSettings {
   threads?: number;
   /** Filters that level the audio (--loudnorm: see levelFilters); the audio is then re-encoded. */
   level?: string[];
+  /** How this ffmpeg writes a copied stream's display matrix (needed when the plan has a displayRotation). */
+  rotationStyle?: DisplayRotationStyle;
 }
 
 /** Where the untrimmed timeline must reach: the output's end, or the trim window's end. */
@@ -189,11 +192,14 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
 
   const video = plan.video;
   if (video && video.path === 'copy') {
-    args.push('-f', 'concat', '-safe', '0');
+    // A phone held turned the whole output: the pictures are copied as they are and the MP4 display matrix
+    // shows them upright.
+    const rotate = displayRotationArgs(video.displayRotation, enc.rotationStyle ?? 'metadata');
+    args.push('-f', 'concat', '-safe', '0', ...rotate.input);
     if (inputs.videoDelayMs > 0) args.push('-itsoffset', sec(inputs.videoDelayMs));
     args.push('-i', inputs.videoLists[0]!);
     maps.push('-map', `${index}:v:0`);
-    codecs.push('-c:v', 'copy');
+    codecs.push('-c:v', 'copy', ...rotate.output);
     // The track runs to the end of the timeline: when the audio goes on after the picture ends, or B-frames
     // make the packet decoded last end a reordering delay early (an MP4 track ends at its last DTS +
     // duration), that packet gets a duration up to the end, so the last picture is shown and held.
@@ -361,6 +367,7 @@ export async function renderMerge(
       audioPath = 'transcode';
     } else warnings.push('--loudnorm: the audio holds nothing to level (silence); left as it is');
   }
-  const args = mergeArgs(planned, inputs, outFile, { preset: work.preset, threads: work.threads, level });
+  const rotationStyle = video?.path === 'copy' && video.displayRotation !== 0 ? displayRotationStyle(await installedFfmpegMajor(work.signal)) : undefined;
+  const args = mergeArgs(planned, inputs, outFile, { preset: work.preset, threads: work.threads, level, ...(rotationStyle ? { rotationStyle } : {}) });
   return { args, warnings, videoPath: video?.path ?? null, audioPath, expected };
 }

@@ -39,3 +39,15 @@ export function oneSize(run: { container: string; width: number; height: number 
 
 /** Moves every frame by `shiftS` seconds (frames keep their own spacing: nothing is renumbered). */
 export const shiftPts = (shiftS: number, filter: 'setpts' | 'asetpts' = 'setpts') => `${filter}=PTS${shiftS >= 0 ? '+' : '-'}${Math.abs(shiftS).toFixed(6)}/TB`;
+
+/**
+ * ffmpeg arguments that make a copied stream show upright: its MP4 display matrix turns the pictures, which
+ * were turned `rotation` degrees anticlockwise, back clockwise by as much. Both styles take the angle
+ * anticlockwise, so the value is the same (checked against ffprobe's side data, ffmpeg's autorotate and
+ * Chromium in test/rotation.test.ts). `input`: before the `-i` of the video input; `output`: with the codecs.
+ */
+export function displayRotationArgs(rotation: Rotation, style: 'input-option' | 'metadata'): { input: string[]; output: string[] } {
+  if (rotation === 0) return { input: [], output: [] };
+  const anticlockwise = String((360 - rotation) % 360);
+  return style === 'input-option' ? { input: ['-display_rotation:v:0', anticlockwise], output: [] } : { input: [], output: ['-metadata:s:v:0', `rotate=${anticlockwise}`] };
+}

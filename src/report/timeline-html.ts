@@ -55,13 +55,22 @@ function ticks(r: Interval): number[] {
 function trackMarkers(track: Track): Marker[] {
   const markers: Marker[] = [];
   let previous: Slice | null = null;
+  // The rotation in force after the previous slice's turns (a turn inside a slice is drawn at its instant).
+  let rotation = track.slices[0]?.rotation ?? 0;
+  const turn = (atMs: number, to: number) => {
+    if (to !== rotation) markers.push({ kind: 'rotation', atMs, text: `rotation ${rotation}° → ${to}° at ${iso(atMs)}` });
+    rotation = to as typeof rotation;
+  };
   for (const s of track.slices) {
     if (previous && s.discontinuity) markers.push({ kind: 'restart', atMs: s.startMs, text: `restart (discontinuity) at ${iso(s.startMs)}: ${s.key}` });
     if (track.media === 'video' && previous) {
       const a = previous.codedSize;
       const b = s.codedSize;
       if (a && b && (a.width !== b.width || a.height !== b.height)) markers.push({ kind: 'size', atMs: s.startMs, text: `size ${a.width}x${a.height} → ${b.width}x${b.height} at ${iso(s.startMs)}` });
-      if (previous.rotation !== s.rotation) markers.push({ kind: 'rotation', atMs: s.startMs, text: `rotation ${previous.rotation}° → ${s.rotation}° at ${iso(s.startMs)}` });
+    }
+    if (track.media === 'video') {
+      turn(s.startMs, s.rotation);
+      for (const t of s.turns ?? []) turn(t.atMs, t.rotation);
     }
     previous = s;
   }

@@ -86,6 +86,23 @@ export async function cornerLuma(file: string, t: number): Promise<Record<Corner
   return Object.fromEntries(entries) as Record<Corner, number>;
 }
 
+/**
+ * The corners of the picture as a player shows it: decoded by the ffmpeg CLI, which turns pictures by the
+ * file's display matrix (autorotate; `movie=` and cornerLuma do not), the first frame at or after `t`. Also
+ * reads still images (a screenshot). Each corner is an eighth of the width and height, as in cornerLuma.
+ */
+export async function shownCorners(file: string, t = 0): Promise<Record<Corner, number> & { width: number; height: number }> {
+  const info = await probeJson<{ streams?: { width?: number; height?: number; side_data_list?: { rotation?: number }[] }[] }>([
+    '-select_streams', 'v:0', '-show_entries', 'stream=width,height:stream_side_data=rotation', file,
+  ]);
+  const s = info.streams?.[0];
+  const turned = Math.abs(s?.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? 0) % 180 === 90;
+  const gray = await run('ffmpeg', ['-nostdin', '-i', file, ...(t > 0 ? ['-ss', t.toFixed(3)] : []), '-frames:v', '1', '-vf', 'scale=8:8:flags=area,format=gray', '-f', 'rawvideo', '-']);
+  if (gray.length !== 64) throw new Error(`${file}: no picture at ${t} s`);
+  const [w, h] = [s?.width ?? 0, s?.height ?? 0];
+  return { topLeft: gray[0]!, topRight: gray[7]!, bottomLeft: gray[56]!, bottomRight: gray[63]!, width: turned ? h : w, height: turned ? w : h };
+}
+
 /** First audio stream as mono 48 kHz samples in [-1, 1], with the presentation time of the first one. */
 async function decodeAudio(file: string, filters: string[] = []): Promise<{ startS: number; samples: Float32Array }> {
   // A few packets: with MP4 priming trimmed by the edit list the first packet yields no frame.

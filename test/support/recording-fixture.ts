@@ -15,7 +15,7 @@
 //   rounded and a few ms off (extinf: 'recorder'), streams that begin mid-GOP (startsMidGop: the lead is
 //   dropped at packet level, so the first frames reference a missing I-frame), B-frames (profile/bframes),
 //   HEVC, VP8 resolution changes inside a slice (resizes), a phone turned mid-slice (rotations + a ROTATE tag
-//   with that TIME), frames lost in bursts (dropFrames; the others keep their timestamps).
+//   with that TIME, before the first slice after the turn as the docs put it, or `rotateTag: 'inside'`), frames lost in bursts (dropFrames; the others keep their timestamps).
 // - The truth: for every marker, the instant its frame/first beep sample really carries, defined as the name
 //   UTC of the slice that holds it + (its timestamp - the slice's start_time as ffprobe reports it).
 // - The recorder modes (README "Recorder modes", `mode`): default; standard (plus the per-UID av index, and
@@ -68,6 +68,12 @@ export interface FixtureVideoRun {
   resizes?: { atMs: number; width: number; height: number }[];
   /** Wall-clock instants: from atMs on the coded frames hold the picture turned anticlockwise this much. */
   rotations?: { atMs: number; rotation: Rotation }[];
+  /**
+   * Where a turn's ROTATE tag (TIME = the turn's instant) is written. 'after' (default, the docs): before the
+   * first slice after the turn (the slice its TIME lies in if the turn is on that slice's first frame), after
+   * the run's last slice when the turn is in it. 'inside': before the slice the turn lies in.
+   */
+  rotateTag?: 'after' | 'inside';
   /** Wall-clock windows [fromMs, toMs): frames there are missing from the stream (network loss). */
   dropFrames?: { fromMs: number; toMs: number }[];
 }
@@ -873,6 +879,8 @@ interface PlaylistEntry {
   extinfS: number;
   /** Tags written before the slice. */
   tags: string[];
+  /** Tags written after the slice (a ROTATE for a turn in a run's last slice, placed as the docs say). */
+  tagsAfter?: string[];
   /** Video: coded size and rotation at the slice's start (for an MPD). */
   size?: { width: number; height: number };
   rotation?: Rotation;
@@ -900,7 +908,7 @@ function playlistText(entries: PlaylistEntry[]): string {
     '#EXT-X-MEDIA-SEQUENCE:0',
     '#EXT-X-ALLOW-CACHE:YES',
     `#EXT-X-TARGETDURATION:${target}`,
-    ...entries.flatMap((e) => [...e.tags, `#EXTINF:${e.extinf}`, e.name]),
+    ...entries.flatMap((e) => [...e.tags, `#EXTINF:${e.extinf}`, e.name, ...(e.tagsAfter ?? [])]),
     '#EXT-X-ENDLIST',
   ];
   return `${lines.join('\n')}\n`;
@@ -971,6 +979,7 @@ interface Placed {
   mediaStartS: number;
   startsOnKeyframe: boolean;
   tags: string[];
+  tagsAfter?: string[];
   /** Muxed slice: its audio's real length. */
   muxedAudio?: { durationS: number };
   /** Video: coded size and rotation at the slice's start (what an MPD entry says). */
@@ -999,7 +1008,7 @@ async function placeSlices(rec: FixtureRecording, outDir: string, job: RunJob, p
     built.slices.push({ ...common, media: job.media, durationMs: p.durationS * 1000, startsOnKeyframe: p.startsOnKeyframe, ...(p.muxedAudio ? { muxed: true } : {}) });
     if (p.muxedAudio) built.slices.push({ ...common, media: 'audio', durationMs: p.muxedAudio.durationS * 1000, startsOnKeyframe: true, muxed: true });
     built.entries.push({
-      name, extinf, extinfS: Number(extinf), startMs: nameStartMs, tags: [...(n === 0 ? runHead(rec, job) : []), ...p.tags],
+      name, extinf, extinfS: Number(extinf), startMs: nameStartMs, tags: [...(n === 0 ? runHead(rec, job) : []), ...p.tags], ...(p.tagsAfter ? { tagsAfter: p.tagsAfter } : {}),
       ...(p.size ? { size: p.size } : {}), ...(p.rotation !== undefined ? { rotation: p.rotation } : {}),
     });
   }
@@ -1051,11 +1060,14 @@ async function buildVideoRun(rec: FixtureRecording, outDir: string, job: RunJob,
   const seed = runSeed(rec, job);
   const rotations = [...(run.rotations ?? [])].sort((a, b) => a.atMs - b.atMs);
   const sliceOf = (i: number) => cut.findIndex((s) => s.frames.some((f) => f.i === i));
+  // Tags by the slice they stand before (cut.length: after the last one).
   const rotationTags = new Map<number, string[]>();
   for (const r of rotations) {
     const at = timeline.frameAt(r.atMs);
-    const n = cut.findIndex((s) => s.frames.some((f) => f.i >= at));
+    let n = cut.findIndex((s) => s.frames.some((f) => f.i >= at));
     if (n < 0) continue;
+    // The docs' placement: before the first slice after the turn (the recorder does not cut on rotation).
+    if ((run.rotateTag ?? 'after') === 'after' && Math.min(...cut[n]!.frames.map((f) => f.i)) < at) n++;
     const size = timeline.sizeAt(at);
     rotationTags.set(n, [...(rotationTags.get(n) ?? []), `#EXT-X-AGORA-ROTATE:WIDTH=${size.width},HEIGHT=${size.height},ROTATE=${r.rotation},TIME=${utc17(r.atMs)}`]);
   }
@@ -1072,6 +1084,7 @@ async function buildVideoRun(rec: FixtureRecording, outDir: string, job: RunJob,
     const m = muxed?.[n];
     return {
       file: s.file, ext: webm ? 'webm' : 'ts', durationS, extinfS, startsOnKeyframe: probed.packets[0]?.key ?? false, tags: rotationTags.get(n) ?? [],
+      ...(n === cut.length - 1 && rotationTags.has(cut.length) ? { tagsAfter: rotationTags.get(cut.length)! } : {}),
       wallStartMs: m ? run.startMs + (m.fileStartS - frame0S!) * 1000 : timeline.wallMs(first),
       mediaStartS: zero(n),
       size: timeline.sizeAt(first), rotation: timeline.rotationAt(first),
