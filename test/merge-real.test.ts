@@ -13,6 +13,7 @@ import { mergeRecordings } from '../src/api.js';
 import { resolveTool } from '../src/ffmpeg/runner.js';
 import { splitAdts } from '../src/media/adts.js';
 import type { MergeOptions, OutputResult } from '../src/options.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 import { beepTimes, cornerLuma, probe, whiteFrameTimes } from './support/measure.js';
 import { utc17, writeRecording, type FixtureRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
@@ -38,6 +39,7 @@ const originOf = (w: WrittenRecording, uid: string) => Math.min(...w.slices.filt
 async function merge(root: string, label: string, options: Partial<MergeOptions> = {}): Promise<OutputResult[]> {
   const summary = await mergeRecordings({ source: root, outDir: `${root}-${label}`, concurrency: 2, ...options });
   for (const r of summary.results) expect(r.error, `uid ${r.uid}: ${r.error}`).toBeNull();
+  await expectOutputsDecodeClean(summary);
   return summary.results;
 }
 
