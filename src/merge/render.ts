@@ -252,19 +252,20 @@ export async function renderMerge(
       let lead: LeadClip | undefined;
       const frameMs = 1000 / fps;
       const firstSlice = first.slices[0]!;
-      // The lead shows its black frames (one a second, from 0) up to the copy path's join with the first slice.
-      const leadShowsMs = copyJoinMs(0, firstSlice, frameMs, true);
-      if (first.offsetMs >= frameMs && leadShowsMs > 0) {
+      // The lead shows its black frames (one a second, from 0) up to the copy path's join with the first slice
+      // (at least its first frame: a lead shorter than the first slice's reordering delay keeps main's behaviour).
+      const leadShowsMs = copyJoinMs(0, firstSlice, { frameMs }, true);
+      if (first.offsetMs >= frameMs) {
         const file = path.join(workDir, 'black-lead.ts');
         const clip = await blackLead(first, first.offsetMs, work.cache, work.signal);
         await writeFile(file, clip.data);
-        lead = { file, durationMs: first.offsetMs, startS: clip.startS, showsMs: Math.min(first.offsetMs, leadShowsMs) };
+        lead = { file, durationMs: first.offsetMs, startS: clip.startS, showsMs: Math.min(first.offsetMs, Math.max(1, leadShowsMs)) };
       } else {
         inputs.videoDelayMs = first.offsetMs;
       }
       const slices = video.runs.flatMap((r) => r.slices);
-      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, frameMs)));
-      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copyFrameMs: frameMs }));
+      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs, shiftMs: inputs.videoDelayMs })));
+      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs, shiftMs: inputs.videoDelayMs } }));
     } else {
       for (const [i, piece] of videoPieces(video).entries()) {
         inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));

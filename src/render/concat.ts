@@ -51,12 +51,19 @@ export interface LeadClip {
  * that: the next one may go on decoding from frames of this one (a mid-GOP cut), and the muxer moves such
  * a decode timestamp up by a tick.
  */
-export function copyJoinMs(offsetMs: number, next: PlacedSlice, frameMs: number, reorder = false): number {
-  const nextFirst = next.offsetMs + (next.frameOffsetsMs?.[0] ?? 0);
+export function copyJoinMs(offsetMs: number, next: PlacedSlice, copy: CopyJoins, reorder = false): number {
+  const { frameMs, shiftMs = 0 } = copy;
+  const nextFirst = next.offsetMs + shiftMs + (next.frameOffsetsMs?.[0] ?? 0);
   const decoded = reorder ? nextFirst - (next.reorderMs ?? 0) : Infinity;
   // Frames are moved by up to half a step of the copy grid (see copyTimeGrid): a margin of a step and a half keeps the slots apart.
   const slot = (Math.round(nextFirst / frameMs) - 0.5) * frameMs - COPY_GRID_MS * 1.5;
-  return Math.min(decoded, slot) - offsetMs;
+  return Math.min(decoded, slot) - offsetMs - shiftMs;
+}
+
+/** The copy path's joins: the track's frame interval, and how far the whole list is moved in the output (`-itsoffset`). */
+export interface CopyJoins {
+  frameMs: number;
+  shiftMs?: number;
 }
 
 /** The copy path's time grid (see copyTimeGrid) is no finer than this (ms). */
@@ -82,10 +89,10 @@ export function copyTimeGrid(fps: number): number {
  * An ffconcat list that places each slice at its output offset: every entry lasts until the next slice
  * starts (so a gap holds the last frame). A slice whose media runs into the next one's time is cut there:
  * ffconcat out points are in the slice's own timestamps, so they need its measured start. `lead` puts a
- * clip before the first slice, lasting up to it. `copyFrameMs` (the copy path: frames keep their own
+ * clip before the first slice, lasting up to it. `copy` (the copy path: frames keep their own
  * timestamps) cuts every join by copyJoinMs.
  */
-export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cutOverlaps: boolean, lead?: LeadClip, copyFrameMs?: number): string {
+export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cutOverlaps: boolean, lead?: LeadClip, copy?: CopyJoins): string {
   const entries: ConcatEntry[] = [];
   // The lead clip may hold more frames than it should show (a clip of one or two frames cannot be probed).
   if (lead) entries.push({ file: lead.file, durationMs: lead.durationMs, outpointS: lead.startS + (lead.showsMs ?? lead.durationMs) / 1000 });
@@ -93,15 +100,15 @@ export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cu
     const next = slices[i + 1];
     const path = paths.get(s.key);
     if (!path) throw new Error(`${s.key}: no local file`);
-    const outMs = sliceOutMs(s, next, cutOverlaps, copyFrameMs);
+    const outMs = sliceOutMs(s, next, cutOverlaps, copy);
     entries.push({ file: path, durationMs: next ? next.offsetMs - s.offsetMs : s.slotMs, ...(outMs !== undefined ? { outpointS: s.mediaStartS! + outMs / 1000 } : {}) });
   });
   return ffconcat(entries);
 }
 
 /** Where a slice of a concat list is cut (ms of its own media from its start), or undefined when it is read whole. */
-export function sliceOutMs(s: PlacedSlice, next: PlacedSlice | undefined, cutOverlaps: boolean, copyFrameMs?: number): number | undefined {
+export function sliceOutMs(s: PlacedSlice, next: PlacedSlice | undefined, cutOverlaps: boolean, copy?: CopyJoins): number | undefined {
   if (!cutOverlaps || !next || s.mediaStartS === undefined) return undefined;
-  const outMs = copyFrameMs ? Math.min(s.slotMs, copyJoinMs(s.offsetMs, next, copyFrameMs)) : s.slotMs;
+  const outMs = copy ? Math.min(s.slotMs, copyJoinMs(s.offsetMs, next, copy)) : s.slotMs;
   return outMs < s.durationMs - 0.5 ? outMs : undefined;
 }

@@ -4,7 +4,7 @@
 // decode. The output is still made (those frames are held over, that audio is silent), but never without a
 // word: every input that came out short is looked at slice by slice, and each slice that lost media is named.
 import type { PlacedSlice } from '../core/types.js';
-import { sliceOutMs } from './concat.js';
+import { sliceOutMs, type CopyJoins } from './concat.js';
 import pLimit from 'p-limit';
 import { FfmpegError, runFfmpeg, type InputStats } from '../ffmpeg/runner.js';
 
@@ -36,8 +36,8 @@ export function expectation(
   input: number,
   media: 'video' | 'audio',
   slices: PlacedSlice[],
-  /** leadFrames: a lead clip's frames first; untilMs: the input is read only up to this (output ms; a trimmed piece); copyFrameMs: the list's joins are the copy path's (concatList). */
-  extra: { leadFrames?: number; sampleRate?: number; untilMs?: number; copyFrameMs?: number } = {},
+  /** leadFrames: a lead clip's frames first; untilMs: the input is read only up to this (output ms; a trimmed piece); copy: the list's joins are the copy path's (concatList). */
+  extra: { leadFrames?: number; sampleRate?: number; untilMs?: number; copy?: CopyJoins } = {},
 ): InputExpectation | null {
   if (media === 'video') {
     let packets = extra.leadFrames ?? 0;
@@ -45,7 +45,7 @@ export function expectation(
     let edges = until < Infinity ? 1 : 0;
     for (const [i, s] of slices.entries()) {
       if (!s.frameOffsetsMs) return null;
-      const outMs = sliceOutMs(s, slices[i + 1], true, extra.copyFrameMs);
+      const outMs = sliceOutMs(s, slices[i + 1], true, extra.copy);
       if (outMs !== undefined) edges++;
       packets += s.frameOffsetsMs.filter((o) => (outMs === undefined || o < outMs) && s.offsetMs + o < until).length;
     }
