@@ -11,6 +11,7 @@ import { beepTimes, probe, regionLumaTimeline, type Region } from './support/mea
 import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 import { playlistName, writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const SID = '5ea1c0de5ea1c0de5ea1c0de5ea1c0de';
 const CNAME = 'real_panel';
@@ -70,6 +71,7 @@ describe('compose: a recording shaped like a real one', () => {
     lines[last] = '#EXTINF:100.000';
     await writeFile(list, lines.join('\n'));
     summary = await composeRecordings({ source: root, outDir: `${root}-out`, size: { width: 640, height: 360 }, fps: FPS });
+    await expectOutputsDecodeClean(summary);
     layout = JSON.parse(await readFile(summary.results[0]!.layoutFile!, 'utf8')) as LayoutFile;
   });
 

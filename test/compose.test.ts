@@ -10,6 +10,7 @@ import { audioRms, beepTimes, probe, regionLumaTimeline } from './support/measur
 import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 import { playlistName, writeRecording, type FixtureUser } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const FPS = 15;
 const FRAME_S = 1 / FPS + 0.002;
@@ -63,6 +64,7 @@ describe('compose', () => {
     await writeRecording(root, { sid: SID, cname: CNAME, users });
     await writeFile(path.join(root, playlistName({ sid: SID, cname: CNAME }, '4004', 'video')), 'this is not a playlist\n');
     summary = await composeRecordings({ source: root, outDir: `${root}-out`, size: { width: 640, height: 360 } });
+    await expectOutputsDecodeClean(summary);
     const file = summary.results[0]?.layoutFile;
     if (file) layout = JSON.parse(await readFile(file, 'utf8')) as LayoutFile;
   });
@@ -159,6 +161,7 @@ describe('compose', () => {
 
   it('encoded in chunks of layout intervals (few inputs per ffmpeg pass), the flashes and beeps stay where they were', async () => {
     const chunked = await composeRecordings({ source: root, outDir: `${root}-chunked`, size: { width: 640, height: 360 }, maxPiecesPerPass: 3 });
+    await expectOutputsDecodeClean(chunked);
     const r = chunked.results[0]!;
     expect(r.error).toBeNull();
     expect(r.durationMs).toBeCloseTo(8000, -2);
@@ -192,6 +195,7 @@ describe('compose options', () => {
 
   it('--gaps black shows black through the camera gap; --max-tiles 1 keeps the most recently audible user', async () => {
     const summary = await composeRecordings({ source: root, outDir: `${root}-black`, size: { width: 320, height: 180 }, gaps: 'black', maxTiles: 1 });
+    await expectOutputsDecodeClean(summary);
     const r = summary.results[0]!;
     expect(r.error).toBeNull();
     expect(summary.ok).toBe(true);
@@ -207,6 +211,7 @@ describe('compose options', () => {
 
   it('--mode mix-audio writes one .m4a per session with every beep', async () => {
     const summary = await composeRecordings({ source: root, outDir: `${root}-mix`, mode: 'mix-audio' });
+    await expectOutputsDecodeClean(summary);
     const r = summary.results[0]!;
     expect(r.error).toBeNull();
     expect(path.basename(r.file!)).toBe(`${SID}_${CNAME}__mix.m4a`);
@@ -232,6 +237,7 @@ describe('compose: WebM/VP8 pictures and --audio-tiles', () => {
       ],
     });
     const summary = await composeRecordings({ source: root, outDir: `${root}-out`, size: { width: 320, height: 180 }, audioTiles: true });
+    await expectOutputsDecodeClean(summary);
     const r = summary.results[0]!;
     expect(r.error).toBeNull();
     const layout = JSON.parse(await readFile(r.layoutFile!, 'utf8')) as LayoutFile;

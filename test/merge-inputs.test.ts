@@ -8,6 +8,7 @@ import type { OutputResult } from '../src/options.js';
 import { probe } from './support/measure.js';
 import { playlistName, writeRecording, type FixtureUser } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const SID = 'aaaa0000bbbb1111cccc2222dddd3333';
 const SID2 = 'eeee4444ffff5555aaaa6666bbbb7777';
@@ -33,6 +34,7 @@ describe('single-track users', () => {
       ],
     });
     const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    await expectOutputsDecodeClean(s);
     const audioOnly = ok(s.results.find((r) => r.uid === '1'));
     const videoOnly = ok(s.results.find((r) => r.uid === '2'));
     expect(path.basename(audioOnly.file!)).toBe(`${SID}_${CNAME}__uid_s_1__uid_e_audio.m4a`);
@@ -56,6 +58,7 @@ describe('a class split into two sessions by a failover', () => {
 
   it('gives one file per session by default', async () => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-apart` });
+    await expectOutputsDecodeClean(s);
     expect(s.results.map((r) => path.basename(r.file ?? '')).sort()).toEqual([
       `${SID2}_${CNAME}__uid_s_5__uid_e_av.mp4`,
       `${SID}_${CNAME}__uid_s_5__uid_e_av.mp4`,
@@ -64,6 +67,7 @@ describe('a class split into two sessions by a failover', () => {
 
   it('--join-sessions places both on the wall clock in one file', async () => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-joined`, joinSessions: true });
+    await expectOutputsDecodeClean(s);
     expect(s.results).toHaveLength(1);
     const r = ok(s.results[0]);
     expect(path.basename(r.file!)).toBe(`${CNAME}__uid_s_5__uid_e_av.mp4`);
@@ -87,6 +91,7 @@ describe('what real buckets contain', () => {
       await writeFile(plain, lines.slice(0, cut).join('\n') + '\n');
     }
     const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    await expectOutputsDecodeClean(s);
     const r = ok(s.results[0]);
     await expectMarkers(r.file!, outputSeconds(markers, T0), 15);
   });
@@ -98,6 +103,7 @@ describe('what real buckets contain', () => {
     await writeRecording(root, { sid: SID, cname: CNAME, users: [{ uid: '9', markers, audio: [a(T0, 4000)], video: [v(T0, 4000)] }] });
     await writeRecording(root, { sid: SID, cname: CNAME, backup: 0, users: [{ uid: '9', markers, audio: [a(T0, 8000)], video: [v(T0, 8000)] }] });
     const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    await expectOutputsDecodeClean(s);
     expect(s.results).toHaveLength(1);
     const r = ok(s.results[0]);
     await expectMarkers(r.file!, outputSeconds(markers, T0), 15);
@@ -115,6 +121,7 @@ describe('what real buckets contain', () => {
     expect(inv.ignored.map((i) => i.key).sort()).toEqual(['cover.jpg', 'notes.txt']);
     expect(inv.sessions[0]!.uids[0]!.problems).toEqual([{ severity: 'warning', key: av, message: 'names no playlist' }]);
     const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    await expectOutputsDecodeClean(s);
     expect(s.ok).toBe(true);
     expect(s.ignored).toHaveLength(2);
   });
@@ -124,6 +131,7 @@ describe('what real buckets contain', () => {
     await writeRecording(root, { sid: SID, cname: CNAME, users: [{ uid: '1', audio: [a(T0, 2000)], video: [v(T0, 2000)] }, { uid: '2', audio: [a(T0, 2000)] }] });
     await writeFile(path.join(root, playlistName({ sid: SID, cname: CNAME }, '2', 'audio')), 'garbage, not a playlist');
     const s = await mergeRecordings({ source: root, outDir: `${root}-out` });
+    await expectOutputsDecodeClean(s);
     expect(s.ok).toBe(false);
     ok(s.results.find((r) => r.uid === '1'));
     const bad = s.results.find((r) => r.uid === '2')!;
@@ -146,6 +154,7 @@ describe('modes, names and trimming', () => {
 
   it('segments: a file per presence, named by its start', async () => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-seg`, mode: 'segments' });
+    await expectOutputsDecodeClean(s);
     const names = s.results.map((r) => path.basename(ok(r).file!)).sort();
     expect(names).toEqual([`${SID}_${CNAME}__uid_s_4__uid_e_av_20240506070809123.mp4`, `${SID}_${CNAME}__uid_s_4__uid_e_av_20240506070831123.mp4`]);
     const second = s.results.find((r) => r.file!.endsWith('31123.mp4'))!;
@@ -168,6 +177,7 @@ describe('modes, names and trimming', () => {
 
   it('--from/--duration trims the output, markers shifting with it', async () => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-trim`, from: 3, duration: 21 });
+    await expectOutputsDecodeClean(s);
     const r = ok(s.results[0]);
     expect((await probe(r.file!)).durationS).toBeCloseTo(21, 0);
     await expectMarkers(r.file!, [4.5 - 3, 23.5 - 3], 15);
@@ -175,6 +185,7 @@ describe('modes, names and trimming', () => {
 
   it('--duration alone cuts the end on the copy path, keeping sync', async () => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-end`, duration: 5 });
+    await expectOutputsDecodeClean(s);
     const r = ok(s.results[0]);
     expect(r.videoPath).toBe('copy');
     expect((await probe(r.file!)).durationS).toBeCloseTo(5, 0);
@@ -184,11 +195,14 @@ describe('modes, names and trimming', () => {
   it('--uid keeps only the named users, and an existing output is left alone unless --force', async () => {
     const outDir = `${root}-uid`;
     const first = await mergeRecordings({ source: root, outDir, uids: ['4'] });
+    await expectOutputsDecodeClean(first);
     expect(first.results.map((r) => r.uid)).toEqual(['4']);
     await expect(mergeRecordings({ source: root, outDir, uids: ['999'] })).rejects.toThrow(/no UID 999 in this recording: the recording has UID 4$/);
     const again = await mergeRecordings({ source: root, outDir, uids: ['4'] });
+    await expectOutputsDecodeClean(again);
     expect(again.results[0]!.skipped).toBe(true);
     const forced = await mergeRecordings({ source: root, outDir, uids: ['4'], force: true });
+    await expectOutputsDecodeClean(forced);
     expect(forced.results[0]!.skipped).toBe(false);
     // Sources are never touched, and no temporary file is left behind.
     expect((await readdir(outDir)).filter((f) => f.includes('partial'))).toEqual([]);

@@ -4,6 +4,7 @@ import { mergeRecordings } from '../src/api.js';
 import { cornerLuma, probe } from './support/measure.js';
 import { writeRecording, type FixtureUser } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const SID = 'fedcba9876543210fedcba9876543210';
 
@@ -11,6 +12,7 @@ async function mergeOne(label: string, user: FixtureUser, options: Record<string
   const root = await tempDir(label);
   await writeRecording(root, { sid: SID, cname: 'pictures', users: [user] });
   const summary = await mergeRecordings({ source: root, outDir: `${root}-out`, ...options });
+  await expectOutputsDecodeClean(summary);
   expect(summary.results).toHaveLength(1);
   const result = summary.results[0]!;
   expect(result.error).toBeNull();

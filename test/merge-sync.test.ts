@@ -5,6 +5,7 @@ import type { MergeSummary, OutputResult } from '../src/options.js';
 import { audioRms, lumaTimeline, probe } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const FPS = 15;
 const SID = '0123456789abcdef0123456789abcdef';
@@ -55,6 +56,7 @@ describe.each([
       ],
     });
     summary = await mergeRecordings({ source: root, outDir: `${root}-out`, transcode, concurrency: 2 });
+    await expectOutputsDecodeClean(summary);
   });
 
   it('takes the expected path and names outputs after the recording', () => {
@@ -119,6 +121,7 @@ describe('gap modes', () => {
 
   it('--gaps black shows black during the absence and keeps sync', async () => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-black`, gaps: 'black' });
+    await expectOutputsDecodeClean(s);
     const r = byUid(s, '7');
     expect(r.videoPath).toBe('transcode');
     expect(r.audioPath).toBe('copy');
@@ -130,6 +133,7 @@ describe('gap modes', () => {
 
   it.each([false, true])('--gaps cut removes the absence from both tracks alike (transcode: %s)', async (transcode) => {
     const s = await mergeRecordings({ source: root, outDir: `${root}-cut-${transcode}`, gaps: 'cut', transcode });
+    await expectOutputsDecodeClean(s);
     const r = byUid(s, '7');
     const info = await probe(r.file!);
     expect(info.durationS).toBeGreaterThan(7.9);

@@ -15,6 +15,7 @@ import { cornerLuma, lumaTimeline, whiteFrameTimes } from './support/measure.js'
 import { writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 import { T0, tempDir } from './support/sync.js';
+import { expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const SID = '5a3e5a3e5a3e5a3e5a3e5a3e5a3e5a3e';
 const CNAME = 'same_instants';
@@ -74,10 +75,13 @@ describe('one recording, three commands, the same instants', () => {
     const fpsOf: Record<string, number> = { '1': 30, '2': 15, '3': 30, '4': 15 };
     flashes = w.truth.filter((t) => t.videoMs !== null).map((t) => ({ uid: t.uid, atMs: t.videoMs!, frameMs: 1000 / fpsOf[t.uid]! }));
     merged = await mergeRecordings({ source: root, outDir: `${root}-merge` });
+    await expectOutputsDecodeClean(merged);
     composed = await composeRecordings({ source: root, outDir: `${root}-compose`, size: { width: 640, height: 360 }, fps: FPS });
+    await expectOutputsDecodeClean(composed);
     // A picture in the middle of each flash's frame, and one in the middle of the frame before it.
     const at = flashes.flatMap((f) => [Math.round(f.atMs + f.frameMs / 2), Math.round(f.atMs - f.frameMs / 2)]);
     shots = await snapshotRecordings({ source: root, outDir: `${root}-shots`, at });
+    await expectOutputsDecodeClean(shots);
   });
 
   it('has flashes on every user, the one inside a mid-GOP slice and the ones around the absence included', () => {

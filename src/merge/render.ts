@@ -7,7 +7,7 @@ import type { AudioPlan, AudioRun, GapMode, MergePath, OutputPlan, PlacedSlice, 
 import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audio-placer.js';
 import type { LoudnessTarget } from '../core/loudness.js';
 import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio, silenceFrom } from '../render/audio.js';
-import { concatList, ffconcat, type LeadClip } from '../render/concat.js';
+import { concatList, copyJoinMs, copyTimeGrid, ffconcat, type LeadClip } from '../render/concat.js';
 import { expectation, placedExpectation, type InputExpectation } from '../render/decoded.js';
 import { audioFiles, blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
 import type { OutputWork } from '../pipeline/kind.js';
@@ -200,20 +200,25 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     args.push('-i', inputs.videoLists[0]!);
     maps.push('-map', `${index}:v:0`);
     codecs.push('-c:v', 'copy', ...rotate.output);
-    // The track runs to the end of the timeline: when the audio goes on after the picture ends, or B-frames
-    // make the packet decoded last end a reordering delay early (an MP4 track ends at its last DTS +
-    // duration), that packet gets a duration up to the end, so the last picture is shown and held.
-    // `pts=PTS` is spelled out: ffmpeg 5.1's setts otherwise writes PTS = DTS, and B-frames come out of order.
+    // Every timestamp goes on the copy grid (see copyTimeGrid). The track runs to the end of the timeline:
+    // when the audio goes on after the picture ends, or B-frames make the packet decoded last end a reordering
+    // delay early (an MP4 track ends at its last DTS + duration), that packet gets a duration up to the end,
+    // so the last picture is shown and held. `pts=` is spelled out: ffmpeg 5.1's setts otherwise writes
+    // PTS = DTS, and B-frames come out of order.
     const last = video.runs.at(-1)!;
     const frameS = 1 / (last.fps ?? 15);
     const endS = timelineEnd(plan) / 1000;
     const reorderS = (last.slices.at(-1)?.reorderMs ?? 0) / 1000;
+    const grid = copyTimeGrid(video.runs[0]!.fps ?? 15);
+    const onGrid = (ts: string) => `round(${ts}*TB*90000/${grid})*${grid}/(TB*90000)`;
+    let duration = 'DURATION';
     if (endS - last.endMs / 1000 > frameS / 2 || reorderS > 0) {
       // Each such packet lasts up to the end from where it is shown (its PTS): the MP4 track ends at the latest
       // PTS + duration, so B-frames (shown after they are decoded) do not push it past the end.
       const from = (last.endMs / 1000 - reorderS - 1.5 * frameS).toFixed(6);
-      codecs.push('-bsf:v', `setts=pts=PTS:duration='if(gte(DTS*TB,${from}),(${endS.toFixed(6)}-PTS*TB)/TB,DURATION)'`);
+      duration = `if(gte(DTS*TB,${from}),(${endS.toFixed(6)}-${onGrid('PTS')}*TB)/TB,DURATION)`;
     }
+    codecs.push('-bsf:v', `setts=pts='${onGrid('PTS')}':dts='${onGrid('DTS')}':duration='${duration}'`);
     index++;
   } else if (video) {
     for (const list of inputs.videoLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
@@ -299,17 +304,22 @@ export async function renderMerge(
       const first = video.runs[0]!;
       const fps = first.fps ?? 15;
       let lead: LeadClip | undefined;
-      if (first.offsetMs >= 1000 / fps) {
+      const frameMs = 1000 / fps;
+      const firstSlice = first.slices[0]!;
+      // The lead shows its black frames (one a second, from 0) up to the copy path's join with the first slice
+      // (at least its first frame: a lead shorter than the first slice's reordering delay keeps main's behaviour).
+      const leadShowsMs = copyJoinMs(0, firstSlice, { frameMs }, true);
+      if (first.offsetMs >= frameMs) {
         const file = path.join(workDir, 'black-lead.ts');
         const clip = await blackLead(first, first.offsetMs, work.cache, work.signal);
         await writeFile(file, clip.data);
-        lead = { file, durationMs: first.offsetMs, startS: clip.startS };
+        lead = { file, durationMs: first.offsetMs, startS: clip.startS, showsMs: Math.min(first.offsetMs, Math.max(1, leadShowsMs)) };
       } else {
         inputs.videoDelayMs = first.offsetMs;
       }
       const slices = video.runs.flatMap((r) => r.slices);
-      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead)));
-      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.durationMs) : 0 }));
+      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs, shiftMs: inputs.videoDelayMs })));
+      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs, shiftMs: inputs.videoDelayMs } }));
     } else {
       for (const [i, piece] of videoPieces(video).entries()) {
         inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));

@@ -4,6 +4,7 @@
 // decode. The output is still made (those frames are held over, that audio is silent), but never without a
 // word: every input that came out short is looked at slice by slice, and each slice that lost media is named.
 import type { PlacedSlice } from '../core/types.js';
+import { sliceOutMs, type CopyJoins } from './concat.js';
 import pLimit from 'p-limit';
 import { FfmpegError, runFfmpeg, type InputStats } from '../ffmpeg/runner.js';
 
@@ -35,8 +36,8 @@ export function expectation(
   input: number,
   media: 'video' | 'audio',
   slices: PlacedSlice[],
-  /** leadFrames: a lead clip's frames first; untilMs: the input is read only up to this (output ms; a trimmed piece). */
-  extra: { leadFrames?: number; sampleRate?: number; untilMs?: number } = {},
+  /** leadFrames: a lead clip's frames first; untilMs: the input is read only up to this (output ms; a trimmed piece); copy: the list's joins are the copy path's (concatList). */
+  extra: { leadFrames?: number; sampleRate?: number; untilMs?: number; copy?: CopyJoins } = {},
 ): InputExpectation | null {
   if (media === 'video') {
     let packets = extra.leadFrames ?? 0;
@@ -44,9 +45,9 @@ export function expectation(
     let edges = until < Infinity ? 1 : 0;
     for (const [i, s] of slices.entries()) {
       if (!s.frameOffsetsMs) return null;
-      const cut = i + 1 < slices.length && s.mediaStartS !== undefined && s.slotMs < s.durationMs - 0.5;
-      if (cut) edges++;
-      packets += s.frameOffsetsMs.filter((o) => (!cut || o < s.slotMs) && s.offsetMs + o < until).length;
+      const outMs = sliceOutMs(s, slices[i + 1], true, extra.copy);
+      if (outMs !== undefined) edges++;
+      packets += s.frameOffsetsMs.filter((o) => (outMs === undefined || o < outMs) && s.offsetMs + o < until).length;
     }
     return { input, media, slices, packets, allowance: 1 + EDGE_FRAMES * edges };
   }
