@@ -20,6 +20,7 @@ import { checkDecoded, expectation } from '../render/decoded.js';
 import { withLeadsCut } from '../render/leads.js';
 import { fontPatternFor } from '../render/text.js';
 import { placeAudio } from '../render/audio.js';
+import { x264Args } from '../render/encode.js';
 import { pieceSlices } from '../render/pieces.js';
 import { oneSize, shiftPts, uprightFilter } from '../render/picture.js';
 
@@ -206,9 +207,7 @@ export function composeAudioGraph(out: ComposeOutput, firstInput: number): strin
   return chains.join(';\n');
 }
 
-const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => [
-  '-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(out.fps), ...(enc.threads ? ['-threads', String(enc.threads)] : []),
-];
+const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => x264Args(enc, out.fps);
 
 /** One video chunk (the intervals in `range`): video only, exactly its frames long. */
 export function chunkArgs(
