@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { ChildReport, ChildTask } from './bench/child.js';
 import { runWatchedChild, type TreeStats } from './bench/proc-tree.js';
 import { runComposeBench, TARGET_COMPOSE_NODE_RSS_MB, TARGET_COMPOSE_REALTIME } from './bench/compose.js';
+import { runReencodeBench } from './bench/reencode.js';
 import { ensureRecording, specs, type BenchRecording } from './bench/recordings.js';
 
 const execFileAsync = promisify(execFile);
@@ -32,15 +33,19 @@ const TARGET_AUTO_SPEEDUP = 30;
 const TARGET_AUTO_REALTIME = 300;
 const TARGET_NODE_RSS_MB = 200;
 
-type MethodId = 'auto' | 'transcode' | 'transcode-fps15' | 'script' | 'naive';
+type MethodId = 'auto' | 'transcode' | 'transcode-fps15' | 'script' | 'naive' | 'floor';
 
-interface MethodSpec {
+export interface MethodSpec {
   id: MethodId;
   label: string;
   recording: BenchRecording;
   uids: string[];
   /** A wrong duration is what this method is known for: reported, not a failure. */
   expectWrongDuration?: boolean;
+  /** The script's and the floor's output rate (default: the script's 15, the recording's rate for the floor). */
+  fps?: number;
+  /** The script's canvas per UID (default the recording's size). */
+  sizes?: Record<string, { width: number; height: number }>;
 }
 
 interface OutputCheck {
@@ -54,7 +59,7 @@ interface OutputCheck {
   audioPath?: string | null;
 }
 
-interface MethodResult {
+export interface MethodResult {
   id: MethodId;
   label: string;
   recording: string;
@@ -116,13 +121,15 @@ function taskFor(m: MethodSpec, outDir: string): ChildTask {
     case 'transcode-fps15':
       return { method: 'recmerge', source, ...common, transcode: true, fps: 15 };
     case 'script':
-      return { method: 'script', ...common, slices: rec.slices.filter((s) => m.uids.includes(s.uid)), width: rec.width, height: rec.height, fps: 15 };
+      return { method: 'script', ...common, slices: rec.slices.filter((s) => m.uids.includes(s.uid)), width: rec.width, height: rec.height, fps: m.fps ?? 15, sizes: m.sizes };
+    case 'floor':
+      return { method: 'floor', ...common, slices: rec.slices.filter((s) => m.uids.includes(s.uid)), fps: m.fps ?? rec.fps };
     case 'naive':
       return { method: 'naive', source, ...common };
   }
 }
 
-async function runMethod(m: MethodSpec): Promise<MethodResult> {
+export async function runMethod(m: MethodSpec): Promise<MethodResult> {
   const name = `${m.recording.name}-${m.id}`;
   log(`running ${m.label} on ${m.recording.name} (${m.uids.length} UID${m.uids.length > 1 ? 's' : ''}: ${m.uids.join(', ')}) ...`);
   const outDir = path.join(benchDir, 'out', name);
@@ -201,7 +208,7 @@ function table(results: MethodResult[]): string {
   return [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-async function machine() {
+export async function machine() {
   const { stdout } = await execFileAsync('ffmpeg', ['-version']);
   return {
     cpus: os.availableParallelism(),
@@ -217,6 +224,9 @@ async function main(): Promise<void> {
   const started = new Date();
   const recDir = path.join(benchDir, 'recordings');
   await mkdir(recDir, { recursive: true });
+  // The re-encoding path on camera-like content (scripts/bench/reencode.ts): first, and alone with BENCH_ONLY=reencode.
+  const reencode = await runReencodeBench(recDir, { runMethod, log });
+  if (process.env.BENCH_ONLY === 'reencode') return;
   const [h264Spec, webmSpec] = specs(MINUTES);
   const h264 = await ensureRecording(recDir, h264Spec!, log);
   const webm = await ensureRecording(recDir, webmSpec!, log);
@@ -313,7 +323,7 @@ async function main(): Promise<void> {
   for (const t of targets) log(`${t.pass ? 'PASS' : 'MISS'} ${t.name}: ${fmt(t.value)}${t.unit}`);
 
   const out = path.join(benchDir, 'results.json');
-  await writeFile(out, JSON.stringify({ date: started.toISOString(), machine: env, scale, recordings: { h264: { dir: h264.dir, minutes: h264.minutes, uids: h264.uids, slices: h264.slices.length, spanS: h264.spanMs, buildSeconds: h264.buildSeconds, builtThisRun: h264.built }, webm: { dir: webm.dir, minutes: webm.minutes, uids: webm.uids, slices: webm.slices.length, spanS: webm.spanMs, buildSeconds: webm.buildSeconds, builtThisRun: webm.built } }, methods: results, profile, compose, targets }, null, 2));
+  await writeFile(out, JSON.stringify({ date: started.toISOString(), machine: env, scale, recordings: { h264: { dir: h264.dir, minutes: h264.minutes, uids: h264.uids, slices: h264.slices.length, spanS: h264.spanMs, buildSeconds: h264.buildSeconds, builtThisRun: h264.built }, webm: { dir: webm.dir, minutes: webm.minutes, uids: webm.uids, slices: webm.slices.length, spanS: webm.spanMs, buildSeconds: webm.buildSeconds, builtThisRun: webm.built } }, methods: results, profile, compose, targets, reencode }, null, 2));
   log(`\nwritten ${path.relative(repo, out)}`);
 }
 

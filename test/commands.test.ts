@@ -139,8 +139,12 @@ const run = (offsetMs: number, endMs: number, x: Partial<VideoRun> = {}): VideoR
 });
 const videoPlan = (runs: VideoRun[], x: Partial<VideoPlan> = {}): VideoPlan => ({ runs, width: 640, height: 480, fps: 15, path: 'transcode', reasons: ['test'], gaps: [], displayRotation: 0, ...x });
 const chains = (graph: string) => graph.split(';');
-/** Frames of each segment's canvas, in order. */
-const canvasFrames = (graph: string) => chains(graph).filter((c) => c.startsWith('color=')).map((c) => Number(/trim=end_frame=(\d+)/.exec(c)?.[1]));
+/** Output frames of each segment (a run's share of the output grid), in order. */
+const canvasFrames = (graph: string) =>
+  chains(graph).flatMap((c) => {
+    const m = /trim=end_frame=(\d+)\[(?:o\d+|vout)\]$/.exec(c);
+    return m ? [Number(m[1])] : [];
+  });
 const shiftOf = (chain: string) => {
   const m = /setpts=PTS([+-][\d.]+)\/TB/.exec(chain);
   return m ? Number(m[1]) : Number.NaN;
@@ -181,14 +185,19 @@ describe('videoGraph', () => {
     expect(g.join(';')).not.toMatch(/setpts=N\//);
   });
 
-  it.each<[GapMode, string]>([
-    ['freeze', 'repeat'],
-    ['cut', 'repeat'],
-    ['black', 'pass'],
-  ])('--gaps %s: after its last frame a run is held or not (overlay eof_action=%s)', (mode, eof) => {
-    const overlays = chains(videoGraph(videoPlan([run(0, 4000), run(5000, 8000)]), 0, 8000, mode)).filter((c) => c.includes('overlay'));
-    expect(overlays).toHaveLength(2);
-    for (const c of overlays) expect(c).toContain(`overlay=eof_action=${eof}`);
+  it.each<[GapMode, number[][]]>([
+    ['freeze', [[-1e6, 1e6], [-1e6, 1e6]]],
+    ['cut', [[-1e6, 1e6], [-1e6, 1e6]]],
+    // Run 1 ends at 4 s in a segment from 0; run 2 at 8 s in a segment from 5 s: each less half a frame.
+    ['black', [[-1e6, 4 - 0.5 / 15, 1e6], [-1e6, 3 - 0.5 / 15, 1e6]]],
+  ])('--gaps %s: black before a run\'s first picture; after its last one held, or black from its end', (mode, blacks) => {
+    const g = chains(videoGraph(videoPlan([run(0, 4000), run(5000, 8000)]), 0, 8000, mode));
+    expect(g.filter((c) => c.includes('overlay'))).toHaveLength(0);
+    const at = blacks.map((_, n) => g.filter((c) => c.startsWith('color=') && new RegExp(`\\[b${n}_\\d\\]$`).test(c)).map(shiftOf));
+    expect(at).toEqual(blacks.map((b) => b.map((t) => expect.closeTo(t, 6))));
+    const joins = g.filter((x) => x.includes('interleave'));
+    expect(joins).toHaveLength(2);
+    for (const c of joins) expect(c).toMatch(new RegExp(`^\\[b\\d_0\\]\\[r\\dp0\\].*interleave=nb_inputs=${blacks[0]!.length + 1},fps=15:start_time=0:round=up,trim=end_frame=\\d+\\[o\\d\\]$`));
   });
 
   it('scales first (a size change inside a stream is absorbed there), then turns upright, pads, and concatenates', () => {

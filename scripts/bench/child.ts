@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
@@ -13,7 +14,8 @@ import { probeOutput } from '../../src/ffmpeg/probe.js';
 import { runFfmpeg } from '../../src/ffmpeg/runner.js';
 import { readSliceFrames, writePlacedAdts } from '../../src/media/audio-placer.js';
 import { DEFAULT_PRESET, mergeArgs } from '../../src/merge/render.js';
-import { concatList } from '../../src/render/concat.js';
+import { concatList, ffconcat } from '../../src/render/concat.js';
+import { x264Args } from '../../src/render/encode.js';
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../../src/recording-reader.js';
 import { openSource } from '../../src/storage/open.js';
 import type { BenchSlice } from './recordings.js';
@@ -23,7 +25,8 @@ const execFileAsync = promisify(execFile);
 
 export type ChildTask =
   | { method: 'recmerge'; source: string; outDir: string; uids: string[]; concurrency: number; transcode?: boolean; fps?: number }
-  | { method: 'script'; slices: BenchSlice[]; outDir: string; uids: string[]; concurrency: number; width: number; height: number; fps: number }
+  | { method: 'script'; slices: BenchSlice[]; outDir: string; uids: string[]; concurrency: number; width: number; height: number; fps: number; sizes?: Record<string, { width: number; height: number }> }
+  | { method: 'floor'; slices: BenchSlice[]; outDir: string; uids: string[]; concurrency: number; fps: number }
   | { method: 'naive'; source: string; outDir: string; uids: string[]; concurrency: number }
   | { method: 'profile'; source: string; outDir: string; uids: string[]; concurrency: number };
 
@@ -98,10 +101,44 @@ async function runScript(task: Extract<ChildTask, { method: 'script' }>): Promis
             slices: task.slices.filter((s) => s.uid === uid),
             outFile: file,
             workDir: path.join(task.outDir, `.work-${uid}`),
-            width: task.width,
-            height: task.height,
+            width: task.sizes?.[uid]?.width ?? task.width,
+            height: task.sizes?.[uid]?.height ?? task.height,
             fps: task.fps,
           });
+          return { uid, file, error: null };
+        } catch (error) {
+          return { uid, file: null, error: (error as Error).message.slice(0, 500) };
+        }
+      }),
+    ),
+  );
+}
+
+/**
+ * The floor of a re-encode: one bare ffmpeg per UID that decodes the same frames (every video slice in
+ * order, every audio slice in order: no wall clock, no gaps) and encodes them with recmerge's own settings
+ * (the same x264 arguments, the threads recmerge gives an output when this many run at once).
+ */
+async function runFloor(task: Extract<ChildTask, { method: 'floor' }>): Promise<ChildOutput[]> {
+  const limit = pLimit(task.concurrency);
+  const threads = task.concurrency > 1 ? Math.max(1, Math.floor(os.availableParallelism() / Math.min(task.concurrency, task.uids.length))) : undefined;
+  return Promise.all(
+    task.uids.map((uid) =>
+      limit(async (): Promise<ChildOutput> => {
+        const file = path.join(task.outDir, `${uid}_floor.mp4`);
+        const list = async (media: 'audio' | 'video') => {
+          const mine = task.slices.filter((s) => s.uid === uid && s.media === media).sort((a, b) => a.startMs - b.startMs);
+          const f = path.join(task.outDir, `${uid}-${media}.ffconcat`);
+          await writeFile(f, ffconcat(mine.map((s) => ({ file: s.path }))));
+          return f;
+        };
+        try {
+          const [v, a] = [await list('video'), await list('audio')];
+          await runFfmpeg([
+            '-y', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', v, '-f', 'concat', '-safe', '0', '-i', a,
+            '-map', '0:v:0', '-map', '1:a:0', ...x264Args({ preset: DEFAULT_PRESET, threads }, task.fps), '-c:a', 'aac', '-b:a', '128k',
+            '-movflags', '+faststart', '-f', 'mp4', file,
+          ]);
           return { uid, file, error: null };
         } catch (error) {
           return { uid, file: null, error: (error as Error).message.slice(0, 500) };
@@ -202,6 +239,7 @@ async function main(): Promise<void> {
   if (task.method === 'recmerge') outputs = await runRecmerge(task, t0);
   else if (task.method === 'script') outputs = await runScript(task);
   else if (task.method === 'naive') outputs = await runNaive(task);
+  else if (task.method === 'floor') outputs = await runFloor(task);
   else ({ outputs } = profile = await runProfile(task));
   const wallMs = performance.now() - t0;
   const usage = process.resourceUsage();

@@ -133,3 +133,61 @@ export async function ensureRecording(root: string, spec: ReturnType<typeof spec
   log(`built ${spec.name} in ${buildSeconds.toFixed(1)} s (${slices.length} slices)`);
   return { ...base, slices, spanMs: spans(slices), built: true, buildSeconds };
 }
+
+/** One camera-like sender of the re-encoding bench: its picture and what it sends at. */
+interface CameraSender {
+  uid: string;
+  width: number;
+  height: number;
+  codec: 'h264' | 'vp8';
+  bitrateKbps: number;
+  /** Fraction of the recording the picture starts after the audio's first slice (a lead the output keeps black). */
+  lateStart: number;
+}
+
+/**
+ * The re-encoding bench's recordings: camera-like pictures (motion, texture, sensor noise) at 30 fps, one
+ * presence per UID, short enough to build in a few minutes on 2 cores. 'cam': phones at 1280x720 (H.264, so
+ * the copy path gives the exact reference); 'webcam': Web VP8 senders at 640x360 and 960x540.
+ */
+export function cameraSpecs(seconds: number): Array<{ name: string; minutes: number; rec: FixtureRecording; video: { width: number; height: number; fps: number; codec: 'h264' | 'vp8' }; senders: CameraSender[] }> {
+  const fps = 30;
+  const groups: Array<{ name: string; sid: string; senders: CameraSender[] }> = [
+    {
+      name: 'cam',
+      sid: '7c3e1d2f0a9b48c6b5d4e3f2a1b0c9d8',
+      senders: [
+        { uid: '3001', width: 1280, height: 720, codec: 'h264', bitrateKbps: 1500, lateStart: 0 },
+        { uid: '3002', width: 1280, height: 720, codec: 'h264', bitrateKbps: 1500, lateStart: 0.05 },
+      ],
+    },
+    {
+      name: 'webcam',
+      sid: '8d4f2e3a1b0c59d7c6e5f4a3b2c1d0e9',
+      senders: [
+        { uid: '4001', width: 640, height: 360, codec: 'vp8', bitrateKbps: 600, lateStart: 0 },
+        { uid: '4002', width: 960, height: 540, codec: 'vp8', bitrateKbps: 1000, lateStart: 0.05 },
+      ],
+    },
+  ];
+  return groups.map(({ name, sid, senders }) => {
+    const first = senders[0]!;
+    const users: FixtureUser[] = senders.map((s, u) => {
+      const startMs = T0 + Math.round(s.lateStart * seconds) * 1000;
+      const durationMs = Math.round((1 - s.lateStart) * seconds) * 1000;
+      return {
+        uid: s.uid,
+        audio: [{ startMs: startMs - 120 - 40 * u, durationMs, sliceMs: 15000, channels: 1 as const }],
+        video: [{ startMs, durationMs, width: s.width, height: s.height, fps, codec: s.codec, sliceMs: 15000, content: 'camera' as const, bitrateKbps: s.bitrateKbps }],
+        markers: [startMs + 7000],
+      };
+    });
+    return {
+      name,
+      minutes: seconds / 60,
+      video: { width: first.width, height: first.height, fps, codec: first.codec },
+      senders,
+      rec: { sid, cname: `bench_${name}_1`, users },
+    };
+  });
+}

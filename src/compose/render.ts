@@ -23,6 +23,7 @@ import { fontPatternFor } from '../render/text.js';
 import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio } from '../render/audio.js';
 import type { LoudnessTarget } from '../core/loudness.js';
 import { parseLevels, SPEAKER_WINDOW_MS, speakerLayout, speakerSpans } from '../core/speaker.js';
+import { x264Args } from '../render/encode.js';
 import { pieceSlices } from '../render/pieces.js';
 import { oneSize, shiftPts, uprightFilter } from '../render/picture.js';
 
@@ -326,9 +327,7 @@ export async function composeLevels(out: ComposeOutput, lists: string[], target:
   return { levels, warnings };
 }
 
-const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => [
-  '-c:v', 'libx264', '-preset', enc.preset, '-crf', '23', '-pix_fmt', 'yuv420p', '-r', String(out.fps), ...(enc.threads ? ['-threads', String(enc.threads)] : []),
-];
+const videoEncoder = (out: ComposeOutput, enc: ComposeEncodeSettings) => x264Args(enc, out.fps);
 
 /** One video chunk (the intervals in `range`): video only, exactly its frames long. */
 export function chunkArgs(

@@ -76,6 +76,14 @@ export interface FixtureVideoRun {
   rotateTag?: 'after' | 'inside';
   /** Wall-clock windows [fromMs, toMs): frames there are missing from the stream (network loss). */
   dropFrames?: { fromMs: number; toMs: number }[];
+  /**
+   * 'flat' (default): a dark gray picture (cheap to encode, what tests measure on). 'camera' (benchmarks): a
+   * moving test pattern blended with a moving blurred texture, under sensor noise that changes every frame.
+   * Both carry the white top-left square and the white marker frames.
+   */
+  content?: 'flat' | 'camera';
+  /** Encoder bitrate, kb/s. Default 150. */
+  bitrateKbps?: number;
 }
 
 export interface FixtureAudioRun {
@@ -354,13 +362,18 @@ interface PictureSpan {
 }
 
 /** lavfi graph for consecutive spans of one coded size; white frames at the given file frame indices. */
-function pictureGraph(spans: PictureSpan[], fps: number, whiteFrames: number[]): string {
+function pictureGraph(spans: PictureSpan[], fps: number, whiteFrames: number[], content: 'flat' | 'camera' = 'flat'): string {
   const chains = spans.map((span, k) => {
     const sideways = span.rotation === 90 || span.rotation === 270;
     const [w, h] = sideways ? [span.height, span.width] : [span.width, span.height];
     const whites = whiteFrames.filter((n) => n >= span.first && n < span.first + span.count).map((n) => n - span.first);
+    const base =
+      content === 'camera'
+        ? `testsrc2=s=${w}x${h}:r=${fps},format=yuv420p[ca${k}];cellauto=s=${w}x${h}:r=${fps}:rule=110:seed=${k + 1},format=yuv420p,boxblur=3[cb${k}];` +
+          `[ca${k}][cb${k}]blend=all_mode=average,noise=alls=12:allf=t:all_seed=${k + 7}`
+        : `color=c=${BASE_GRAY}:s=${w}x${h}:r=${fps}`;
     const filters = [
-      `color=c=${BASE_GRAY}:s=${w}x${h}:r=${fps}`,
+      base,
       `trim=end_frame=${span.count}`,
       'drawbox=x=0:y=0:w=iw/6:h=iw/6:color=white:t=fill',
       ...(whites.length ? [`drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='${whites.map((n) => `eq(n,${n})`).join('+')}'`] : []),
@@ -456,19 +469,19 @@ function videoCodecArgs(run: FixtureVideoRun, gop: number): string[] {
   const bframes = run.bframes ?? 0;
   switch (run.codec ?? 'h264') {
     case 'vp8':
-      return ['-c:v', 'libvpx', '-g', String(gop), '-keyint_min', String(gop), '-deadline', 'realtime', '-cpu-used', '8', '-auto-alt-ref', '0', '-b:v', '150k'];
+      return ['-c:v', 'libvpx', '-g', String(gop), '-keyint_min', String(gop), '-deadline', 'realtime', '-cpu-used', '8', '-auto-alt-ref', '0', '-b:v', `${run.bitrateKbps ?? 150}k`];
     case 'vp9':
       // No alt-ref (hidden) frames and no lag: one IVF frame per picture, as WebRTC sends.
-      return ['-c:v', 'libvpx-vp9', '-g', String(gop), '-keyint_min', String(gop), '-deadline', 'realtime', '-cpu-used', '8', '-auto-alt-ref', '0', '-lag-in-frames', '0', '-row-mt', '0', '-b:v', '150k'];
+      return ['-c:v', 'libvpx-vp9', '-g', String(gop), '-keyint_min', String(gop), '-deadline', 'realtime', '-cpu-used', '8', '-auto-alt-ref', '0', '-lag-in-frames', '0', '-row-mt', '0', '-b:v', `${run.bitrateKbps ?? 150}k`];
     case 'hevc':
       return [
-        '-c:v', 'libx265', '-preset', 'ultrafast', '-b:v', '150k',
+        '-c:v', 'libx265', '-preset', 'ultrafast', '-b:v', `${run.bitrateKbps ?? 150}k`,
         '-x265-params', `log-level=error:pools=none:frame-threads=1:keyint=${gop}:min-keyint=${gop}:scenecut=0:open-gop=0:bframes=${bframes}`,
       ];
     default: {
       const profile = run.profile ?? 'baseline';
       const extra = profile === 'main' ? ['-profile:v', 'main', '-x264-params', 'cabac=1'] : profile === 'high' ? ['-profile:v', 'high', '-x264-params', 'cabac=1:8x8dct=1'] : [];
-      return ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-bf', String(bframes), ...extra, '-b:v', '150k'];
+      return ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0', '-bf', String(bframes), ...extra, '-b:v', `${run.bitrateKbps ?? 150}k`];
     }
   }
 }
@@ -608,7 +621,7 @@ interface CutVideoSlice {
  */
 async function encodeTsVideo(run: FixtureVideoRun, timeline: VideoTimeline, whites: number[], baseS: number, tmp: string, audio?: Pcm): Promise<CutVideoSlice[]> {
   const encoded = path.join(tmp, 'run.ts');
-  const video = ['-f', 'lavfi', '-i', pictureGraph(timeline.spans(), timeline.fps, whites)];
+  const video = ['-f', 'lavfi', '-i', pictureGraph(timeline.spans(), timeline.fps, whites, run.content)];
   const out = [...BITEXACT, '-output_ts_offset', baseS.toFixed(3), '-f', 'mpegts', encoded];
   if (audio) {
     await ffmpegWithPcm([...video, ...pcmInput(audio.rate, audio.channels), '-map', '0:v', '-map', '1:a', ...videoCodecArgs(run, timeline.gop), ...audioCodecArgs('aac', audio.rate, audio.channels), ...out], audio);
@@ -683,7 +696,7 @@ async function encodeVp8Video(run: FixtureVideoRun, timeline: VideoTimeline, whi
   let header: Buffer | undefined;
   for (const [n, piece] of pieces.entries()) {
     const file = path.join(tmp, `piece${n}.ivf`);
-    await ffmpeg(['-f', 'lavfi', '-i', pictureGraph(piece, timeline.fps, whites), ...videoCodecArgs(run, timeline.gop), ...BITEXACT, '-f', 'ivf', file]);
+    await ffmpeg(['-f', 'lavfi', '-i', pictureGraph(piece, timeline.fps, whites, run.content), ...videoCodecArgs(run, timeline.gop), ...BITEXACT, '-f', 'ivf', file]);
     const ivf = parseIvf(await readFile(file), run.codec === 'vp9');
     header ??= Buffer.from(ivf.header);
     const first = piece[0]!.first;
