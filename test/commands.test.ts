@@ -239,7 +239,7 @@ describe('audioGraph', () => {
     const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [], changesInside: [] };
     const [a0, a1, concat] = chains(audioGraph(audio, 3, 12345));
     // A mono voice goes to both channels at full level; the silence before it is made by adelay in small frames.
-    expect(a0).toBe('[3:a:0]pan=stereo|c0=c0|c1=c0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.000000/TB,aresample=async=1:min_hard_comp=0.010:first_pts=0,adelay=delays=12000S:all=1,apad=whole_len=288000,atrim=end_sample=288000[a0]');
+    expect(a0).toBe('[3:a:0]pan=stereo|c0=c0|c1=c0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.000000/TB,aresample=async=1:min_hard_comp=0.001:first_pts=0,adelay=delays=12000S:all=1,apad=whole_len=288000,atrim=end_sample=288000[a0]');
     expect(a1).toMatch(/^\[4:a:0\]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS\+0\.000000\/TB,.*apad=whole_len=304560,atrim=end_sample=304560\[a1\]$/);
     expect(concat).toBe('[a0][a1]concat=n=2:v=0:a=1[aout]');
   });
@@ -284,12 +284,17 @@ describe('mergeArgs', () => {
   /** The value after a flag (first occurrence). */
   const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
   const tail = ['-movflags', '+faststart', '-f', 'mp4', '/out/x.mp4.tmp'];
+  /** A timestamp on the copy grid of a 15 fps track: 500 ticks of 90 kHz. */
+  const GRID = (t: 'PTS' | 'DTS') => `round(${t}*TB*90000/500)*500/(TB*90000)`;
 
   it('copy path: concat video (delayed by -itsoffset when late) + placed ADTS, stream copy, no filter graph', () => {
     const plan = output({ video: videoPlan([run(1500, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
     const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], videoDelayMs: 1500, adtsFile: '/tmp/a.aac' }), '/out/x.mp4.tmp', enc);
     expect(args.slice(0, 3)).toEqual(['-y', '-loglevel', 'error']);
-    expect(args.join(' ')).toContain('-f concat -safe 0 -itsoffset 1.500000 -i /tmp/v.txt -f aac -i /tmp/a.aac -map 0:v:0 -map 1:a:0 -c:v copy -c:a copy');
+    expect(args.join(' ')).toContain('-f concat -safe 0 -itsoffset 1.500000 -i /tmp/v.txt -f aac -i /tmp/a.aac -map 0:v:0 -map 1:a:0 -c:v copy -bsf:v setts=');
+    // Timestamps on the copy grid (render/concat.ts copyTimeGrid: 1/12 of the 15 fps frame interval, in 90 kHz ticks).
+    expect(after(args, '-bsf:v')).toBe(`setts=pts='${GRID('PTS')}':dts='${GRID('DTS')}':duration='DURATION'`);
+    expect(after(args, '-c:a')).toBe('copy');
     expect(args).not.toContain('-filter_complex');
     expect(args).not.toContain('-ss');
     expect(args.slice(-5)).toEqual(tail);
@@ -301,14 +306,14 @@ describe('mergeArgs', () => {
     const plan = output({ durationMs: 12000, video: videoPlan([run(0, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
     const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc);
     // pts=PTS: without it ffmpeg 5.1's setts writes PTS = DTS (B-frames out of order); each lasts from where it is shown.
-    expect(after(args, '-bsf:v')).toBe(`setts=pts=PTS:duration='if(gte(DTS*TB,9.900000),(12.000000-PTS*TB)/TB,DURATION)'`);
+    expect(after(args, '-bsf:v')).toBe(`setts=pts='${GRID('PTS')}':dts='${GRID('DTS')}':duration='if(gte(DTS*TB,9.900000),(12.000000-${GRID('PTS')}*TB)/TB,DURATION)'`);
     // B-frames: the last packet in decode order comes a reordering delay before the end, even when the video ends last.
     const bframes = run(0, 12000);
     bframes.slices[0]!.reorderMs = 66.667;
     const held = mergeArgs(output({ durationMs: 12000, video: videoPlan([bframes], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
-    expect(after(held, '-bsf:v')).toBe(`setts=pts=PTS:duration='if(gte(DTS*TB,11.833333),(12.000000-PTS*TB)/TB,DURATION)'`);
+    expect(after(held, '-bsf:v')).toBe(`setts=pts='${GRID('PTS')}':dts='${GRID('DTS')}':duration='if(gte(DTS*TB,11.833333),(12.000000-${GRID('PTS')}*TB)/TB,DURATION)'`);
     const ends = mergeArgs(output({ durationMs: 12000, video: videoPlan([run(0, 12000)], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
-    expect(ends).not.toContain('-bsf:v');
+    expect(after(ends, '-bsf:v')).toBe(`setts=pts='${GRID('PTS')}':dts='${GRID('DTS')}':duration='DURATION'`);
   });
 
   it('copy path, video on time: no -itsoffset', () => {
