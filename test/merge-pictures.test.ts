@@ -1,7 +1,7 @@
 // Picture changes: size changes, mixed aspect ratios, WebM/VP8 (alone and mixed with TS), rotated phones.
 import { describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
-import { cornerLuma, probe } from './support/measure.js';
+import { cornerLuma, shownCorners, probe } from './support/measure.js';
 import { writeRecording, type FixtureUser } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
 import { expectOutputsDecodeClean } from './support/decode-clean.js';
@@ -60,14 +60,15 @@ describe('picture changes', () => {
     await expectMarkers(r.file!, outputSeconds(markers, T0), 15);
   });
 
-  it('turns a rotated phone upright (ROTATE=90 anticlockwise) on a portrait canvas', async () => {
+  it('--transcode turns a rotated phone upright (ROTATE=90 anticlockwise) on a portrait canvas', async () => {
     const markers = [T0 + 2000];
     const r = await mergeOne('rotate', {
       uid: '13',
       markers,
       audio: [{ startMs: T0, durationMs: 4000 }],
       video: [{ startMs: T0, durationMs: 4000, width: 160, height: 90, fps: 15, rotation: 90 }],
-    });
+    }, { transcode: true });
+    expect(r.videoPath).toBe('transcode');
     const info = await probe(r.file!);
     expect(info.video).toMatchObject({ width: 90, height: 160 });
     const corners = await cornerLuma(r.file!, 1);
@@ -76,12 +77,13 @@ describe('picture changes', () => {
     await expectMarkers(r.file!, outputSeconds(markers, T0), 15);
   });
 
-  it.each([90, 180, 270] as const)('restores the top-left corner for ROTATE=%i', async (rotation) => {
+  it.each([90, 180, 270] as const)('restores the top-left corner for ROTATE=%i (copied, shown by the display matrix)', async (rotation) => {
     const r = await mergeOne(`rot${rotation}`, {
       uid: '14',
       video: [{ startMs: T0, durationMs: 2000, width: 160, height: 90, fps: 15, rotation }],
     });
-    const corners = await cornerLuma(r.file!, 0.5);
+    expect(r.videoPath).toBe('copy');
+    const corners = await shownCorners(r.file!, 0.5);
     expect(corners.topLeft).toBeGreaterThan(150);
     expect(corners.bottomRight).toBeLessThan(100);
   });

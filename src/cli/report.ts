@@ -66,10 +66,10 @@ export function formatPlan(plan: MergePlan): string {
     if (o.video) {
       const v = o.video;
       const turned = v.displayRotation === 90 || v.displayRotation === 270;
-      const size = v.displayRotation
-        ? `${v.width}x${v.height} as recorded (turned ${v.displayRotation}°), shown upright as ${turned ? `${v.height}x${v.width}` : `${v.width}x${v.height}`}: the rotation is written as MP4 display metadata, the pictures are copied`
-        : `${v.width}x${v.height}`;
-      out.push(`  video: ${v.path}${v.reasons.length ? ` because ${v.reasons.join('; ')}` : ''}; ${size} at ${v.fps ?? 'source'} fps; ${v.runs.length} run(s)`);
+      const shown = v.displayRotation
+        ? `; shown upright as ${turned ? `${v.height}x${v.width}` : `${v.width}x${v.height}`}: rotation ${v.displayRotation}° written as MP4 display metadata, the pictures copied as recorded`
+        : '';
+      out.push(`  video: ${v.path}${v.reasons.length ? ` because ${v.reasons.join('; ')}` : ''}; ${v.width}x${v.height} at ${v.fps ?? 'source'} fps; ${v.runs.length} run(s)${shown}`);
       for (const r of o.video.runs) out.push(`    run ${secs(r.offsetMs)} → ${secs(r.endMs)}: ${r.slices.length} slice(s), ${r.codec} ${r.width}x${r.height}${r.rotation ? `, rotated ${r.rotation}°` : ''}`);
       for (const g of o.video.gaps) out.push(`    gap ${secs(g.startMs)} → ${secs(g.endMs)} (${o.gapMode === 'black' || g.startMs === 0 ? 'black' : 'last frame'})`);
     }
