@@ -36,6 +36,7 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--max-gap <hours>', 'an absence longer than this splits a user into separate outputs', number('max-gap'), 24)
     .option('--max-span <hours>', "refuse a user's output that would span more than this", number('max-span'), 48)
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
+    .option('--chunk <seconds>', 're-encoded video longer than this is encoded in chunks of about this length at once on the cores, then joined', number('chunk'))
     .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
 }
 
@@ -61,6 +62,7 @@ export interface PlanFlags {
   splitGap: number;
   names: NameStyle;
   transcode?: boolean;
+  chunk?: number;
   preset: string;
   maxGap: number;
   maxSpan: number;
@@ -88,6 +90,7 @@ export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: strin
     splitGap: flags.splitGap,
     names: flags.names,
     transcode: flags.transcode ?? false,
+    chunk: flags.chunk,
     preset: flags.preset,
     maxGapHours: flags.maxGap,
     maxSpanHours: flags.maxSpan,

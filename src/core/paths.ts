@@ -41,7 +41,7 @@ export function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode
   if (path === 'copy') ({ width, height } = runs[0]!);
   const sourceFps = maxOf([0, ...runs.map((r) => r.fps ?? 0)]);
   const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
-  return { runs, width, height, fps, path, reasons, gaps };
+  return { runs, width, height, fps, path, reasons, gaps, ...(path === 'transcode' && options.chunk !== undefined ? { chunkS: options.chunk } : {}) };
 }
 
 export function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, options: PlanOptions, media: Map<string, SliceMedia> | undefined): AudioPlan {

@@ -345,6 +345,8 @@ export interface VideoPlan {
   reasons: string[];
   /** Output-time intervals with no video inside [0, duration). */
   gaps: Interval[];
+  /** Re-encoded outputs longer than this are encoded in chunks of about this many seconds (`--chunk`; see core/chunks.ts). */
+  chunkS?: number;
 }
 
 export interface AudioPlan {
