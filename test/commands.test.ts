@@ -197,7 +197,7 @@ describe('videoGraph', () => {
     expect(at).toEqual(blacks.map((b) => b.map((t) => expect.closeTo(t, 6))));
     const joins = g.filter((x) => x.includes('interleave'));
     expect(joins).toHaveLength(2);
-    for (const c of joins) expect(c).toMatch(new RegExp(`^\\[b\\d_0\\]\\[r\\dp0\\].*interleave=nb_inputs=${blacks[0]!.length + 1},fps=15:start_time=0:round=up,trim=end_frame=\\d+\\[o\\d\\]$`));
+    for (const c of joins) expect(c).toMatch(new RegExp(`^\\[b\\d_0\\]\\[r\\dp0\\].*interleave=nb_inputs=${blacks[0]!.length + 1},settb=1/90000,fps=15:start_time=0:round=up,trim=end_frame=\\d+\\[o\\d\\]$`));
   });
 
   it('scales first (a size change inside a stream is absorbed there), then turns upright, pads, and concatenates', () => {

@@ -125,6 +125,8 @@ export async function runReencodeBench(recDir: string, deps: Deps): Promise<{ se
         correct: r.correct || r.expectWrongDuration,
       });
     }
+    // Each recording's rows as soon as they are measured (a run stopped later keeps them).
+    for (const r of rows.slice(-methods.length)) log(`  ${r.method}: ${r.wallS.toFixed(1)} s wall, CPU ${r.cpuS.toFixed(1)} s, SSIM ${r.ssim?.toFixed(4) ?? '-'}, ${r.sizeMB.toFixed(1)} MB`);
     const ours = rows.at(-methods.length + (copyable ? 1 : 0))!;
     const scriptRow = rows.find((x) => x.recording === ours.recording && x.method === script.label)!;
     const name = (t: string) => `${rec.name}: ${t}`;

@@ -14,6 +14,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'recmerge merge ./recording -o out --uid 1001 --size 1280x720 --fps 15',
     'recmerge merge ./recording -o out --mode segments --names script   # like the service script -m 0',
     'recmerge merge ./recording -o voices --mode audio --align session --audio-format wav   # every voice on the session clock',
+    'recmerge merge ./recording -o out --transcode --chunk 300   # long re-encodes: 5-minute chunks at once on the cores',
     'recmerge merge s3://bucket/rec/class42 -o out --upload s3://bucket/merged --progress-json',
     'recmerge merge ./recording -o out --loudnorm           # every user at -16 LUFS (EBU R128); video still copied',
   ],

@@ -43,6 +43,7 @@ export function addPlanOptions(cmd: Command): Command {
     .addOption(new Option('--audio-format <format>', 'mode audio: m4a (AAC), wav (PCM 16-bit) or flac').choices(['m4a', 'wav', 'flac']).default('m4a'))
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
     .addOption(loudnormOption("each user's audio"))
+    .option('--chunk <seconds>', 're-encoded video longer than this is encoded in chunks of about this length at once on the cores, then joined', number('chunk'))
     .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
 }
 
@@ -68,6 +69,7 @@ export interface PlanFlags {
   splitGap: number;
   names: NameStyle;
   transcode?: boolean;
+  chunk?: number;
   preset: string;
   maxGap: number;
   maxSpan: number;
@@ -98,6 +100,7 @@ export function planOptionsFrom(flags: PlanFlags): PlanOptions & { preset: strin
     splitGap: flags.splitGap,
     names: flags.names,
     transcode: flags.transcode ?? false,
+    chunk: flags.chunk,
     preset: flags.preset,
     maxGapHours: flags.maxGap,
     maxSpanHours: flags.maxSpan,

@@ -23,6 +23,8 @@ export interface PlanOptions {
   names?: NameStyle;
   /** Force re-encoding of video and audio. */
   transcode?: boolean;
+  /** Re-encoded video longer than this many seconds is encoded in chunks of about this length, at once on the cores, then joined by stream copy. */
+  chunk?: number;
   /** An absence longer than this many hours splits a user's output into separate files (default 24). */
   maxGapHours?: number;
   /** A user's output may span at most this many hours; longer ones fail for that user (default 48). */
@@ -118,6 +120,7 @@ export const OPTION_CHECKS = {
   maxSpanHours: positive,
   joinSessions: isBool,
   transcode: isBool,
+  chunk: (v) => (num(v) && v >= 1 ? null : 'at least 1 second'),
   names: oneOf(['recmerge', 'script']),
   gaps: oneOf(['freeze', 'black', 'cut']),
   maxTiles: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TILES ? null : `a whole number from 1 to ${MAX_TILES}`),

@@ -45,7 +45,7 @@ export function planVideo(runs: VideoRun[], durationMs: number, gapMode: GapMode
   const displayRotation = path === 'copy' ? runs[0]!.rotation : 0;
   const sourceFps = maxOf([0, ...runs.map((r) => r.fps ?? 0)]);
   const fps = options.fps ?? (path === 'copy' ? null : sourceFps > 0 ? Math.round(sourceFps * 1000) / 1000 : DEFAULT_FPS);
-  return { runs, width, height, fps, path, reasons, gaps, displayRotation };
+  return { runs, width, height, fps, path, reasons, gaps, displayRotation, ...(path === 'transcode' && options.chunk !== undefined ? { chunkS: options.chunk } : {}) };
 }
 
 export function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean, options: PlanOptions, media: Map<string, SliceMedia> | undefined): AudioPlan {

@@ -366,6 +366,8 @@ export interface VideoPlan {
    * MP4 display matrix so that players show them upright; width/height stay the coded size. 0 otherwise.
    */
   displayRotation: Rotation;
+  /** Re-encoded outputs longer than this are encoded in chunks of about this many seconds (`--chunk`; see core/chunks.ts). */
+  chunkS?: number;
 }
 
 export interface AudioPlan {

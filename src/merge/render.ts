@@ -1,8 +1,12 @@
 // A merge output plan -> its ffmpeg work: the input files (concat lists, lead cuts, a black lead, the placed
 // AAC stream) and the arguments of the one ffmpeg run that writes the MP4. Built from the render layer.
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import pLimit from 'p-limit';
 import { rotationPieces } from '../core/runs.js';
+import { type FrameRange, planChunks } from '../core/chunks.js';
+import { runFfmpeg } from '../ffmpeg/runner.js';
 import type { AudioPlan, AudioRun, GapMode, MergePath, OutputPlan, PlacedSlice, Rotation, VideoPlan } from '../core/types.js';
 import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audio-placer.js';
 import type { LoudnessTarget } from '../core/loudness.js';
@@ -57,18 +61,51 @@ export function videoPieces(video: VideoPlan): VideoPiece[] {
  * the picture is held (freeze) or the canvas shows (black). The pieces of a run that turns are laid over one
  * another, each turned upright on its own.
  */
-export function videoGraph(video: VideoPlan, firstInput: number, durationMs: number, gapMode: GapMode): string {
+/**
+ * The output frame grid of the transcode path: the frames in all, and each run's segment (the output frames
+ * it owns: from the frame nearest its offset to the next run's). A run shorter than half an output frame
+ * gets no frame of its own; the others keep their exact starts.
+ */
+export function videoSegments(video: VideoPlan, durationMs: number): { total: number; starts: number[]; segments: Array<{ k: number; start: number; frames: number }> } {
   const fps = video.fps!;
-  const canvas = { width: video.width, height: video.height };
   const total = Math.max(1, frameAt(durationMs, fps));
   const starts = video.runs.map((run, k) => (k === 0 ? 0 : Math.min(total, frameAt(run.offsetMs, fps))));
-  const pieces = videoPieces(video).map((p, i) => ({ ...p, input: firstInput + i }));
-  // A run shorter than half an output frame gets no frame of its own; the others keep their exact starts.
-  const segments = video.runs
-    .map((run, k) => ({ run, k, frames: (starts[k + 1] ?? total) - starts[k]! }))
-    .filter((x) => x.frames > 0);
+  const segments = video.runs.map((_, k) => ({ k, start: starts[k]!, frames: (starts[k + 1] ?? total) - starts[k]! })).filter((x) => x.frames > 0);
+  return { total, starts, segments };
+}
+
+/**
+ * The video inputs of the transcode graph, in input order: every piece (see videoPieces); for a chunk
+ * (output frames [fromFrame, toFrame)) only the pieces of the runs it shows, each reading only the slices
+ * that hold the chunk's time (from one that starts on a keyframe: see pieceSlices), a frame either side.
+ */
+export function graphPieces(video: VideoPlan, durationMs: number, chunk?: FrameRange): VideoPiece[] {
+  const all = videoPieces(video);
+  if (!chunk) return all;
+  const fps = video.fps!;
+  const { segments } = videoSegments(video, durationMs);
+  return segments.flatMap(({ k, start, frames }) => {
+    const from = Math.max(chunk.fromFrame, start);
+    const to = Math.min(chunk.toFrame, start + frames);
+    if (from >= to) return [];
+    const [fromMs, toMs] = [((from - 1) * 1000) / fps, ((to + 1) * 1000) / fps];
+    return all.filter((p) => p.run === k).map((p) => ({ ...p, slices: pieceSlices(p.slices, fromMs, toMs) }));
+  });
+}
+
+export function videoGraph(video: VideoPlan, firstInput: number, durationMs: number, gapMode: GapMode, chunk?: FrameRange): string {
+  const fps = video.fps!;
+  const canvas = { width: video.width, height: video.height };
+  const { starts, segments: all } = videoSegments(video, durationMs);
+  const pieces = graphPieces(video, durationMs, chunk).map((p, i) => ({ ...p, input: firstInput + i }));
+  // A chunk shows the part of each segment inside it: its frames [first, end) counted from the segment's start.
+  const segments = all
+    .map((x) => ({ ...x, run: video.runs[x.k]!, first: chunk ? Math.max(0, chunk.fromFrame - x.start) : 0, end: chunk ? Math.min(x.frames, chunk.toFrame - x.start) : x.frames }))
+    .filter((x) => x.first < x.end);
+  const cut = (x: { first: number; end: number }) => (x.first > 0 ? `trim=start_frame=${x.first}:end_frame=${x.end},setpts=PTS-STARTPTS` : `trim=end_frame=${x.end}`);
   const parts: string[] = [];
-  segments.forEach(({ run, k, frames }, n) => {
+  segments.forEach((segment, n) => {
+    const { run, k } = segment;
     const mine = pieces.filter((p) => p.run === k);
     mine.forEach((piece, j) => {
       const inputStartMs = piece.slices[0]!.offsetMs;
@@ -92,7 +129,10 @@ export function videoGraph(video: VideoPlan, firstInput: number, durationMs: num
       // (round=up: output frame i shows the last frame shifted to at most i / fps, the rule overlay follows),
       // between black frames: one long before (the output frames before its first picture stay black), one
       // long after (the last picture is held up to the segment's end), and with --gaps black one at the run's
-      // end. An overlay on a black canvas gives the same frames at the cost of a full-frame blend each
+      // end. interleave hands frames on in microseconds: settb brings them back to 90 kHz (exact for TS and
+      // WebM times and for the output grid) before fps rounds, so a frame half-way between two output frames
+      // (a tie) goes to the earlier one as overlay's <= does, not to either by a microsecond's rounding.
+      // An overlay on a black canvas gives the same frames at the cost of a full-frame blend each
       // (+50 % of the whole encode at 720p: see the README's re-encoding bench).
       const black = `color=c=black:s=${canvas.width}x${canvas.height}:r=${fps},format=yuv420p,trim=end_frame=1`;
       const at = [-HOLD_S, ...(gapMode === 'black' ? [run.endMs / 1000 - starts[k]! / fps - 0.5 / fps] : []), HOLD_S];
@@ -101,17 +141,17 @@ export function videoGraph(video: VideoPlan, firstInput: number, durationMs: num
         return `[b${n}_${j}]`;
       });
       const inputs = [labels[0], `[r${n}p0]`, ...labels.slice(1)];
-      parts.push(`${inputs.join('')}interleave=nb_inputs=${inputs.length},fps=${fps}:start_time=0:round=up,trim=end_frame=${frames}[o${n}]`);
+      parts.push(`${inputs.join('')}interleave=nb_inputs=${inputs.length},settb=1/90000,fps=${fps}:start_time=0:round=up,${cut(segment)}[o${n}]`);
       return;
     }
     let below = `c${n}`;
-    parts.push(`color=c=black:s=${canvas.width}x${canvas.height}:r=${fps},trim=end_frame=${frames}[${below}]`);
+    parts.push(`color=c=black:s=${canvas.width}x${canvas.height}:r=${fps},trim=end_frame=${segment.end}[${below}]`);
     mine.forEach((_, j) => {
       // Earlier pieces are held under later ones; the last one is held or not as the gap mode says.
       const last = j === mine.length - 1;
       const eof = !last || gapMode !== 'black' ? 'repeat' : 'pass';
       const out = last ? `o${n}` : `c${n}_${j}`;
-      parts.push(`[${below}][r${n}p${j}]overlay=eof_action=${eof}:format=yuv420${last ? `,trim=end_frame=${frames}` : ''}[${out}]`);
+      parts.push(`[${below}][r${n}p${j}]overlay=eof_action=${eof}:format=yuv420${last ? `,${cut(segment)}` : ''}[${out}]`);
       below = out;
     });
   });
@@ -152,6 +192,8 @@ export interface MergeInputs {
   decodeAdts?: boolean;
   /** Concat lists of audio slices, one per run (audio transcode path). */
   audioLists: string[];
+  /** The transcoded video already encoded in chunks (see encodeChunks): a concat list of them, copied. */
+  videoChunks?: string;
 }
 
 /** The video encoder's settings (render/encode.ts), and what only a merge has. */
@@ -239,6 +281,11 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     }
     codecs.push('-bsf:v', `setts=pts='${onGrid('PTS')}':dts='${onGrid('DTS')}':duration='${duration}'`);
     index++;
+  } else if (video && inputs.videoChunks) {
+    args.push('-f', 'concat', '-safe', '0', '-i', inputs.videoChunks);
+    maps.push('-map', `${index}:v:0`);
+    codecs.push('-c:v', 'copy');
+    index++;
   } else if (video) {
     for (const list of inputs.videoLists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
     graph.push(videoGraph(video, index, timelineEnd(plan), plan.gapMode));
@@ -277,7 +324,56 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
   return args;
 }
 
-export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'>;
+export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'> & Partial<Pick<OutputWork, 'onProgress'>>;
+
+/** One chunk's ffmpeg arguments: its pieces' inputs, the graph of its frames, video only, exactly its frames long. */
+export function chunkArgs(video: VideoPlan, durationMs: number, gapMode: GapMode, chunk: FrameRange, lists: string[], outFile: string, enc: EncodeSettings): string[] {
+  const args = ['-y', '-loglevel', 'error'];
+  for (const list of lists) args.push('-reinit_filter', '0', '-f', 'concat', '-safe', '0', '-i', list);
+  args.push('-filter_complex', videoGraph(video, 0, durationMs, gapMode, chunk), '-map', '[vout]', ...x264Args(enc, video.fps!));
+  args.push('-frames:v', String(chunk.toFrame - chunk.fromFrame), '-an', '-map_metadata', '-1', '-f', 'mp4', outFile);
+  return args;
+}
+
+/**
+ * A long transcoded video in chunks (the core's rule: planChunks), encoded at once on the cores (each chunk
+ * one libx264 thread when several run; a single-chunk output is not split), then listed for the join by
+ * stream copy. Returns the list, or null when the output is one chunk.
+ */
+async function encodeChunks(video: VideoPlan, durationMs: number, gapMode: GapMode, paths: Map<string, string>, work: MergeWork): Promise<string | null> {
+  const fps = video.fps!;
+  const { total, segments } = videoSegments(video, durationMs);
+  const chunks = planChunks(total, fps, video.chunkS, segments.map((x) => x.start));
+  if (chunks.length < 2) return null;
+  const parallel = Math.max(1, Math.min(chunks.length, os.availableParallelism(), work.threads ?? os.availableParallelism()));
+  const enc: EncodeSettings = { preset: work.preset, threads: parallel > 1 ? Math.max(1, Math.floor((work.threads ?? os.availableParallelism()) / parallel)) : work.threads };
+  const done = new Map<number, number>();
+  const limit = pLimit(parallel);
+  const entries = await Promise.all(
+    chunks.map((chunk, c) =>
+      limit(async () => {
+        const lists: string[] = [];
+        for (const [i, piece] of graphPieces(video, durationMs, chunk).entries()) {
+          const file = path.join(work.workDir, `chunk-${c}-video-${i}.ffconcat`);
+          await writeFile(file, concatList(piece.slices, paths, true));
+          lists.push(file);
+        }
+        const file = path.join(work.workDir, `chunk-${c}.mp4`);
+        await runFfmpeg(chunkArgs(video, durationMs, gapMode, chunk, lists, file, enc), {
+          signal: work.signal,
+          onProgress: (p) => {
+            done.set(c, p.outTimeMs);
+            work.onProgress?.([...done.values()].reduce((a, b) => a + b, 0), null);
+          },
+        });
+        return { file, durationMs: ((chunk.toFrame - chunk.fromFrame) * 1000) / fps };
+      }),
+    ),
+  );
+  const list = path.join(work.workDir, 'video-chunks.ffconcat');
+  await writeFile(list, ffconcat(entries));
+  return list;
+}
 
 /** Pieces of placed audio (see writePlacedAdts) as transcode runs: each from its first frame to the next piece. */
 function piecesAsRuns(placed: PlacedAudio, frameMs: number): AudioRun[] {
@@ -338,6 +434,8 @@ export async function renderMerge(
       const slices = video.runs.flatMap((r) => r.slices);
       inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs, shiftMs: inputs.videoDelayMs })));
       expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs, shiftMs: inputs.videoDelayMs } }));
+    } else if (!plan.trim && video.chunkS !== undefined && (inputs.videoChunks = (await encodeChunks(video, timelineEnd(plan), plan.gapMode, paths, work)) ?? undefined)) {
+      // Encoded in chunks: the final pass copies them (what ffmpeg read was read by the chunks' passes).
     } else {
       for (const [i, piece] of videoPieces(video).entries()) {
         inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));
@@ -359,7 +457,7 @@ export async function renderMerge(
         warnings.push(...placed.warnings);
         inputs.adtsFile = adts;
         inputs.decodeAdts = true;
-        expected.push(placedExpectation(inputs.videoLists.length, slices, placed));
+        expected.push(placedExpectation(inputs.videoChunks ? 1 : inputs.videoLists.length, slices, placed));
       } catch (error) {
         if (!(error instanceof AudioCopyError)) throw error;
         warnings.push(`audio is re-encoded: ${error.message}`);
@@ -376,7 +474,7 @@ export async function renderMerge(
       for (const [i, piece] of placed.pieces.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, ffconcat([{ file: piece.file }])));
     }
     if (!inputs.adtsFile && inputs.audioLists.length === 0) {
-      const first = inputs.videoLists.length;
+      const first = inputs.videoChunks ? 1 : inputs.videoLists.length;
       const audioPaths = await audioFiles(slices, work.paths, workDir);
       for (const [i, run] of plan.audio.runs.entries()) {
         inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, audioPaths, true)));

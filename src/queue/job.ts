@@ -55,7 +55,7 @@ const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 
 /** The limits of every option a job may carry: the library's own table (core/options.ts), and what only a job has. */
 const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
-  ...pick(LIMITS, ['size', 'fps', 'uids', 'from', 'duration', 'joinSessions', 'splitGap', 'names', 'transcode', 'maxGapHours', 'maxSpanHours', 'concurrency', 'force', 'gaps', 'maxTiles', 'audioTiles', 'labels', 'align', 'audioFormat', 'loudnorm', 'layout']),
+  ...pick(LIMITS, ['size', 'fps', 'uids', 'from', 'duration', 'joinSessions', 'splitGap', 'names', 'transcode', 'maxGapHours', 'maxSpanHours', 'concurrency', 'force', 'gaps', 'maxTiles', 'audioTiles', 'labels', 'align', 'audioFormat', 'loudnorm', 'layout', 'chunk']),
   mode: (v) => (typeof v === 'string' && (MERGE_MODES as readonly string[]).includes(v) ? null : `one of ${MERGE_MODES.join(', ')}`),
   preset: (v) => (typeof v === 'string' && X264_PRESETS.includes(v) ? null : `an x264 preset (${X264_PRESETS.join(', ')})`),
   endpoint: isString,
