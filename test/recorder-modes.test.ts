@@ -212,6 +212,20 @@ describe('raw mode (built from the docs description): one index, slices holding 
     expect(plan.video!.runs.flatMap((r) => r.slices.map((s) => [Math.round(s.offsetMs), s.mediaStartS]))).toEqual([[40, 100.04], [2200, 102.2], [4010, 104.01]]);
     expect(plan.warnings).toContain(`${slices[2]}: its audio cannot be used (holds no audio stream); its time is a gap in the audio (the video is merged)`);
     expect(plan.inputs).toEqual(slices);
+
+    // AV1 in TS (raw mode's HLS may carry it) cannot be read: every slice's video is a gap, said once; the audio merges.
+    const av1 = 'holds AV1 video in MPEG-TS, which recmerge cannot read yet (nor can ffmpeg 5.1)';
+    const noVideo = new Map<string, SliceMedia>(
+      slices.map((k, i) => {
+        const audio = { ...stream(100 + i * 2, 2000, 100 + i * 2), audio: { sampleRate: 48000, channels: 1, frames: 94, changes: false } };
+        return [k, { ...audio, streams: { audio, video: { unusable: av1 } } }];
+      }),
+    );
+    const audioOnly = planMerge(inv, facts, {}, noVideo).outputs[0]!;
+    expect([audioOnly.kind, audioOnly.video, audioOnly.audio!.runs.flatMap((r) => r.slices.map((x) => x.key))]).toEqual(['audio', null, slices]);
+    expect(audioOnly.warnings.filter((x) => x.includes('cannot be used'))).toEqual([
+      `3 slices (${slices[0]} … ${slices[2]}): their video cannot be used (${av1}); their time is a gap in the video (the audio is merged)`,
+    ]);
   });
 
   it('an unreadable raw index fails only its UID', () => {
