@@ -4,8 +4,10 @@
 // instant and no drift from slice to slice; raw mode's muxed A+V TS slices (H.264 and H.265, one slice
 // feeding both tracks) and DASH WebM (VP8/VP9 + Opus) on the default path and with --transcode, through
 // merge, compose and snapshots. Every output decodes without a single error line.
-import { readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings, mergeRecordings, snapshotRecordings } from '../src/api.js';
 import { parseUtc17 } from '../src/core/names.js';
@@ -16,6 +18,7 @@ import { writeRecording, type FixtureRecording, type MarkerTruth, type WrittenRe
 import { T0, tempDir } from './support/sync.js';
 import { onsets, tileLuma, type LayoutFile } from './support/tiles.js';
 
+const execFileAsync = promisify(execFile);
 /** Half an AAC frame at 48 kHz: the bound every audio sample is held to, whatever the source codec. */
 const HALF_AAC_FRAME_MS = 1024 / 48 / 2;
 /** The re-encoded (decoded) audio of one run lands this close to its truth everywhere: nothing drifts from slice to slice. */
@@ -233,5 +236,30 @@ describe('17.6 raw mode (built from the docs description): muxed A+V TS slices a
       expect((await lumaTimeline(file(Math.round(f.atMs + frameMs / 2))))[0]!.y, `uid ${f.uid} at ${f.atMs - T0} ms`).toBeGreaterThan(150);
       expect((await lumaTimeline(file(Math.round(f.atMs - frameMs / 2))))[0]!.y, `uid ${f.uid} before ${f.atMs - T0} ms`).toBeLessThan(100);
     }
+  });
+});
+
+describe('17.6 raw mode: what a recorder could write that cannot be read is said, and the rest merges', () => {
+  it('a muxed slice holding audio alone (the video muted for its span): its video time is a gap said in the warnings, its audio merges in place', async () => {
+    const rec: FixtureRecording = {
+      ...common,
+      sid: '17a0c2a9b7d4e3f8a6c1b0d2e4f6a807',
+      mode: 'raw',
+      users: [{ uid: '1', markers: [T0 + 1000, T0 + 3000, T0 + 5500], audio: [{ startMs: T0, durationMs: 6000 }], video: [{ startMs: T0, durationMs: 6000, width: 160, height: 90, fps: 15, sliceMs: 2000 }] }],
+    };
+    const w = await writeRecording(`${root}/raw-audio-alone`, rec);
+    const muxed = w.slices.filter((s) => s.media === 'video');
+    expect(muxed.length).toBe(3);
+    const middle = muxed[1]!;
+    // The recorder's slice with no video: the same audio packets and times, no video stream.
+    const alone = `${middle.path}.alone.ts`;
+    await execFileAsync('ffmpeg', ['-v', 'error', '-copyts', '-i', middle.path, '-map', '0:a', '-c', 'copy', '-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts', alone]);
+    await rename(alone, middle.path);
+    const [r] = await merge(w.root, 'out');
+    expect(r!.warnings).toContainEqual(expect.stringMatching(new RegExp(`^${path.basename(middle.key)}: its video cannot be used \\(holds no video stream\\); its time is a gap in the video \\(the audio is merged\\)$`)));
+    // Every beep where the truth has it; the flash of the muted slice is missing, the others in place.
+    const truth = w.truth.map((t) => (t.markerMs === T0 + 3000 ? { ...t, videoMs: null } : t));
+    expect(w.truth.find((t) => t.markerMs === T0 + 3000)!.videoMs).not.toBeNull();
+    await expectTruth({ slices: w.slices, truth }, r!, copy);
   });
 });

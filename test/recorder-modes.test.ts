@@ -6,7 +6,8 @@ import { parseAvPlaylist, parseMpd } from '../src/core/av-index.js';
 import { buildInventory, classifyKeys, type PlaylistText } from '../src/core/inventory.js';
 import { formatUtc17 } from '../src/core/names.js';
 import { summarizeInventory } from '../src/core/summary.js';
-import type { Inventory, UidRecording } from '../src/core/types.js';
+import { planMerge } from '../src/core/plan.js';
+import type { Inventory, MediaFacts, SliceMedia, UidRecording } from '../src/core/types.js';
 import { formatInspect } from '../src/cli/report.js';
 
 const SID = 'aaaa0000bbbb1111cccc2222dddd3333';
@@ -190,6 +191,41 @@ describe('raw mode (built from the docs description): one index, slices holding 
       `error ${muxed('7', 5000)}: listed in the raw-mode index but not in storage; its time becomes a gap`,
     ]);
     expect(inv.problems).toEqual([{ severity: 'warning', key: muxed('7', 20000), message: 'slice is not listed in its playlist (which is complete); ignored' }]);
+  });
+
+  it('the plan places each stream of a muxed slice where its own first timestamp lies after the file\'s; a stream that cannot be used is a gap in its track only, said', () => {
+    const slices = [0, 2000, 4000].map((t) => muxed('7', t));
+    const inv = inventoryOf([rawIndex('7'), ...slices], { [rawIndex('7')]: m3u8(slices, { dur: '2.000' }) });
+    const facts = new Map<string, MediaFacts>(slices.map((k) => [k, { video: { codec: 'h264', width: 160, height: 90, fps: 15, rotation: 0 }, audio: { codec: 'aac', sampleRate: 48000, channels: 1, profile: 'LC' } }]));
+    // Each file starts with its audio; its video starts 40, 200 and 10 ms later (a TS cut on PES boundaries).
+    const stream = (startS: number, lengthMs: number, fileStartS: number): SliceMedia => ({ hasVideo: true, hasAudio: true, startS, lengthMs, fileStartS });
+    const media = new Map<string, SliceMedia>(
+      [0.04, 0.2, 0.01].map((lead, i) => {
+        const file = 100 + i * 2;
+        const video = { ...stream(file + lead, 2000 - lead * 1000, file), startsOnKey: true, firstKeyMs: 0 };
+        const audio = { ...stream(file, 2000, file), audio: { sampleRate: 48000, channels: 1, frames: 94, changes: false } };
+        return [slices[i]!, { ...video, streams: { audio: i === 2 ? { unusable: 'holds no audio stream' } : audio, video } }];
+      }),
+    );
+    const plan = planMerge(inv, facts, {}, media).outputs[0]!;
+    expect(plan.audio!.runs.flatMap((r) => r.slices.map((s) => [s.offsetMs, s.mediaStartS, s.muxed]))).toEqual([[0, 100, true], [2000, 102, true]]);
+    expect(plan.video!.runs.flatMap((r) => r.slices.map((s) => [Math.round(s.offsetMs), s.mediaStartS]))).toEqual([[40, 100.04], [2200, 102.2], [4010, 104.01]]);
+    expect(plan.warnings).toContain(`${slices[2]}: its audio cannot be used (holds no audio stream); its time is a gap in the audio (the video is merged)`);
+    expect(plan.inputs).toEqual(slices);
+
+    // AV1 in TS (raw mode's HLS may carry it) cannot be read: every slice's video is a gap, said once; the audio merges.
+    const av1 = 'holds AV1 video in MPEG-TS, which recmerge cannot read yet (nor can ffmpeg 5.1)';
+    const noVideo = new Map<string, SliceMedia>(
+      slices.map((k, i) => {
+        const audio = { ...stream(100 + i * 2, 2000, 100 + i * 2), audio: { sampleRate: 48000, channels: 1, frames: 94, changes: false } };
+        return [k, { ...audio, streams: { audio, video: { unusable: av1 } } }];
+      }),
+    );
+    const audioOnly = planMerge(inv, facts, {}, noVideo).outputs[0]!;
+    expect([audioOnly.kind, audioOnly.video, audioOnly.audio!.runs.flatMap((r) => r.slices.map((x) => x.key))]).toEqual(['audio', null, slices]);
+    expect(audioOnly.warnings.filter((x) => x.includes('cannot be used'))).toEqual([
+      `3 slices (${slices[0]} … ${slices[2]}): their video cannot be used (${av1}); their time is a gap in the video (the audio is merged)`,
+    ]);
   });
 
   it('an unreadable raw index fails only its UID', () => {

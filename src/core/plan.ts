@@ -48,11 +48,17 @@ function unitsOf(inventory: Inventory, options: PlanOptions, media?: Map<string,
       const present = (slices: Slice[] | undefined, kind: MediaKind) => {
         // A muxed slice (raw mode) whose stream of this track cannot be used: a gap in this track only.
         const unusable = unusableStreams(media, kind);
+        const gaps = new Map<string, string[]>();
         const usable = (slices ?? []).filter((s) => {
           const why = s.present ? unusable.get(s.key) : undefined;
-          if (why) warnings.push(`${s.key}: its ${kind} cannot be used (${why}); its time is a gap in the ${kind} (the ${kind === 'audio' ? 'video' : 'audio'} is merged)`);
+          if (why) gaps.set(why, [...(gaps.get(why) ?? []), s.key]);
           return s.present && why === undefined;
         });
+        // One line per reason (an AV1 sender makes every slice's video unusable), naming the first and last slice.
+        for (const [why, keys] of gaps) {
+          const which = keys.length === 1 ? keys[0]! : `${keys.length} slices (${keys[0]} … ${keys.at(-1)})`;
+          warnings.push(`${which}: ${keys.length === 1 ? 'its' : 'their'} ${kind} cannot be used (${why}); ${keys.length === 1 ? 'its' : 'their'} time is a gap in the ${kind} (the ${kind === 'audio' ? 'video' : 'audio'} is merged)`);
+        }
         const own = trackMedia(media, kind);
         return usable.map((s) => measuredSlice(s, own, warnings));
       };

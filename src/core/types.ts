@@ -183,7 +183,7 @@ export interface SliceMedia {
      * the first access unit's start_trim, which ffmpeg's TS demuxer IGNORES, so ffmpeg decodes them;
      * WebM: OpusHead's pre-skip / CodecDelay, which ffmpeg's decoder DOES drop, on every slice that carries
      * it, the first output sample then carrying the first packet's time + preSkip). `endTrim`: at the end
-     * (TS: the last unit's end_trim). Placement is phase 2's: see README "Recorder modes".
+     * (TS: the last unit's end_trim). See README "Recorder modes".
      */
     opus?: { preSkip: number; endTrim: number };
   };

@@ -40,12 +40,29 @@ export async function probeWebm(file: string, media: MediaKind, signal?: AbortSi
   return webmTiming(result, media, pts, packets.map((p) => p.flags?.startsWith('K') === true), Number(last.duration_time) || 0);
 }
 
+/**
+ * WebM Opus: mediabunny's block times run 7 ms ahead of ffmpeg's (the track's CodecDelay, rounded) and its
+ * last block lasts 0, while ffconcat's in and out points and the decoder go by ffmpeg's: the timing is taken
+ * from ffprobe's packets (mediabunny's audio facts kept). Kept as read when ffprobe cannot read it.
+ */
+async function opusAsFfmpegSees(m: SliceMedia, file: string, container: SliceContainer, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
+  if (container !== 'webm' || media !== 'audio' || !m.audio?.opus) return m;
+  try {
+    const probed = await probeWebm(file, media, signal);
+    return { ...m, startS: probed.startS, lengthMs: probed.lengthMs };
+  } catch (error) {
+    signal?.throwIfAborted();
+    if (error instanceof FfmpegError || error instanceof SliceMediaError) return m;
+    throw error;
+  }
+}
+
 /** What a slice file holds, for the track `media` it belongs to. Throws SliceMediaError when it cannot be used. */
 export async function measureSlice(file: string, container: SliceContainer, media: MediaKind, signal?: AbortSignal): Promise<SliceMedia> {
   let gaveUp: string;
   try {
     const outcome = await readContained({ kind: 'media', file, container, media }, signal);
-    if (outcome.ok) return outcome.value as SliceMedia;
+    if (outcome.ok) return await opusAsFfmpegSees(outcome.value as SliceMedia, file, container, media, signal);
     if (outcome.refused || container === 'ts') throw new SliceMediaError(outcome.message);
     gaveUp = `mediabunny cannot read it (${outcome.message})`;
   } catch (error) {

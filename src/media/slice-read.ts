@@ -192,8 +192,8 @@ function opusPreSkip(description: ArrayBuffer | ArrayBufferView | undefined): nu
 /**
  * A WebM slice measured from its blocks; throws SliceMediaError when it lacks the track, anything else when
  * mediabunny cannot read it (the caller asks ffprobe then). Note for Opus: mediabunny's packet timestamps are
- * the blocks' plus the track's CodecDelay (7 ms from libopus), ffprobe's are the blocks' own (see README
- * "Recorder modes"; placing Opus is phase 2 of issue 17).
+ * the blocks' plus 7 ms (libopus's CodecDelay, rounded), ffprobe's are the blocks' own: measureSlice takes
+ * the timing of a WebM Opus slice from ffprobe (see README "Recorder modes").
  */
 async function measureWebm(file: string, media: MediaKind): Promise<SliceMedia> {
   const problem = await checkSliceFile(file, 'webm');

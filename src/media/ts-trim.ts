@@ -69,7 +69,8 @@ function pmtKeeping(packet: Buffer, keep: (pid: number) => boolean): Buffer {
  */
 export function streamOnly(ts: Buffer, kind: 'audio' | 'video'): Buffer {
   const scan = scanTs(ts);
-  const other = new Set(scan.streams.filter((s) => s.kind !== kind && s.kind !== 'other').map((s) => s.pid));
+  // Every other elementary stream goes (an AV1 or data stream ffmpeg would only stumble over included).
+  const other = new Set(scan.streams.filter((s) => s.kind !== kind).map((s) => s.pid));
   if (other.size === 0) return ts;
   let pmtPid = -1;
   const kept: Buffer[] = [];
