@@ -3,6 +3,12 @@
 import { GAP_TOLERANCE_MS } from './inventory.js';
 import type { Interval, PlacedSlice, Slice, SliceMedia } from './types.js';
 
+/**
+ * Decoded audio is laid on its timestamps by `aresample` only where it is off by more than this (ms): a smaller
+ * jump between slices (names a few ms off their media) is played on without a cut. See render/audio.ts.
+ */
+export const AUDIO_HARD_COMP_MS = 10;
+
 /** A slice whose measured length differs from its #EXTINF by more than this is reported. */
 export const EXTINF_WARN_MS = 500;
 
