@@ -4,13 +4,14 @@
 import { readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings, mergeRecordings } from '../src/api.js';
 import type { OutputEvents } from '../src/core/events.js';
 import type { ComposeSummary, MergeSummary, OutputResult } from '../src/options.js';
 import { writeRecording, type WrittenRecording, type WrittenSlice } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
+import { launchChromium } from './support/chromium.js';
 
 const FPS = 15;
 const FRAME_MS = 1000 / FPS;
@@ -151,10 +152,7 @@ describe('events on the output clock, against the truth', () => {
         res.writeHead(200, { 'content-type': found[1], 'content-length': found[0].length }).end(found[0]);
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      browser = await chromium.launch({
-        executablePath: '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
+      browser = await launchChromium();
     });
 
     afterAll(async () => {

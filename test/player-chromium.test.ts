@@ -4,11 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
+import { launchChromium } from './support/chromium.js';
 
 const PAGE = `<!doctype html><body style="margin:0"><video id="v" src="/v.mp4" muted playsinline></video>
 <canvas id="c" width="160" height="90"></canvas></body>`;
@@ -52,10 +53,7 @@ describe('a copied video that starts late, played in Chromium', () => {
     expect(r.error).toBeNull();
     videoPath = r.videoPath;
     server = await serve(await readFile(r.file!));
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -3,11 +3,12 @@
 // size and rotation changes, the missing slice and its problem pinned where they happen; no network.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recmerge } from './support/cli.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
+import { launchChromium } from './support/chromium.js';
 
 const SID = 'feedbeef0123456789abcdef01234567';
 
@@ -46,10 +47,7 @@ describe('inspect --html timeline in Chromium', () => {
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`timeline: ${html}`);
 
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(`file://${html}`);

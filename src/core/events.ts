@@ -5,7 +5,7 @@
 // slices), never from warning text. Pure.
 import { GAP_TOLERANCE_MS } from './inventory.js';
 import { rotationPieces } from './runs.js';
-import { toOutput, unionSpans } from './timeline.js';
+import { AUDIO_HARD_COMP_MS, toOutput, unionSpans } from './timeline.js';
 import type { AudioPlan, Interval, MediaKind, OutputPlan, VideoPlan } from './types.js';
 
 export const EVENTS_VERSION = 1;
@@ -46,7 +46,10 @@ export interface OutputEvent {
 export interface SyncBlock {
   /** The output's first instant (t = 0), UTC. */
   origin: string;
-  /** Audio: the largest distance between where a slice's first sample lands and its instant (copy path: the AAC frame grid). */
+  /**
+   * Audio: the largest distance between where a slice's first sample lands and its instant (copy path: the AAC frame
+   * grid; re-encoded: the drift aresample lets through, up to AUDIO_HARD_COMP_MS).
+   */
   audioMs: number | null;
   /** Video: the largest distance between where a frame lands and its instant (re-encoded: the output frame grid). */
   videoMs: number | null;
@@ -143,12 +146,22 @@ export function syncOf(plan: Pick<OutputPlan, 'video' | 'audio'>): Pick<SyncBloc
   if (plan.audio) {
     audioMs = 0;
     for (const run of plan.audio.runs) {
-      for (const s of run.slices) {
+      // Re-encoded: a run's samples play on from slice to slice, and are put back on a slice's instant only where
+      // they are more than AUDIO_HARD_COMP_MS off it (the run itself starts on its sample).
+      let playedMs = run.offsetMs;
+      run.slices.forEach((s, i) => {
         if (s.mediaStartS === undefined) measured = false;
-        // Copy path: each slice starts on the AAC frame nearest its instant; re-encoded: on the sample nearest it.
-        const stepMs = plan.audio.path === 'copy' ? (1024 / run.sampleRate) * 1000 : 1000 / run.sampleRate;
-        audioMs = Math.max(audioMs, plan.audio.path === 'copy' ? Math.abs(Math.round(s.offsetMs / stepMs) * stepMs - s.offsetMs) : stepMs / 2);
-      }
+        if (plan.audio!.path === 'copy') {
+          // Copy path: each slice starts on the AAC frame nearest its instant.
+          const frameMs = (1024 / run.sampleRate) * 1000;
+          audioMs = Math.max(audioMs!, Math.abs(Math.round(s.offsetMs / frameMs) * frameMs - s.offsetMs));
+          return;
+        }
+        if (Math.abs(playedMs - s.offsetMs) > AUDIO_HARD_COMP_MS) playedMs = s.offsetMs;
+        audioMs = Math.max(audioMs!, Math.abs(playedMs - s.offsetMs), 500 / run.sampleRate);
+        // A slice that runs into the next one's time is cut where the next starts (see concatList).
+        playedMs += run.slices[i + 1] && s.slotMs < s.durationMs - 0.5 ? s.slotMs : s.durationMs;
+      });
     }
   }
   let videoMs: number | null = null;

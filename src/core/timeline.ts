@@ -3,6 +3,14 @@
 import { GAP_TOLERANCE_MS } from './inventory.js';
 import type { Interval, MediaKind, PlacedSlice, Slice, SliceMedia } from './types.js';
 
+/**
+ * Decoded audio is laid on its timestamps by `aresample` only where it is off by more than this (ms): a smaller
+ * jump between slices is played on without a cut. 1 ms, not more: slice-to-slice errors under a larger threshold
+ * add up (WebM Opus slices each lack their dropped 6.5 ms pre-skip; jittered Opus-in-TS drifted 5 ms). See
+ * render/audio.ts.
+ */
+export const AUDIO_HARD_COMP_MS = 1;
+
 /** A slice whose measured length differs from its #EXTINF by more than this is reported. */
 export const EXTINF_WARN_MS = 500;
 

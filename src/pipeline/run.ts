@@ -123,8 +123,10 @@ export async function planPipeline<O extends RunOptions, P extends PlannedOutput
       if (!(options.measure ?? source.local === true)) return { ...read.plan, inventory: read.inventory };
       const inputs = [...new Set(read.plan.outputs.flatMap((o) => o.inputs))];
       const { paths, missing } = await source.materialize(inputs, { signal: options.signal });
+      const notHad = new Set(missing.keys());
       const media = await measureSlices(paths, missing, { inputs }, containersOf(read.inventory), options.signal);
-      const measured = missing.size > 0 ? markMissing(read.inventory, missing) : read.inventory;
+      const unreadable = new Set([...missing.keys()].filter((k) => !notHad.has(k)));
+      const measured = missing.size > 0 ? markMissing(read.inventory, missing, unreadable) : read.inventory;
       return { ...kind.plan(measured, read.facts, options, media), inventory: measured };
     } finally {
       await source.dispose();

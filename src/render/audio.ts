@@ -7,6 +7,7 @@ import { hasVoice, linearFits, LOUDNORM_LRA, MAX_LOUDNESS_PASSES, nextGain, pars
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import type { SilenceSource } from '../media/audio-placer.js';
+import { AUDIO_HARD_COMP_MS } from '../core/timeline.js';
 import { shiftPts } from './picture.js';
 
 export interface AudioPlacement {
@@ -34,7 +35,7 @@ export function placeAudio(p: AudioPlacement): string[] {
     ...(p.channels === 1 && p.layout === 'stereo' ? ['pan=stereo|c0=c0|c1=c0'] : []),
     `aformat=sample_fmts=fltp:sample_rates=${p.rate}:channel_layouts=${p.layout}`,
     shiftPts(restS, 'asetpts'),
-    'aresample=async=1:min_hard_comp=0.001:first_pts=0',
+    `aresample=async=1:min_hard_comp=${(AUDIO_HARD_COMP_MS / 1000).toFixed(3)}:first_pts=0`,
     ...(leadSamples > 0 ? [`adelay=delays=${leadSamples}S:all=1`] : []),
     ...(p.samples !== undefined ? [`apad=whole_len=${p.samples}`, `atrim=end_sample=${p.samples}`] : []),
   ];
