@@ -83,6 +83,17 @@ describe('recmerge CLI', () => {
     expect(json.stderr).toContain(path.basename(missingKey));
   });
 
+  it('a recording of many runs prints no Node warning (every read in flight listens to the run\'s signal)', async () => {
+    const many = path.join(root, '..', 'cli-many');
+    // 16 runs, whose first slices' facts are read at once.
+    const run = (i: number) => ({ startMs: T0 + i * 1500, durationMs: 1000 });
+    const users = ['1', '2', '3', '4'].map((uid) => ({ uid, audio: [run(0), run(1)], video: [run(0), run(1)].map((r) => ({ ...r, width: 160, height: 90, fps: 15 })) }));
+    await writeRecording(many, { sid: SID, cname: 'cli_many', users });
+    const merged = await recmerge(['merge', many, '-o', `${many}-out`, '-q']);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stderr).not.toMatch(/Warning|MaxListeners/);
+  });
+
   it('a rerun skips an output only when it was made from the same inputs and options, and says why it redoes one', async () => {
     const out = `${root}-rerun`;
     const first = await recmerge(['merge', root, '-o', out, '--uid', '10', '-q']);

@@ -12,15 +12,27 @@ import { T0, tempDir } from './support/sync.js';
 const SID = '51e7751e7751e7751e7751e7751e7751';
 const CNAME = 'silent_loss';
 
-/** XORs the payload (past the headers) of the middle third of the TS packets of `pid`: the frames there no longer decode. */
+/**
+ * XORs every third byte of the elementary stream in the middle third of the TS packets of `pid`, sparing every ADTS header (7 bytes
+ * from each 0xFFF sync in the payload stream): the headers still describe one configuration (the slice's audio is
+ * measured as usable) but the frames there no longer decode, which only ffmpeg's decoder finds out.
+ */
 async function garbleTs(file: string, pid: number): Promise<void> {
   const b = await readFile(file);
   const n = b.length / 188;
+  const at: number[] = []; // file offsets of the payload bytes, in stream order
   for (let i = Math.floor(n / 3); i < Math.floor((2 * n) / 3); i++) {
     const o = i * 188;
     if ((((b[o + 1]! & 0x1f) << 8) | b[o + 2]!) !== pid) continue;
-    for (let k = o + (b[o + 1]! & 0x40 ? 40 : 8); k < o + 188; k += 3) b[k] = b[k]! ^ 0x5a;
+    let k = o + 4 + (b[o + 3]! & 0x20 ? 1 + b[o + 4]! : 0); // past the adaptation field
+    if (b[o + 1]! & 0x40) k += 9 + b[k + 8]!; // past the PES header
+    for (; k < o + 188; k++) at.push(k);
   }
+  const spared = new Set<number>();
+  for (let j = 0; j + 1 < at.length; j++) {
+    if (b[at[j]!] === 0xff && (b[at[j + 1]!]! & 0xf0) === 0xf0) for (let h = j; h < Math.min(j + 7, at.length); h++) spared.add(h);
+  }
+  for (let j = 0; j < at.length; j += 3) if (!spared.has(j)) b[at[j]!] = b[at[j]!]! ^ 0x5a;
   await writeFile(file, b);
 }
 

@@ -8,7 +8,7 @@ import { AudioCopyError, type PlacedAudio, writePlacedAdts } from '../media/audi
 import type { LoudnessTarget } from '../core/loudness.js';
 import { decideLevelling, levelFilters, measureLoudness, measureLoudnessFilter, placeAudio, silenceFrom } from '../render/audio.js';
 import { concatList, ffconcat, type LeadClip } from '../render/concat.js';
-import { expectation, type InputExpectation } from '../render/decoded.js';
+import { expectation, placedExpectation, type InputExpectation } from '../render/decoded.js';
 import { blackLead, leadClipFrames, withLeadsCut } from '../render/leads.js';
 import type { OutputWork } from '../pipeline/kind.js';
 import { pieceSlices } from '../render/pieces.js';
@@ -124,6 +124,11 @@ export interface MergeInputs {
   videoDelayMs: number;
   /** Placed ADTS file (audio copy path). */
   adtsFile: string | null;
+  /**
+   * Copy path: the placed ADTS is also decoded (to a null output, in the same run) so that frames whose payload
+   * does not decode are found and named (their headers parse, so the copy alone would carry them silently).
+   */
+  decodeAdts?: boolean;
   /** Concat lists of audio slices, one per run (audio transcode path). */
   audioLists: string[];
 }
@@ -234,6 +239,8 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     '-f', 'mp4',
     outFile,
   );
+  // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts).
+  if (audio && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
   return args;
 }
 
@@ -313,6 +320,8 @@ export async function renderMerge(
         const placed = await writePlacedAdts(slices, work.paths, adts, silence, work.signal, endMs);
         warnings.push(...placed.warnings);
         inputs.adtsFile = adts;
+        inputs.decodeAdts = true;
+        expected.push(placedExpectation(inputs.videoLists.length, slices, placed));
       } catch (error) {
         if (!(error instanceof AudioCopyError)) throw error;
         warnings.push(`audio is re-encoded: ${error.message}`);

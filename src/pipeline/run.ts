@@ -4,6 +4,7 @@
 // "every command" lives here once, so each command keeps it by construction; a command only plans its
 // outputs and renders one (see Kind).
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,10 +97,20 @@ export interface PlanOnly {
 }
 
 /** The plan of a command, without making anything (what `--dry-run` prints). */
+/**
+ * Every read in a reader thread, download and tool in flight listens to the run's signal (each removes its
+ * listener when it ends): more than Node's default of 10 at once is normal, not a leak, and must not print
+ * a MaxListenersExceededWarning on the user's terminal.
+ */
+function listenedToByAll(signal: AbortSignal | undefined): void {
+  if (signal) setMaxListeners(0, signal);
+}
+
 export async function planPipeline<O extends RunOptions, P extends PlannedOutput>(
   kind: Kind<O, P, ResultBase>,
   options: O & PlanOnly,
 ): Promise<KindPlan<P> & { inventory: Inventory }> {
+  listenedToByAll(options.signal);
   return observeCommands(options.onCommand, async () => {
     checkRun(kind, options);
     resolveTool('ffprobe');
@@ -125,6 +136,7 @@ export async function planPipeline<O extends RunOptions, P extends PlannedOutput
  * (UsageError), an unreadable source, or cancellation (after every temporary file is removed).
  */
 export async function runPipeline<O extends RunOptions, P extends PlannedOutput, R extends ResultBase>(kind: Kind<O, P, R>, options: O): Promise<SummaryBase<R>> {
+  listenedToByAll(options.signal);
   return observeCommands(options.onCommand, () => run(kind, options));
 }
 

@@ -55,6 +55,15 @@ export function expectation(
   return { input, media, slices, audioMs, sampleRate: extra.sampleRate ?? 48000, allowance: EDGE_AUDIO_MS * slices.length };
 }
 
+/**
+ * The expectation of the copy path's placed ADTS (see media/audio-placer.ts): every frame placed, slices' and
+ * silence's alike, decodes to 1024 samples; `slices` are the ones to look at when fewer come.
+ */
+export function placedExpectation(input: number, slices: PlacedSlice[], placed: { frames: number; sampleRate: number }): InputExpectation {
+  const frameMs = (1024 / placed.sampleRate) * 1000;
+  return { input, media: 'audio', slices, audioMs: placed.frames * frameMs, sampleRate: placed.sampleRate, allowance: frameMs / 2 };
+}
+
 const short = (got: number, want: number, allowance: number) => got < want - allowance;
 
 /** What ffmpeg reads (and, with `decode`, decodes: audio always) of one slice alone. */
