@@ -239,8 +239,8 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
     '-f', 'mp4',
     outFile,
   );
-  // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts).
-  if (audio && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
+  // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts); levelled, it is decoded anyway.
+  if (audio && !audio.graph && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
   return args;
 }
 
