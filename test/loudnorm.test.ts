@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { composeRecordings, mergeRecordings } from '../src/api.js';
 import { linearFits, nextGain, parseLoudnormJson, type LoudnessTarget } from '../src/core/loudness.js';
 import { checkOptions } from '../src/core/options.js';
-import { audioRms, beepTimes, loudness } from './support/measure.js';
+import { audioRms, beepTimes, loudness, probe } from './support/measure.js';
 import { writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { T0, tempDir } from './support/sync.js';
 
@@ -108,6 +108,9 @@ describe('--loudnorm on real outputs', () => {
       expect(Math.abs(level.lufs - -16), `uid ${r.uid}: ${JSON.stringify(level)}`).toBeLessThanOrEqual(1);
       expect(level.truePeak, `uid ${r.uid}: ${JSON.stringify(level)}`).toBeLessThanOrEqual(-1.5);
       await beepsAtTruth(r.file!, [r.uid], originOf(r.uid));
+      // Levelled audio as long as the picture (a level counted at loudnorm's 192 kHz once cut it to a quarter).
+      const info = await probe(r.file!);
+      expect(Math.abs(info.audio!.endS - info.video!.endS), JSON.stringify(info)).toBeLessThanOrEqual(0.05);
       await decodesClean(r.file!);
     }
   });

@@ -253,7 +253,7 @@ function audioOf(out: ComposeOutput, lists: string[], user: number | null, logle
  */
 export function composeMeasureArgs(out: ComposeOutput, lists: string[], levels: AudioLevels, user: number | null, filters: string[], target: LoudnessTarget): string[] {
   const { sub, args } = audioOf(out, lists, user, 'info');
-  const measure = [...filters, measureLoudnessFilter(target)];
+  const measure = [...filters, measureLoudnessFilter(target, MIX_RATE, 'stereo')];
   const chains = placedRuns(sub, 0);
   if (user !== null) chains.push(`${mixOf(sub.audioRuns.map((_, j) => `a${j}`), measure)}[ameasured]`);
   else {
@@ -276,6 +276,8 @@ export function levelsArgs(out: ComposeOutput, lists: string[], user: number, le
       // Levelled voices (--loudnorm) are compared as they are heard.
       ...(levels?.voices[user] ?? []),
       'pan=mono|c0=0.5*c0+0.5*c1',
+      // Windows are counted in samples: the rate pinned.
+      `aformat=sample_fmts=fltp:sample_rates=${MIX_RATE}:channel_layouts=mono`,
       `asetnsamples=n=${windowSamples}:p=0`,
       'astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level',
       'ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:file=-',

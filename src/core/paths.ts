@@ -53,5 +53,6 @@ export function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean
   if (runs.some((r) => r.profile !== null && r.profile !== 'LC')) reasons.push('audio is not AAC-LC');
   if (new Set(runs.map((r) => `${r.sampleRate}/${r.channels}`)).size > 1) reasons.push('sample rate or channel count changes');
   if (trimmed) reasons.push('trimming needs a sample-exact cut');
+  if (options.loudnorm !== undefined && options.loudnorm !== false) reasons.push('--loudnorm levels it');
   return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs), changesInside };
 }
