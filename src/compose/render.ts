@@ -241,22 +241,27 @@ export function composeAudioGraph(out: ComposeOutput, firstInput: number, levels
   return chains.join(';\n');
 }
 
+/** The audio runs of one user (null: everyone's) as a composite of their own, and the ffmpeg inputs reading them. */
+function audioOf(out: ComposeOutput, lists: string[], user: number | null, loglevel: string): { sub: ComposeOutput; args: string[] } {
+  const runs = out.audioRuns.map((r, j) => ({ r, j })).filter(({ r }) => user === null || r.user === user);
+  const args = ['-y', '-loglevel', loglevel];
+  for (const { j } of runs) args.push('-f', 'concat', '-safe', '0', '-i', lists[j]!);
+  return { sub: { ...out, audioRuns: runs.map(({ r }) => r) }, args };
+}
+
 /**
  * A measuring pass (see measureLoudness) of one user's voice (`user`), levelled by `filters`, or of the mix of
  * the voices levelled by `levels.voices` (`user` null). Inputs: the audio lists of the runs it reads, in order.
  */
 export function composeMeasureArgs(out: ComposeOutput, lists: string[], levels: AudioLevels, user: number | null, filters: string[], target: LoudnessTarget): string[] {
-  const runs = out.audioRuns.map((r, j) => ({ r, j })).filter(({ r }) => user === null || r.user === user);
-  const sub: ComposeOutput = { ...out, audioRuns: runs.map(({ r }) => r) };
-  const measure = [...filters, measureLoudnessFilter(target)];
+  const { sub, args } = audioOf(out, lists, user, 'info');
+  const measure = [...filters, measureLoudnessFilter(target, MIX_RATE, 'stereo')];
   const chains = placedRuns(sub, 0);
   if (user !== null) chains.push(`${mixOf(sub.audioRuns.map((_, j) => `a${j}`), measure)}[ameasured]`);
   else {
     const voices = levelledVoices(sub, levels);
     chains.push(...voices.chains, `${mixOf(voices.labels, measure)}[ameasured]`);
   }
-  const args = ['-y', '-loglevel', 'info'];
-  for (const { j } of runs) args.push('-f', 'concat', '-safe', '0', '-i', lists[j]!);
   return [...args, '-filter_complex', chains.join(';'), '-map', '[ameasured]', '-f', 'null', '-'];
 }
 
@@ -265,8 +270,7 @@ export function composeMeasureArgs(out: ComposeOutput, lists: string[], levels: 
  * mixed to mono, the RMS of every SPEAKER_WINDOW_MS printed on stdout (see parseLevels).
  */
 export function levelsArgs(out: ComposeOutput, lists: string[], user: number, levels?: AudioLevels): string[] {
-  const runs = out.audioRuns.map((r, j) => ({ r, j })).filter(({ r }) => r.user === user);
-  const sub: ComposeOutput = { ...out, audioRuns: runs.map(({ r }) => r) };
+  const { sub, args } = audioOf(out, lists, user, 'error');
   const windowSamples = Math.round((MIX_RATE * SPEAKER_WINDOW_MS) / 1000);
   const chains = placedRuns(sub, 0);
   chains.push(
@@ -274,13 +278,13 @@ export function levelsArgs(out: ComposeOutput, lists: string[], user: number, le
       // Levelled voices (--loudnorm) are compared as they are heard.
       ...(levels?.voices[user] ?? []),
       'pan=mono|c0=0.5*c0+0.5*c1',
+      // Windows are counted in samples: the rate pinned.
+      `aformat=sample_fmts=fltp:sample_rates=${MIX_RATE}:channel_layouts=mono`,
       `asetnsamples=n=${windowSamples}:p=0`,
       'astats=metadata=1:reset=1:measure_perchannel=none:measure_overall=RMS_level',
       'ametadata=mode=print:key=lavfi.astats.Overall.RMS_level:file=-',
     ])}[alevels]`,
   );
-  const args = ['-y', '-loglevel', 'error'];
-  for (const { j } of runs) args.push('-f', 'concat', '-safe', '0', '-i', lists[j]!);
   return [...args, '-filter_complex', chains.join(';'), '-map', '[alevels]', '-f', 'null', '-'];
 }
 

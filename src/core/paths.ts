@@ -58,5 +58,6 @@ export function planAudio(runs: AudioRun[], durationMs: number, trimmed: boolean
   if (new Set(runs.map((r) => `${r.sampleRate}/${r.channels}`)).size > 1) reasons.push('sample rate or channel count changes');
   if (trimmed) reasons.push('trimming needs a sample-exact cut');
   if (options.audioFormat === 'wav' || options.audioFormat === 'flac') reasons.push(`--audio-format ${options.audioFormat} is not AAC`);
+  if (options.loudnorm !== undefined && options.loudnorm !== false) reasons.push('--loudnorm levels it');
   return { runs, path: reasons.length === 0 ? 'copy' : 'transcode', reasons, gaps: gapsBetween(runs, durationMs), changesInside };
 }

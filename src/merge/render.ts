@@ -223,7 +223,7 @@ function audioPart(plan: OutputPlan, inputs: MergeInputs, index: number, level?:
   if (inputs.adtsFile) {
     const args = ['-f', 'aac', '-i', inputs.adtsFile];
     if (!levelled) return { args, graph: null, map: `${index}:a:0` };
-    // The placed frames decode to the output clock from their first sample (they are copied otherwise).
+    // The placed frames (a copy path that had to be re-encoded) decode to the output clock from their first sample.
     return { args, graph: `[${index}:a:0]${levelled.join(',')}[aout]`, map: '[aout]' };
   }
   if (inputs.audioLists.length === 0) return null;
@@ -240,7 +240,8 @@ function audioPart(plan: OutputPlan, inputs: MergeInputs, index: number, level?:
 export function mergeMeasureArgs(plan: OutputPlan, inputs: MergeInputs, level: string[], target: LoudnessTarget): string[] {
   const part = audioPart(plan, inputs, 0, ['anull'])!;
   const window = plan.trim ? [`atrim=start=${sec(plan.trim.fromMs)}:duration=${sec(plan.trim.durationMs)}`] : [];
-  const graph = `${part.graph};[aout]${[...window, ...level, measureLoudnessFilter(target)].join(',')}[ameasured]`;
+  const { rate, layout } = audioFormat(plan.audio!);
+  const graph = `${part.graph};[aout]${[...window, ...level, measureLoudnessFilter(target, rate, layout)].join(',')}[ameasured]`;
   return ['-y', '-loglevel', 'info', ...part.args, '-filter_complex', graph, '-map', '[ameasured]', '-f', 'null', '-'];
 }
 
@@ -319,8 +320,8 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
       outFile,
     );
   }
-  // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts).
-  if (audio && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
+  // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts); levelled, it is decoded anyway.
+  if (audio && !audio.graph && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
   return args;
 }
 
@@ -335,7 +336,6 @@ function copiedAacEnd(plan: OutputPlan, inputs: MergeInputs): number | null {
   const frameMs = (1024 / rate) * 1000;
   return (Math.round(plan.trim.durationMs / frameMs) - 0.5) * frameMs;
 }
-
 
 export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'> & Partial<Pick<OutputWork, 'onProgress'>>;
 

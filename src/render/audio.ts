@@ -81,8 +81,16 @@ export function silenceFrom(cache: { dir: string; silence: SilenceFrames }, sign
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 const dB = (v: number) => v.toFixed(2);
 
+/**
+ * The track's own rate and layout, pinned: loudnorm (and the 4x limiter) take 192 kHz, and without a pin
+ * ffmpeg's format negotiation moves that rate up the chain, into `apad`/`atrim`/`adelay`, whose lengths are
+ * counted in samples (a 7 s track came out 1.76 s long, its beeps gone).
+ */
+const pinned = (rate: number, layout: 'mono' | 'stereo') => `aformat=sample_fmts=fltp:sample_rates=${rate}:channel_layouts=${layout}`;
+
 /** loudnorm reporting what reaches it (print_format=json): a measuring pass ends with it. */
-export const measureLoudnessFilter = (target: LoudnessTarget) => `loudnorm=I=${target.lufs}:TP=${target.truePeak}:LRA=${LOUDNORM_LRA}:print_format=json`;
+export const measureLoudnessFilter = (target: LoudnessTarget, rate: number, layout: 'mono' | 'stereo') =>
+  `${pinned(rate, layout)},loudnorm=I=${target.lufs}:TP=${target.truePeak}:LRA=${LOUDNORM_LRA}:print_format=json`;
 
 /**
  * The filters that level a track as decided (see core/loudness.ts), back in `rate` and `layout`: loudnorm's
@@ -90,17 +98,19 @@ export const measureLoudnessFilter = (target: LoudnessTarget) => `loudnorm=I=${t
  * true peak, not only the sample peak); both delay nothing (the limiter's look-ahead is compensated).
  */
 export function levelFilters(level: Levelling, target: LoudnessTarget, rate: number, layout: 'mono' | 'stereo'): string[] {
-  const back = [`aresample=${rate}`, `aformat=sample_fmts=fltp:sample_rates=${rate}:channel_layouts=${layout}`];
+  const back = [`aresample=${rate}`, pinned(rate, layout)];
   if (level.kind === 'linear') {
     const m = level.measured;
     return [
+      pinned(rate, layout),
       `loudnorm=I=${target.lufs}:TP=${target.truePeak}:LRA=${LOUDNORM_LRA}:measured_I=${dB(clamp(m.i, -99, 0))}:measured_TP=${dB(clamp(m.tp, -99, 99))}` +
         `:measured_LRA=${dB(clamp(m.lra, 0, 99))}:measured_thresh=${dB(clamp(m.thresh, -99, 0))}:linear=true`,
       ...back,
     ];
   }
-  const limit = clamp(10 ** (target.truePeak / 20), 0.0625, 1);
-  return [`volume=${dB(level.gainDb)}dB`, `aresample=${rate * 4}`, `alimiter=limit=${limit.toFixed(4)}:level=0:latency=1`, ...back];
+  // Half a dB under the ceiling: the AAC encoder overshoots the limited peaks a little (-1.4 dBTP measured for -1.5).
+  const limit = clamp(10 ** ((target.truePeak - 0.5) / 20), 0.0625, 1);
+  return [pinned(rate, layout), `volume=${dB(level.gainDb)}dB`, `aresample=${rate * 4}`, `alimiter=limit=${limit.toFixed(4)}:level=0:latency=1`, ...back];
 }
 
 /**
