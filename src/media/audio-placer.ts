@@ -85,6 +85,8 @@ export async function writePlacedAdts(
    * its own file, for the transcode path. A change of sample rate or object type is an error either way.
    */
   pieceFile?: (index: number) => string,
+  /** Cut the last slice at `endMs` (the frame nearest it): the track then holds exactly the frames up to the end. */
+  cutAtEnd = false,
 ): Promise<PlacedAudio> {
   let out = createWriteStream(outFile);
   const pieces: PlacedAudio['pieces'] = [];
@@ -144,7 +146,8 @@ export async function writePlacedAdts(
                 await write(Buffer.concat(new Array<Buffer>(n).fill(silent!)));
                 written += n;
               }
-              window = { skip: written - target, limit: next ? Math.max(0, Math.round(next.offsetMs / frameMs) - written) : Infinity };
+              const until = next ? Math.round(next.offsetMs / frameMs) : cutAtEnd ? Math.round(endMs / frameMs) : Infinity;
+              window = { skip: written - target, limit: Math.max(0, until - written) };
             }
             const from = Math.max(0, window.skip - index);
             const to = Math.min(group.frames.length, window.skip + window.limit - index);

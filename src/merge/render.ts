@@ -307,7 +307,7 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
   args.push(...maps, ...codecs);
   if (plan.trim) {
     if (plan.trim.fromMs > 0) args.push('-ss', sec(plan.trim.fromMs));
-    args.push('-t', sec(copiedAacEnd(plan, inputs) ?? plan.trim.durationMs));
+    args.push('-t', sec(plan.trim.durationMs));
   }
   // WAV and FLAC carry no creation time ffmpeg writes (the events sidecar has the origin).
   if (plan.audioFormat) args.push('-map_metadata', '-1', '-f', plan.audioFormat, outFile);
@@ -323,18 +323,6 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
   // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts); levelled, it is decoded anyway.
   if (audio && !audio.graph && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
   return args;
-}
-
-/**
- * Where a copied AAC track on the session's clock is cut (ms): a stream copy keeps every frame that starts before
- * the cut, and the silence after a user's last slice reaches the frame nearest the end (writePlacedAdts), so the
- * cut goes half a frame before that frame's end: every user's file then holds the same whole frames. Null otherwise.
- */
-function copiedAacEnd(plan: OutputPlan, inputs: MergeInputs): number | null {
-  const rate = plan.audio?.runs[0]?.sampleRate;
-  if (!plan.aligned || !plan.trim || plan.trim.fromMs > 0 || !inputs.adtsFile || !rate) return null;
-  const frameMs = (1024 / rate) * 1000;
-  return (Math.round(plan.trim.durationMs / frameMs) - 0.5) * frameMs;
 }
 
 export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'> & Partial<Pick<OutputWork, 'onProgress'>>;
@@ -466,7 +454,8 @@ export async function renderMerge(
     if (plan.audio.path === 'copy') {
       const adts = path.join(workDir, 'audio.aac');
       try {
-        const placed = await writePlacedAdts(slices, work.paths, adts, silence, work.signal, endMs);
+        // On the session's clock every user's track holds exactly the frames up to the session's end (same length).
+        const placed = await writePlacedAdts(slices, work.paths, adts, silence, work.signal, endMs, undefined, plan.aligned === true);
         warnings.push(...placed.warnings);
         inputs.adtsFile = adts;
         inputs.decodeAdts = true;
