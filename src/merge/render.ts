@@ -19,6 +19,7 @@ import { pieceSlices } from '../render/pieces.js';
 import { displayRotationArgs, fitSize, shiftPts, uprightFilter } from '../render/picture.js';
 import { displayRotationStyle, installedFfmpegMajor, type DisplayRotationStyle } from '../ffmpeg/version.js';
 import { type EncodeSettings as VideoEncodeSettings, x264Args } from '../render/encode.js';
+import { allSettledOrThrow } from '../render/settled.js';
 
 export const DEFAULT_PRESET = 'veryfast';
 
@@ -350,7 +351,7 @@ async function encodeChunks(video: VideoPlan, durationMs: number, gapMode: GapMo
   const enc: EncodeSettings = { preset: work.preset, threads: parallel > 1 ? Math.max(1, Math.floor((work.threads ?? os.availableParallelism()) / parallel)) : work.threads };
   const done = new Map<number, number>();
   const limit = pLimit(parallel);
-  const entries = await Promise.all(
+  const entries = await allSettledOrThrow(
     chunks.map((chunk, c) =>
       limit(async () => {
         const lists: string[] = [];

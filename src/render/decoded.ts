@@ -7,6 +7,7 @@ import type { PlacedSlice } from '../core/types.js';
 import { sliceOutMs, type CopyJoins } from './concat.js';
 import pLimit from 'p-limit';
 import { FfmpegError, runFfmpeg, type InputStats } from '../ffmpeg/runner.js';
+import { allSettledOrThrow } from './settled.js';
 
 /** What one ffmpeg input (a concat list) should give, from the measured slices it lists. */
 export interface InputExpectation {
@@ -89,7 +90,7 @@ export async function unreadableSlices(
 ): Promise<Map<string, string>> {
   const bad = new Map<string, string>();
   const limit = pLimit(ALONE_AT_ONCE);
-  await Promise.all(
+  await allSettledOrThrow(
     keys.map((key) =>
       limit(async () => {
         const file = paths.get(key);

@@ -12,6 +12,7 @@ import { concatList } from '../render/concat.js';
 import { withLeadsCut } from '../render/leads.js';
 import { pieceSlices } from '../render/pieces.js';
 import { uprightFilter } from '../render/picture.js';
+import { allSettledOrThrow } from '../render/settled.js';
 
 /** Only frames this close before the instant are encoded (the last one is kept). */
 const WINDOW_S = 1;
@@ -50,7 +51,7 @@ export async function renderSnapshots(out: SnapshotOutput, work: Pick<OutputWork
   const first = out.shots[0]!.instantMs;
   const limit = pLimit(AT_ONCE);
   let lists = 0;
-  await Promise.all(
+  await allSettledOrThrow(
     out.shots.map((shot) =>
       limit(async () => {
         work.signal?.throwIfAborted();
