@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { audioGraph, mergeArgs, videoGraph, videoPieces, type MergeInputs } from '../src/merge/render.js';
-import { concatList, concatQuote } from '../src/render/concat.js';
+import { concatList, concatQuote, copyJoinMs, copyTimeGrid } from '../src/render/concat.js';
 import { uprightFilter } from '../src/render/picture.js';
 import { resolveTool } from '../src/ffmpeg/runner.js';
 import { outputPath } from '../src/pipeline/run.js';
@@ -72,6 +72,27 @@ describe('concatList', () => {
 
   it('refuses a slice without a local file', () => {
     expect(() => concatList([placed('a', 0, 1000)], new Map(), true)).toThrow(/a: no local file/);
+  });
+});
+
+describe('copyJoinMs', () => {
+  // Output frame slots at 15 fps; copied timestamps land up to half a grid step (5.6 ms) off the plan, and a
+  // late video's edit list loses up to 1 ms: no frame read before the join may share a slot with the next
+  // slice's first frame, wherever that frame falls between two slots.
+  const frameMs = 1000 / 15;
+  const stepMs = (copyTimeGrid(15) / 90000) * 1000;
+  const slotsOf = (t: number) => [Math.round((t - stepMs / 2 - 1) / frameMs), Math.round((t + stepMs / 2) / frameMs)];
+  it.each([90_000, 90_030, 90_033.3, 90_034, 90_040, 90_065, 90_099])('next first frame at %s ms', (nextFirst) => {
+    // The earlier slice starts 15 s before (a late video: offsets are output times, 31 ms from 0) and holds
+    // frames every frameMs that run past the next one's start (names overlap the media).
+    const earlier = placed('a', nextFirst - 15_031, 15_031, 15_100);
+    const next = { ...placed('b', nextFirst - 5, 15_000), frameOffsetsMs: [5, 5 + frameMs] };
+    const joinMs = copyJoinMs(earlier.offsetMs, next, { frameMs });
+    const kept = Array.from({ length: 227 }, (_, i) => earlier.offsetMs + i * frameMs).filter((t) => t < earlier.offsetMs + joinMs);
+    const nextSlot = slotsOf(nextFirst)[0]!;
+    for (const t of kept) expect(slotsOf(t)[1], `frame at ${t}`).toBeLessThan(nextSlot);
+    // At most the frames of one slot (and the margin) go: the last kept frame is within two frames of the next one.
+    expect(nextFirst - kept.at(-1)!).toBeLessThan(2 * frameMs + 2 * stepMs);
   });
 });
 
@@ -239,7 +260,7 @@ describe('audioGraph', () => {
     const audio: AudioPlan = { runs, path: 'transcode', reasons: [], gaps: [], changesInside: [] };
     const [a0, a1, concat] = chains(audioGraph(audio, 3, 12345));
     // A mono voice goes to both channels at full level; the silence before it is made by adelay in small frames.
-    expect(a0).toBe('[3:a:0]pan=stereo|c0=c0|c1=c0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.000000/TB,aresample=async=1:min_hard_comp=0.010:first_pts=0,adelay=delays=12000S:all=1,apad=whole_len=288000,atrim=end_sample=288000[a0]');
+    expect(a0).toBe('[3:a:0]pan=stereo|c0=c0|c1=c0,aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS+0.000000/TB,aresample=async=1:min_hard_comp=0.001:first_pts=0,adelay=delays=12000S:all=1,apad=whole_len=288000,atrim=end_sample=288000[a0]');
     expect(a1).toMatch(/^\[4:a:0\]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,asetpts=PTS\+0\.000000\/TB,.*apad=whole_len=304560,atrim=end_sample=304560\[a1\]$/);
     expect(concat).toBe('[a0][a1]concat=n=2:v=0:a=1[aout]');
   });
@@ -289,7 +310,8 @@ describe('mergeArgs', () => {
     const plan = output({ video: videoPlan([run(1500, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
     const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], videoDelayMs: 1500, adtsFile: '/tmp/a.aac' }), '/out/x.mp4.tmp', enc);
     expect(args.slice(0, 3)).toEqual(['-y', '-loglevel', 'error']);
-    expect(args.join(' ')).toContain('-f concat -safe 0 -itsoffset 1.500000 -i /tmp/v.txt -f aac -i /tmp/a.aac -map 0:v:0 -map 1:a:0 -c:v copy -c:a copy');
+    expect(args.join(' ')).toContain('-f concat -safe 0 -itsoffset 1.500000 -i /tmp/v.txt -f aac -i /tmp/a.aac -map 0:v:0 -map 1:a:0 -c:v copy -bsf:v ');
+    expect(after(args, '-c:a')).toBe('copy');
     expect(args).not.toContain('-filter_complex');
     expect(args).not.toContain('-ss');
     expect(args.slice(-5)).toEqual(tail);
@@ -300,15 +322,17 @@ describe('mergeArgs', () => {
   it('copy path: the video track is held to the end of the timeline (the packet decoded last lasts up to it)', () => {
     const plan = output({ durationMs: 12000, video: videoPlan([run(0, 10000)], { path: 'copy', fps: null, reasons: [] }), audio: audioPlan('copy') });
     const args = mergeArgs(plan, inputs({ videoLists: ['/tmp/v.txt'], adtsFile: '/tmp/a.aac' }), '/o.mp4', enc);
-    // pts=PTS: without it ffmpeg 5.1's setts writes PTS = DTS (B-frames out of order); each lasts from where it is shown.
-    expect(after(args, '-bsf:v')).toBe(`setts=pts=PTS:duration='if(gte(DTS*TB,9.900000),(12.000000-PTS*TB)/TB,DURATION)'`);
+    // pts= is spelled out: without it ffmpeg 5.1's setts writes PTS = DTS (B-frames out of order); every timestamp
+    // goes on the copy grid (500/90000 s at 15 fps: copyTimeGrid); each lasts from where it is shown.
+    const grid = (ts: string) => `round(${ts}*TB*90000/500)*500/(TB*90000)`;
+    expect(after(args, '-bsf:v')).toBe(`setts=pts='${grid('PTS')}':dts='${grid('DTS')}':duration='if(gte(DTS*TB,9.900000),(12.000000-${grid('PTS')}*TB)/TB,DURATION)'`);
     // B-frames: the last packet in decode order comes a reordering delay before the end, even when the video ends last.
     const bframes = run(0, 12000);
     bframes.slices[0]!.reorderMs = 66.667;
     const held = mergeArgs(output({ durationMs: 12000, video: videoPlan([bframes], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
-    expect(after(held, '-bsf:v')).toBe(`setts=pts=PTS:duration='if(gte(DTS*TB,11.833333),(12.000000-PTS*TB)/TB,DURATION)'`);
+    expect(after(held, '-bsf:v')).toBe(`setts=pts='${grid('PTS')}':dts='${grid('DTS')}':duration='if(gte(DTS*TB,11.833333),(12.000000-${grid('PTS')}*TB)/TB,DURATION)'`);
     const ends = mergeArgs(output({ durationMs: 12000, video: videoPlan([run(0, 12000)], { path: 'copy', fps: null, reasons: [] }) }), inputs({ videoLists: ['/tmp/v.txt'] }), '/o.mp4', enc);
-    expect(ends).not.toContain('-bsf:v');
+    expect(after(ends, '-bsf:v')).toBe(`setts=pts='${grid('PTS')}':dts='${grid('DTS')}':duration='DURATION'`);
   });
 
   it('copy path, video on time: no -itsoffset', () => {

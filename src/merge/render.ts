@@ -336,8 +336,8 @@ export async function renderMerge(
         inputs.videoDelayMs = first.offsetMs;
       }
       const slices = video.runs.flatMap((r) => r.slices);
-      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs, shiftMs: inputs.videoDelayMs })));
-      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs, shiftMs: inputs.videoDelayMs } }));
+      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs })));
+      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs } }));
     } else {
       for (const [i, piece] of videoPieces(video).entries()) {
         inputs.videoLists.push(await list(`video-${i}.ffconcat`, concatList(piece.slices, paths, true)));

@@ -52,18 +52,21 @@ export interface LeadClip {
  * a decode timestamp up by a tick.
  */
 export function copyJoinMs(offsetMs: number, next: PlacedSlice, copy: CopyJoins, reorder = false): number {
-  const { frameMs, shiftMs = 0 } = copy;
-  const nextFirst = next.offsetMs + shiftMs + (next.frameOffsetsMs?.[0] ?? 0);
+  const { frameMs } = copy;
+  // Offsets are output times already: a late video's `-itsoffset` is its first slice's offset.
+  const nextFirst = next.offsetMs + (next.frameOffsetsMs?.[0] ?? 0);
   const decoded = reorder ? nextFirst - (next.reorderMs ?? 0) : Infinity;
-  // Frames are moved by up to half a step of the copy grid (see copyTimeGrid): a margin of a step and a half keeps the slots apart.
-  const slot = (Math.round(nextFirst / frameMs) - 0.5) * frameMs - COPY_GRID_MS * 1.5;
-  return Math.min(decoded, slot) - offsetMs - shiftMs;
+  // Frames are moved by up to half a step of the copy grid (see copyTimeGrid), and an MP4 edit list (the
+  // `-itsoffset` of a late video) is written in whole ms: the next slice's first frame may land up to a step
+  // early, so its slot is counted from a step before it, and a margin of a step and a half keeps this clip's
+  // frames below that slot.
+  const slot = (Math.round((nextFirst - COPY_GRID_MS) / frameMs) - 0.5) * frameMs - COPY_GRID_MS * 1.5;
+  return Math.min(decoded, slot) - offsetMs;
 }
 
-/** The copy path's joins: the track's frame interval, and how far the whole list is moved in the output (`-itsoffset`). */
+/** The copy path's joins: the track's frame interval. */
 export interface CopyJoins {
   frameMs: number;
-  shiftMs?: number;
 }
 
 /** The copy path's time grid (see copyTimeGrid) is no finer than this (ms). */
