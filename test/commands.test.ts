@@ -94,6 +94,16 @@ describe('copyJoinMs', () => {
     // At most the frames of one slot (and the margin) go: the last kept frame is within two frames of the next one.
     expect(nextFirst - kept.at(-1)!).toBeLessThan(2 * frameMs + 2 * stepMs);
   });
+
+  it('B-frames: a frame decoded before the cut is shown up to the reordering delay later; cut that much earlier unless the next slice goes on from this one', () => {
+    const earlier = placed('a', 0, 36_000, 36_100);
+    const next = { ...placed('b', 36_000, 4000), frameOffsetsMs: [6] };
+    const plain = copyJoinMs(0, next, { frameMs });
+    expect(copyJoinMs(0, next, { frameMs }, false, 100)).toBeCloseTo(plain - 100, 6);
+    // A mid-GOP cut: the next slice decodes from this one's last frames, which must all be read.
+    expect(copyJoinMs(0, { ...next, startsMidGop: true }, { frameMs }, false, 100)).toBeCloseTo(plain, 6);
+    expect(earlier.offsetMs + plain).toBeLessThan(36_006 - frameMs / 2);
+  });
 });
 
 describe('concatQuote', () => {
