@@ -161,6 +161,33 @@ describe('H.264 High with B-frames at 30 fps, force-cut mid-GOP', () => {
   });
 });
 
+describe('H.264 High with B-frames at 30 fps, every slice on a keyframe, no lead', () => {
+  // Slice names overlap the media at some joins: the copy path cuts the earlier slice there. Its B-frames are
+  // shown up to the reordering delay after they are decoded (out points compare DTS): before the cut came that
+  // much earlier, one frame of it shared the next slice's first output slot (a `-f null` decode error at 36 s).
+  const markers = [T0 + 5000, T0 + 17_000, T0 + 33_000];
+  let w: WrittenRecording;
+  beforeAll(async () => {
+    w = await build('bframes-keys', {
+      users: [
+        {
+          uid: '1',
+          markers,
+          audio: [{ startMs: T0, durationMs: 40_000, sliceMs: 4700 }],
+          video: [{ startMs: T0, durationMs: 40_000, sliceMs: 4700, width: 160, height: 90, fps: 30, profile: 'high', bframes: 2, gopFrames: 60 }],
+        },
+      ],
+    });
+  });
+
+  it('copy path: decodes clean, every marker at its source instant', async () => {
+    const [r] = await merge(w.root, 'copy');
+    expect(r!.videoPath).toBe('copy');
+    await expectTruth(w, r!, copyBounds);
+    await expectTrackLengths(w, r!, timelineOf(w, '1'));
+  });
+});
+
 describe('a track that begins without an I-frame', () => {
   // The video file begins 10 frames into a GOP of 15: its first 5 frames (0.333 s) cannot be decoded.
   const markers = [T0 + 150, T0 + 2000, T0 + 5200];
