@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { audioGraph, mergeArgs, videoGraph, videoPieces, type MergeInputs } from '../src/merge/render.js';
-import { concatList, concatQuote } from '../src/render/concat.js';
+import { concatList, concatQuote, copyJoinMs, copyTimeGrid } from '../src/render/concat.js';
 import { uprightFilter } from '../src/render/picture.js';
 import { resolveTool } from '../src/ffmpeg/runner.js';
 import { outputPath } from '../src/pipeline/run.js';
@@ -72,6 +72,37 @@ describe('concatList', () => {
 
   it('refuses a slice without a local file', () => {
     expect(() => concatList([placed('a', 0, 1000)], new Map(), true)).toThrow(/a: no local file/);
+  });
+});
+
+describe('copyJoinMs', () => {
+  // Output frame slots at 15 fps; copied timestamps land up to half a grid step (5.6 ms) off the plan, and a
+  // late video's edit list loses up to 1 ms: no frame read before the join may share a slot with the next
+  // slice's first frame, wherever that frame falls between two slots.
+  const frameMs = 1000 / 15;
+  const stepMs = (copyTimeGrid(15) / 90000) * 1000;
+  const slotsOf = (t: number) => [Math.round((t - stepMs / 2 - 1) / frameMs), Math.round((t + stepMs / 2) / frameMs)];
+  it.each([90_000, 90_030, 90_033.3, 90_034, 90_040, 90_065, 90_099])('next first frame at %s ms', (nextFirst) => {
+    // The earlier slice starts 15 s before (a late video: offsets are output times, 31 ms from 0) and holds
+    // frames every frameMs that run past the next one's start (names overlap the media).
+    const earlier = placed('a', nextFirst - 15_031, 15_031, 15_100);
+    const next = { ...placed('b', nextFirst - 5, 15_000), frameOffsetsMs: [5, 5 + frameMs] };
+    const joinMs = copyJoinMs(earlier.offsetMs, next, { frameMs });
+    const kept = Array.from({ length: 227 }, (_, i) => earlier.offsetMs + i * frameMs).filter((t) => t < earlier.offsetMs + joinMs);
+    const nextSlot = slotsOf(nextFirst)[0]!;
+    for (const t of kept) expect(slotsOf(t)[1], `frame at ${t}`).toBeLessThan(nextSlot);
+    // At most the frames of one slot (and the margin) go: the last kept frame is within two frames of the next one.
+    expect(nextFirst - kept.at(-1)!).toBeLessThan(2 * frameMs + 2 * stepMs);
+  });
+
+  it('B-frames: a frame decoded before the cut is shown up to the reordering delay later; cut that much earlier unless the next slice goes on from this one', () => {
+    const earlier = placed('a', 0, 36_000, 36_100);
+    const next = { ...placed('b', 36_000, 4000), frameOffsetsMs: [6] };
+    const plain = copyJoinMs(0, next, { frameMs });
+    expect(copyJoinMs(0, next, { frameMs }, false, 100)).toBeCloseTo(plain - 100, 6);
+    // A mid-GOP cut: the next slice decodes from this one's last frames, which must all be read.
+    expect(copyJoinMs(0, { ...next, startsMidGop: true }, { frameMs }, false, 100)).toBeCloseTo(plain, 6);
+    expect(earlier.offsetMs + plain).toBeLessThan(36_006 - frameMs / 2);
   });
 });
 

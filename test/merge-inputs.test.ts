@@ -8,7 +8,7 @@ import type { OutputResult } from '../src/options.js';
 import { probe } from './support/measure.js';
 import { playlistName, writeRecording, type FixtureUser } from './support/recording-fixture.js';
 import { expectMarkers, outputSeconds, T0, tempDir } from './support/sync.js';
-import { expectOutputsDecodeClean } from './support/decode-clean.js';
+import { expectDecodesClean, expectOutputsDecodeClean } from './support/decode-clean.js';
 
 const SID = 'aaaa0000bbbb1111cccc2222dddd3333';
 const SID2 = 'eeee4444ffff5555aaaa6666bbbb7777';
@@ -167,10 +167,13 @@ describe('modes, names and trimming', () => {
     await mergeRecordings({ source: root, outDir, names: 'script', mode: 'audio' });
     await mergeRecordings({ source: root, outDir, names: 'script', mode: 'video' });
     await mergeRecordings({ source: root, outDir, names: 'script', mode: 'segments' });
-    // (Beside each output, a hidden record of what made it: `.<name>.recmerge.json`.)
+    // (Beside each output, a hidden record of what made it: `.<name>.recmerge.json`; and its events,
+    // `<name>.events.json` and `<name>.chapters.vtt`.)
+    const outputs = ['4_0_merge.m4a', '4_0_merge.mp4', '4_0_merge_av.mp4', '4_20240506070809123_av.mp4', '4_20240506070831123_av.mp4'];
     expect((await readdir(outDir)).filter((f) => !f.startsWith('.')).sort()).toEqual(
-      ['4_0_merge.m4a', '4_0_merge.mp4', '4_0_merge_av.mp4', '4_20240506070809123_av.mp4', '4_20240506070831123_av.mp4'].sort(),
+      outputs.flatMap((f) => [f, `${f}.chapters.vtt`, `${f}.events.json`]).sort(),
     );
+    await expectDecodesClean(...outputs.map((f) => path.join(outDir, f)));
     expect((await probe(path.join(outDir, '4_0_merge.m4a'))).video).toBeUndefined();
     expect((await probe(path.join(outDir, '4_0_merge.mp4'))).audio).toBeUndefined();
   });

@@ -434,8 +434,8 @@ export async function renderMerge(
         inputs.videoDelayMs = first.offsetMs;
       }
       const slices = video.runs.flatMap((r) => r.slices);
-      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs, shiftMs: inputs.videoDelayMs })));
-      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs, shiftMs: inputs.videoDelayMs } }));
+      inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs })));
+      expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs } }));
     } else if (!plan.trim && video.chunkS !== undefined && (inputs.videoChunks = (await encodeChunks(video, timelineEnd(plan), plan.gapMode, paths, work)) ?? undefined)) {
       // Encoded in chunks: the final pass copies them (what ffmpeg read was read by the chunks' passes).
     } else {

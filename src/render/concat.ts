@@ -49,21 +49,28 @@ export interface LeadClip {
  * timestamps). `reorder` (a lead clip before the first slice): nothing of it is read once the next slice's
  * first frame is decoded, `reorderMs` before it is shown with B-frames. Slices of one run are not cut for
  * that: the next one may go on decoding from frames of this one (a mid-GOP cut), and the muxer moves such
- * a decode timestamp up by a tick.
+ * a decode timestamp up by a tick. `earlierReorderMs` (the earlier clip's B-frame delay): see below.
  */
-export function copyJoinMs(offsetMs: number, next: PlacedSlice, copy: CopyJoins, reorder = false): number {
-  const { frameMs, shiftMs = 0 } = copy;
-  const nextFirst = next.offsetMs + shiftMs + (next.frameOffsetsMs?.[0] ?? 0);
+export function copyJoinMs(offsetMs: number, next: PlacedSlice, copy: CopyJoins, reorder = false, earlierReorderMs = 0): number {
+  const { frameMs } = copy;
+  // Offsets are output times already: a late video's `-itsoffset` is its first slice's offset.
+  const nextFirst = next.offsetMs + (next.frameOffsetsMs?.[0] ?? 0);
   const decoded = reorder ? nextFirst - (next.reorderMs ?? 0) : Infinity;
-  // Frames are moved by up to half a step of the copy grid (see copyTimeGrid): a margin of a step and a half keeps the slots apart.
-  const slot = (Math.round(nextFirst / frameMs) - 0.5) * frameMs - COPY_GRID_MS * 1.5;
-  return Math.min(decoded, slot) - offsetMs - shiftMs;
+  // Frames are moved by up to half a step of the copy grid (see copyTimeGrid), and an MP4 edit list (the
+  // `-itsoffset` of a late video) is written in whole ms: the next slice's first frame may land up to a step
+  // early, so its slot is counted from a step before it, and a margin of a step and a half keeps this clip's
+  // frames below that slot.
+  // Out points compare decode timestamps: a B-frame of this clip decoded before the cut is shown up to its
+  // reordering delay later. Where the next slice starts on a keyframe (nothing of it is decoded from this
+  // clip), the cut comes that much earlier, so what this clip shows stays below the slot.
+  const shown = next.startsMidGop === true ? 0 : earlierReorderMs;
+  const slot = (Math.round((nextFirst - COPY_GRID_MS) / frameMs) - 0.5) * frameMs - COPY_GRID_MS * 1.5 - shown;
+  return Math.min(decoded, slot) - offsetMs;
 }
 
-/** The copy path's joins: the track's frame interval, and how far the whole list is moved in the output (`-itsoffset`). */
+/** The copy path's joins: the track's frame interval. */
 export interface CopyJoins {
   frameMs: number;
-  shiftMs?: number;
 }
 
 /** The copy path's time grid (see copyTimeGrid) is no finer than this (ms). */
@@ -109,6 +116,6 @@ export function concatList(slices: PlacedSlice[], paths: Map<string, string>, cu
 /** Where a slice of a concat list is cut (ms of its own media from its start), or undefined when it is read whole. */
 export function sliceOutMs(s: PlacedSlice, next: PlacedSlice | undefined, cutOverlaps: boolean, copy?: CopyJoins): number | undefined {
   if (!cutOverlaps || !next || s.mediaStartS === undefined) return undefined;
-  const outMs = copy ? Math.min(s.slotMs, copyJoinMs(s.offsetMs, next, copy)) : s.slotMs;
+  const outMs = copy ? Math.min(s.slotMs, copyJoinMs(s.offsetMs, next, copy, false, s.reorderMs)) : s.slotMs;
   return outMs < s.durationMs - 0.5 ? outMs : undefined;
 }
