@@ -184,6 +184,11 @@ describe('mergeByUtc', () => {
     ['main absent, backup present: backup', [[s(0, false, false)], [s(0, true)]], ['0-true-true']],
     ['both absent: main', [[s(0, false, false)], [s(0, true, false)]], ['0-false-false']],
     ['out of order input is sorted', [[s(10000, false), s(0, false)], [s(5000, true)]], ['0-false-true', '5000-true-true', '10000-false-true']],
+    // One recorder's slices are never twins: a forced cut a frame before the next cut leaves a 67 ms slice.
+    ['one list, 77 ms apart: both', [[s(4146, false), s(4223, false)]], ['4146-false-true', '4223-false-true']],
+    ['main 77 ms apart and their backups: each once', [[s(4146, false), s(4223, false)], [s(4150, true), s(4226, true)]], ['4146-false-true', '4223-false-true']],
+    ['one list, main and backup within 100 ms: one slice', [[s(0, false), s(40, true)]], ['0-false-true']],
+    ['main absent, backup present, a close main after: backup then main', [[s(0, false, false), s(70, false)], [s(5, true)]], ['5-true-true', '70-false-true']],
   ])('%s', (_what, lists, keys) => {
     expect(mergeByUtc(lists).map((x) => x.key)).toEqual(keys);
   });

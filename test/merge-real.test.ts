@@ -188,6 +188,46 @@ describe('H.264 High with B-frames at 30 fps, every slice on a keyframe, no lead
   });
 });
 
+describe('forced cuts a frame or two apart (GOP of 3 s at 15 fps)', () => {
+  // Cuts at 4.1 s and 4.2 s leave a slice of 1 frame whose successor's name is 77 ms later (once taken for
+  // a main/backup twin and dropped, with the picture held silently up to the next keyframe); cuts at 7.0 s
+  // and 7.07 s leave one of 2 frames (8 TS packets, which ffmpeg's probe does not take for MPEG-TS).
+  const markers = [T0 + 1200, T0 + 4150, T0 + 5000, T0 + 7030, T0 + 8000];
+  let w: WrittenRecording;
+  beforeAll(async () => {
+    w = await build('closecuts', {
+      users: [
+        {
+          uid: '6',
+          markers,
+          audio: [{ startMs: T0, durationMs: 10_000, sliceMs: 4000 }],
+          video: [{ startMs: T0, durationMs: 10_000, sliceMs: 4000, width: 160, height: 90, fps: 15, gopFrames: 45, forceCutsMs: [4100, 4200, 7000, 7070] }],
+        },
+      ],
+    });
+  });
+
+  it('the fixture cuts slices of 1 and 2 frames, each followed within 100 ms', () => {
+    const video = w.slices.filter((s) => s.media === 'video').sort((a, b) => a.nameStartMs - b.nameStartMs);
+    const tiny = video.filter((s) => s.durationMs < 150);
+    expect(tiny.map((s) => Math.round(s.durationMs))).toEqual([67, 133]);
+    for (const s of tiny) expect(video[video.indexOf(s) + 1]!.nameStartMs - s.nameStartMs).toBeLessThan(150);
+    expect(w.truth.every((t) => t.videoMs !== null)).toBe(true);
+  });
+
+  it.each([
+    ['copy', false],
+    ['transcode', true],
+  ] as const)('%s path: every marker on time, no slice dropped, nothing said lost', async (expected, transcode) => {
+    const [r] = await merge(w.root, expected, { transcode });
+    expect(r!.videoPath).toBe(expected);
+    await expectTruth(w, r!, expected === 'copy' ? copyBounds : transcodeBounds(15));
+    await expectTrackLengths(w, r!, timelineOf(w, '6'));
+    expect(r!.warnings.filter((x) => !x.startsWith('audio:') && !x.startsWith('video is re-encoded'))).toEqual([]);
+    if (!transcode) expect((await probe(r!.file!)).video!.frames).toBe(150);
+  });
+});
+
 describe('a track that begins without an I-frame', () => {
   // The video file begins 10 frames into a GOP of 15: its first 5 frames (0.333 s) cannot be decoded.
   const markers = [T0 + 150, T0 + 2000, T0 + 5200];

@@ -288,20 +288,33 @@ export function applyRotateTags(slices: Slice[], tags: PlacedRotateTag[], warn: 
   });
 }
 
-/** Merges main and backup recorder slices by UTC; a slice recorded by both is kept once. */
+/**
+ * Merges main and backup recorder slices by UTC; a slice recorded by both is kept once. Only slices of two
+ * recorders (two lists, or main and backup in one list) starting within DUPLICATE_TOLERANCE_MS are one slice:
+ * one recorder's slices are distinct however close (a forced cut a frame or two before the next cut).
+ */
 export function mergeByUtc(lists: Slice[][]): Slice[] {
-  const all = lists.flat().sort((a, b) => a.startMs - b.startMs || Number(a.backup) - Number(b.backup));
-  const out: Slice[] = [];
+  const all = lists
+    .flatMap((list, n) => list.map((slice) => ({ slice, recorder: `${n}/${slice.backup}` })))
+    .sort((a, b) => a.slice.startMs - b.slice.startMs || Number(a.slice.backup) - Number(b.slice.backup));
+  // Each kept slice with the recorders that hold it.
+  const out: { slice: Slice; recorders: Set<string> }[] = [];
   for (const s of all) {
-    const prev = out.at(-1);
-    if (prev && Math.abs(s.startMs - prev.startMs) <= DUPLICATE_TOLERANCE_MS) {
+    // The kept slices that start close before it (sorted): the latest one its recorder does not hold is its twin.
+    const close = (k: number) => k >= 0 && s.slice.startMs - out[k]!.slice.startMs <= DUPLICATE_TOLERANCE_MS;
+    let k = out.length - 1;
+    while (close(k) && out[k]!.recorders.has(s.recorder)) k--;
+    if (close(k)) {
+      const twin = out[k]!;
+      twin.recorders.add(s.recorder);
       // Same slice twice: prefer one that reached storage, then the main recorder's.
-      if (!prev.present && s.present) out[out.length - 1] = s;
+      if (!twin.slice.present && s.slice.present) twin.slice = s.slice;
       continue;
     }
-    out.push(s);
+    out.push({ slice: s.slice, recorders: new Set([s.recorder]) });
   }
-  return out;
+  // A twin put in its place may start a little after the slices kept behind it.
+  return out.map((x) => x.slice).sort((a, b) => a.startMs - b.startMs);
 }
 
 /** A rebuilt slice with no measured length lasts until the next slice when that is at most this far. */

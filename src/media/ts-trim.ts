@@ -95,3 +95,19 @@ function patPmtPid(packet: Buffer): number {
   }
   return -1;
 }
+
+/**
+ * ffmpeg 5.1's MPEG-TS probe gives a file full marks only from 12 packets on (it counts 204-byte FEC packets
+ * and wants more than 10): a shorter slice (a forced cut a frame or two before the next one leaves 8 packets)
+ * is taken for MPEG-PS or not opened at all ("End of file"), and a concat list stops there.
+ */
+export const MIN_PROBED_TS_BYTES = 12 * TS_PACKET;
+
+/** A TS slice padded with null packets (PID 0x1fff, which demuxers skip) up to MIN_PROBED_TS_BYTES. */
+export function padForProbe(ts: Buffer): Buffer {
+  const missing = Math.ceil((MIN_PROBED_TS_BYTES - ts.length) / TS_PACKET);
+  if (missing <= 0) return ts;
+  const nullPacket = Buffer.alloc(TS_PACKET, 0xff);
+  nullPacket.set([0x47, 0x1f, 0xff, 0x10]);
+  return Buffer.concat([ts, ...Array.from({ length: missing }, () => nullPacket)]);
+}

@@ -1,24 +1,26 @@
 // What a copied or decoded run shows before its first picture: TS slices with an undecodable lead (the run
 // starts mid-GOP) are read from a copy that starts at the keyframe, and a copied video that starts late gets
 // black frames up to its first picture (players show the first frame during an MP4 empty edit). A muxed A+V
-// slice (raw mode) is read by each track from a copy of its own stream.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+// slice (raw mode) is read by each track from a copy of its own stream; a TS slice too small for ffmpeg's
+// format probe from a copy padded with null packets.
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PlacedSlice } from '../core/types.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { scanTs } from '../media/ts-scan.js';
-import { dropLeadBeforeKeyframe, streamOnly } from '../media/ts-trim.js';
+import { dropLeadBeforeKeyframe, MIN_PROBED_TS_BYTES, padForProbe, streamOnly } from '../media/ts-trim.js';
 
 /**
  * The video files of slices: TS slices with an undecodable lead (see PlacedSlice.leadMs) are read from a copy
  * that starts at the keyframe; a slice that also holds audio (raw mode's muxed A+V) from a copy of its video
- * alone, so that its first timestamp is the video's own (where the plan placed it).
+ * alone, so that its first timestamp is the video's own (where the plan placed it); a TS slice too small for
+ * ffmpeg's probe (see padForProbe) from a padded copy.
  */
 export async function withLeadsCut(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
   return trackCopies(slices, paths, workDir, 'video');
 }
 
-/** The audio files of slices: a slice that also holds video (raw mode's muxed A+V) is read from a copy of its audio alone. */
+/** The audio files of slices: a slice that also holds video (raw mode's muxed A+V) is read from a copy of its audio alone; a tiny TS slice from a padded copy. */
 export function audioFiles(slices: PlacedSlice[], paths: Map<string, string>, workDir: string): Promise<Map<string, string>> {
   return trackCopies(slices, paths, workDir, 'audio');
 }
@@ -28,11 +30,13 @@ async function trackCopies(slices: PlacedSlice[], paths: Map<string, string>, wo
   for (const [i, s] of slices.entries()) {
     const file = paths.get(s.key);
     const cutLead = kind === 'video' && s.leadMs !== undefined && s.leadMs > 0;
-    if (!file || !file.endsWith('.ts') || !(cutLead || s.muxed)) continue;
+    if (!file || !file.endsWith('.ts')) continue;
+    if (!(cutLead || s.muxed) && (await stat(file)).size >= MIN_PROBED_TS_BYTES) continue;
     let data: Buffer = await readFile(file);
     if (s.muxed) data = streamOnly(data, kind);
     if (cutLead) data = dropLeadBeforeKeyframe(data).data;
-    const copy = path.join(workDir, `${kind === 'video' ? 'lead-cut' : 'audio-only'}-${i}.ts`);
+    data = padForProbe(data);
+    const copy = path.join(workDir, `${kind}-copy-${i}.ts`);
     await writeFile(copy, data);
     out.set(s.key, copy);
   }
