@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { MethodResult, MethodSpec } from '../bench.js';
+import type { MethodResult, MethodSpec } from './method.js';
 import { cameraSpecs, ensureRecording, type BenchRecording } from './recordings.js';
 
 const execFileAsync = promisify(execFile);
