@@ -253,7 +253,7 @@ describe('recmerge CLI', () => {
       expect(tail, `recmerge ${command.join(' ')} --help`).toBeDefined();
       const examples = tail!.split('\n');
       expect(examples.length).toBeGreaterThanOrEqual(2);
-      expect(examples.length).toBeLessThanOrEqual(5);
+      expect(examples.length).toBeLessThanOrEqual(8);
       for (const e of examples) expect(e).toMatch(new RegExp(`^  \\$ (\\w+=\\S+ )?recmerge ${command[0] ?? ''}`));
     }
   });

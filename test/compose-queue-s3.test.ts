@@ -87,7 +87,9 @@ describe('compose with S3 storage', () => {
     });
     const r = summary.results[0]!;
     expect(r.error).toBeNull();
-    expect(r.uploaded).toEqual([`s3://merged/direct/${SID}_chem__composite.mp4`, `s3://merged/direct/${SID}_chem__composite.mp4.layout.json`]);
+    // The composite, its layout and its events sidecars (events.json, chapters.vtt) are all uploaded.
+    const stem = `s3://merged/direct/${SID}_chem__composite.mp4`;
+    expect(r.uploaded).toEqual([stem, `${stem}.layout.json`, `${stem}.events.json`, `${stem}.chapters.vtt`]);
     const layout = await s3.client.send(new GetObjectCommand({ Bucket: 'merged', Key: `direct/${SID}_chem__composite.mp4.layout.json` }));
     expect(JSON.parse(await layout.Body!.transformToString())).toMatchObject({ width: 320, height: 180, intervals: [{ startMs: 0, endMs: 3000 }] });
   });
@@ -103,7 +105,8 @@ describe('compose with S3 storage', () => {
     expect(result.outputs.map((o) => o.file)).toEqual([`${SID}_chem__composite.mp4`]);
     const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: 'merged', Prefix: 'job/' }));
     const keys = (listed.Contents ?? []).map((o) => o.Key!).sort();
-    expect(keys.filter((k) => !k.includes('recmerge-manifest'))).toEqual([`job/${SID}_chem__composite.mp4`, `job/${SID}_chem__composite.mp4.layout.json`]);
+    const job0 = `job/${SID}_chem__composite.mp4`;
+    expect(keys.filter((k) => !k.includes('recmerge-manifest'))).toEqual([job0, `${job0}.chapters.vtt`, `${job0}.events.json`, `${job0}.layout.json`]);
     // The uploaded composite has both users' beeps where they happened.
     const object = await s3.client.send(new GetObjectCommand({ Bucket: 'merged', Key: `job/${SID}_chem__composite.mp4` }));
     const file = join(root, 'downloaded.mp4');

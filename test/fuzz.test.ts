@@ -241,6 +241,8 @@ describe(`fuzz: ${CASES} mutated recordings (seeds ${FIRST_SEED}..${FIRST_SEED +
       const written = await readdir(out).catch(() => [] as string[]);
       expect(written.filter((f) => f.includes(PARTIAL_MARKER)), context).toEqual([]);
       const reported = new Set((summary?.results ?? []).filter((x) => x.file).map((x) => path.basename(x.file!)));
+      // Each output's events and chapters sidecars are reported with it.
+      for (const x of summary?.results ?? []) for (const f of [x.eventsFile, x.chaptersFile]) if (f) reported.add(path.basename(f));
       // Besides the outputs: their rerun records (`.<name>.recmerge.json`) and the download cache.
       const records = (name: string) => name.startsWith('.') && name.endsWith('.recmerge.json') && reported.has(name.slice(1, -'.recmerge.json'.length));
       for (const f of written.filter((name) => !name.startsWith('.recmerge-cache') && !records(name))) expect(reported.has(f), `${context}\nunreported file ${f}`).toBe(true);

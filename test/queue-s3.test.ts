@@ -93,7 +93,9 @@ describe('queue with S3 storage', () => {
 
     const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: 'merged', Prefix: `20260301/${SID}/` }));
     const keys = (listed.Contents ?? []).map((o) => o.Key!.split('/').pop()!).sort();
-    expect(keys).toEqual([...result.outputs.map((o) => o.file), result.manifest.split('/').pop()!].sort());
+    // Each output with its events sidecars (events.json, chapters.vtt), and the manifest.
+    const sidecars = (f: string) => [f, `${f}.chapters.vtt`, `${f}.events.json`];
+    expect(keys).toEqual([...result.outputs.flatMap((o) => sidecars(o.file)), result.manifest.split('/').pop()!].sort());
     for (const output of result.outputs) {
       const head = await s3.client.send(new HeadObjectCommand({ Bucket: 'merged', Key: `20260301/${SID}/${output.file}` }));
       expect(head.ContentLength).toBe(output.size);

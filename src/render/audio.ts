@@ -3,7 +3,7 @@
 // fills gaps with. The one rule for merge (runs one after another) and compose (runs mixed).
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { hasVoice, linearFits, LOUDNORM_LRA, MAX_LOUDNESS_PASSES, nextGain, parseLoudnormJson, type Levelling, type LoudnessTarget, type Measured } from '../core/loudness.js';
+import { ENCODER_HEADROOM_DB, hasVoice, linearFits, LOUDNORM_LRA, MAX_LOUDNESS_PASSES, nextGain, parseLoudnormJson, type Levelling, type LoudnessTarget, type Measured } from '../core/loudness.js';
 import { runFfmpeg } from '../ffmpeg/runner.js';
 import { type AdtsConfig, SAMPLE_RATES, splitAdts } from '../media/adts.js';
 import type { SilenceSource } from '../media/audio-placer.js';
@@ -108,8 +108,8 @@ export function levelFilters(level: Levelling, target: LoudnessTarget, rate: num
       ...back,
     ];
   }
-  // Half a dB under the ceiling: the AAC encoder overshoots the limited peaks a little (-1.4 dBTP measured for -1.5).
-  const limit = clamp(10 ** ((target.truePeak - 0.5) / 20), 0.0625, 1);
+  // Under the ceiling by the encoder's headroom: the AAC encoder overshoots the limited peaks a little.
+  const limit = clamp(10 ** ((target.truePeak - ENCODER_HEADROOM_DB) / 20), 0.0625, 1);
   return [pinned(rate, layout), `volume=${dB(level.gainDb)}dB`, `aresample=${rate * 4}`, `alimiter=limit=${limit.toFixed(4)}:level=0:latency=1`, ...back];
 }
 
