@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes sure the Debian packages recmerge needs are installed: ffmpeg (ffmpeg + ffprobe) and, for the
-# test suite, redis-server. FFMPEG_PATH / FFPROBE_PATH, when set, are what recmerge uses: they are checked
+# test suite, redis-server, chromium (what a player shows), tmux (the progress display on a terminal) and the
+# label fonts (fonts-dejavu-core, fonts-wqy-zenhei). FFMPEG_PATH / FFPROBE_PATH, when set, are what recmerge uses: they are checked
 # instead of PATH (and a wrong one is reported, not papered over by an install). Installs what is missing
 # with apt-get where it can (root, or sudo without a password); otherwise says exactly how to get it and fails.
 set -eu
@@ -17,7 +18,9 @@ check_tool() { # $1 = tool, $2 = the variable that may point at it
 for pkg in "$@"; do
   case "$pkg" in
     ffmpeg) { check_tool ffmpeg FFMPEG_PATH && check_tool ffprobe FFPROBE_PATH; } || missing="$missing ffmpeg" ;;
-    redis-server) command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server" ;;
+    redis-server | chromium | tmux) command -v "$pkg" >/dev/null 2>&1 || missing="$missing $pkg" ;;
+    # Fonts have no command: asked of dpkg where there is one (elsewhere they are not checked).
+    fonts-*) if command -v dpkg >/dev/null 2>&1 && ! dpkg -s "$pkg" >/dev/null 2>&1; then missing="$missing $pkg"; fi ;;
     *) echo "ensure-tools: unknown package $pkg" >&2; exit 2 ;;
   esac
 done
