@@ -96,6 +96,7 @@ describe('queue with S3 storage', () => {
     // Each output with its events sidecars (events.json, chapters.vtt), and the manifest.
     const sidecars = (f: string) => [f, `${f}.chapters.vtt`, `${f}.events.json`];
     expect(keys).toEqual([...result.outputs.flatMap((o) => sidecars(o.file)), result.manifest.split('/').pop()!].sort());
+    for (const o of result.outputs) expect([o.events, o.chapters]).toEqual([`${o.file}.events.json`, `${o.file}.chapters.vtt`]);
     for (const output of result.outputs) {
       const head = await s3.client.send(new HeadObjectCommand({ Bucket: 'merged', Key: `20260301/${SID}/${output.file}` }));
       expect(head.ContentLength).toBe(output.size);

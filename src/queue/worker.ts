@@ -75,6 +75,9 @@ export interface ManifestOutput {
   durationMs: number;
   /** `s3://…` of the uploaded copy. */
   uploaded?: string;
+  /** Its sidecars (`<file>.events.json`, `<file>.chapters.vtt`), relative like `file`, when they were written. */
+  events?: string;
+  chapters?: string;
 }
 
 export interface Manifest {
@@ -352,6 +355,8 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
         if (!r.file) continue;
         const entry: ManifestOutput = { file: relative(outDir, r.file).split(sep).join('/'), size: (await stat(r.file)).size, uid: r.uid, kind: r.kind, durationMs: r.durationMs };
         if (r.uploaded) entry.uploaded = r.uploaded;
+        if (r.eventsFile) entry.events = relative(outDir, r.eventsFile).split(sep).join('/');
+        if (r.chaptersFile) entry.chapters = relative(outDir, r.chaptersFile).split(sep).join('/');
         outputs.push(entry);
       }
       const manifest: Manifest = {
