@@ -1,5 +1,6 @@
-// What the installed ffmpeg can do where versions differ, asked once per binary (`ffmpeg -version`).
-import { resolveTool, runFfmpeg } from './runner.js';
+// What the installed ffmpeg and ffprobe say they are (`-version`), asked once per binary and process: the check
+// before any work (pipeline/preflight.ts) and what differs between ffmpeg versions share the one answer.
+import { resolveTool, runTool, type Tool } from './runner.js';
 
 /**
  * How a copied video stream gets its MP4 display matrix: ffmpeg 6 and later take the input option
@@ -17,16 +18,19 @@ export function ffmpegMajor(versionText: string): number | null {
 /** A build that names no release is taken as a recent one. */
 export const displayRotationStyle = (major: number | null): DisplayRotationStyle => (major !== null && major < 6 ? 'metadata' : 'input-option');
 
-const asked = new Map<string, Promise<number | null>>();
+const asked = new Map<string, Promise<string>>();
 
-/** The major version of the ffmpeg the runner starts (cached per binary). */
-export function installedFfmpegMajor(signal?: AbortSignal): Promise<number | null> {
-  const bin = resolveTool('ffmpeg');
+/** What `<tool> -version` prints, for the binary the runner starts (asked once; a failed question is asked again). */
+export function toolVersion(tool: Tool, signal?: AbortSignal): Promise<string> {
+  const bin = resolveTool(tool);
   let answer = asked.get(bin);
   if (!answer) {
-    answer = runFfmpeg(['-version'], { signal }).then((r) => ffmpegMajor(r.stdout));
+    answer = runTool(tool, ['-version'], { signal }).then((r) => r.stdout);
     answer.catch(() => asked.delete(bin));
     asked.set(bin, answer);
   }
   return answer;
 }
+
+/** The major version of the ffmpeg the runner starts. */
+export const installedFfmpegMajor = (signal?: AbortSignal): Promise<number | null> => toolVersion('ffmpeg', signal).then(ffmpegMajor);

@@ -89,6 +89,9 @@ function spawn(): Reader {
   });
   // A thread that never starts is a broken install (or a machine far too busy): said, not waited for.
   reader.timer = setTimeout(() => drop(reader, new Error(`the slice reader thread did not start within ${STARTUP_MS / 1000} s`)), STARTUP_MS);
+  // A thread with a read to do holds the process (worker.ref() in pump); one started ahead (warmReaders) does not.
+  reader.timer.unref();
+  worker.unref();
   worker.on('error', (error: Error & { code?: string }) => {
     const why =
       error.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -149,6 +152,14 @@ function pump(): void {
     if (r.ready) startBudget(r, job);
     r.worker.postMessage({ id: job.id, task: job.task });
   }
+}
+
+/**
+ * Starts the reader threads ahead of the first read, so that their modules load while the run does other
+ * things (asks the tools their version, lists the source). Idle threads do not keep the process alive.
+ */
+export function warmReaders(): void {
+  while (readers.size < POOL_SIZE) spawn();
 }
 
 /** Runs one read in a reader thread. Rejects with ContainedReadError (see there), or with the signal's reason. */

@@ -13,6 +13,7 @@ import type { MergeOptions, OutputResult } from '../options.js';
 import type { Kind, PlannedOutput } from '../pipeline/kind.js';
 import { outputLabels } from '../pipeline/labels.js';
 import { checkDecoded } from '../render/decoded.js';
+import { allSettledOrThrow } from '../render/settled.js';
 import { audioBesideArgs, renderMerge } from './render.js';
 import { DEFAULT_PRESET } from '../core/options.js';
 
@@ -63,8 +64,16 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
   events: mergeEvents,
   async render(plan, work, options) {
     const mp4 = plan.files[0]!;
-    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work, loudnessTarget(options.loudnorm));
-    const { inputs } = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
+    const { args, decode, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work, loudnessTarget(options.loudnorm));
+    // The MP4 is written while the copied audio is decoded beside it (see adtsDecodeArgs); both end before anything goes on.
+    const [written, decoded] = await allSettledOrThrow([
+      runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) }),
+      decode ? runFfmpeg(decode.args, { signal: work.signal, inputStats: true }) : Promise.resolve(null),
+    ]);
+    const inputs = [
+      ...(written!.inputs ?? []).filter((s) => !decode || s.file !== decode.input),
+      ...(decoded?.inputs ?? []).filter((s) => s.file === 0).map((s) => ({ ...s, file: decode!.input })),
+    ];
     // Media a slice was measured to hold but ffmpeg could not read is never lost without a word.
     warnings.push(...(await checkDecoded(expected, inputs, work.paths, work.signal)));
     const media: Record<string, { video: boolean; audio: boolean }> = { [mp4]: { video: plan.video !== null, audio: plan.audio !== null } };

@@ -185,8 +185,8 @@ export interface MergeInputs {
   /** Placed ADTS file (audio copy path). */
   adtsFile: string | null;
   /**
-   * Copy path: the placed ADTS is also decoded (to a null output, in the same run) so that frames whose payload
-   * does not decode are found and named (their headers parse, so the copy alone would carry them silently).
+   * Copy path: the placed ADTS is also decoded (see adtsDecodeArgs) so that frames whose payload does not
+   * decode are found and named (their headers parse, so the copy alone would carry them silently).
    */
   decodeAdts?: boolean;
   /** Concat lists of audio slices, one per run (audio transcode path). */
@@ -194,6 +194,9 @@ export interface MergeInputs {
   /** The transcoded video already encoded in chunks (see encodeChunks): a concat list of them, copied. */
   videoChunks?: string;
 }
+
+/** The index of a merge command's first audio input: after the video's (one list of chunks, or its lists). */
+const firstAudioInput = (inputs: MergeInputs) => (inputs.videoChunks ? 1 : inputs.videoLists.length);
 
 /** The video encoder's settings (render/encode.ts), and what only a merge has. */
 export interface EncodeSettings extends VideoEncodeSettings {
@@ -319,9 +322,17 @@ export function mergeArgs(plan: OutputPlan, inputs: MergeInputs, outFile: string
       outFile,
     );
   }
-  // The copied audio decoded once, whole, beside the copy (see MergeInputs.decodeAdts); levelled, it is decoded anyway.
-  if (audio && !audio.graph && inputs.adtsFile && inputs.decodeAdts) args.push('-map', `${index}:a:0`, '-f', 'null', '-');
   return args;
+}
+
+/**
+ * The copied audio decoded once, whole (see MergeInputs.decodeAdts), by a second ffmpeg that runs beside the
+ * one that writes the MP4 (on another core: ffmpeg 5.1 decodes and muxes in one thread); its input statistics
+ * count as those of the MP4 command's input `input`. Null when nothing is copied (levelled audio is decoded anyway).
+ */
+export function adtsDecodeArgs(plan: OutputPlan, inputs: MergeInputs, level?: string[]): { args: string[]; input: number } | null {
+  if (!plan.audio || !inputs.adtsFile || !inputs.decodeAdts || (level && level.length > 0)) return null;
+  return { args: ['-y', '-loglevel', 'error', '-f', 'aac', '-i', inputs.adtsFile, '-map', '0:a:0', '-f', 'null', '-'], input: firstAudioInput(inputs) };
 }
 
 export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'> & Partial<Pick<OutputWork, 'onProgress'>>;
@@ -399,7 +410,7 @@ export async function renderMerge(
   work: MergeWork,
   /** --loudnorm: the audio levelled to this (measured, then re-encoded). */
   loudness: LoudnessTarget | null = null,
-): Promise<{ args: string[]; warnings: string[]; videoPath: MergePath | null; audioPath: MergePath | null; expected: (InputExpectation | null)[] }> {
+): Promise<{ args: string[]; decode: { args: string[]; input: number } | null; warnings: string[]; videoPath: MergePath | null; audioPath: MergePath | null; expected: (InputExpectation | null)[] }> {
   const { workDir } = work;
   const warnings: string[] = [];
   const inputs: MergeInputs = { videoLists: [], videoDelayMs: 0, adtsFile: null, audioLists: [] };
@@ -411,7 +422,10 @@ export async function renderMerge(
     return file;
   };
   const video = plan.video;
-  if (video) {
+  // The video's inputs and the audio's are made at once (a black lead and a silent frame are each an ffmpeg
+  // run; the audio is read and placed in Node): the audio's expectations are numbered once the video's inputs are known.
+  const videoInputs = async () => {
+    if (!video) return;
     const paths = await withLeadsCut(video.runs.flatMap((r) => r.slices), work.paths, workDir);
     if (video.path === 'copy') {
       // Black before a late first picture: players show the first frame during an MP4 empty edit.
@@ -442,11 +456,14 @@ export async function renderMerge(
         expected.push(expectation(i, 'video', piece.slices, { untilMs: piece.toMs ?? Infinity }));
       }
     }
-  }
+  };
 
   let audioPath: MergePath | null = plan.audio?.path ?? null;
   let audioPlan = plan.audio;
-  if (plan.audio) {
+  /** The audio's expectations, given the index of its first input. */
+  let audioExpected: (first: number) => (InputExpectation | null)[] = () => [];
+  const audioInputs = async () => {
+    if (!plan.audio) return;
     const slices = plan.audio.runs.flatMap((r) => r.slices);
     const silence = silenceFrom(work.cache, work.signal);
     const endMs = timelineEnd(plan);
@@ -458,7 +475,7 @@ export async function renderMerge(
         warnings.push(...placed.warnings);
         inputs.adtsFile = adts;
         inputs.decodeAdts = true;
-        expected.push(placedExpectation(inputs.videoChunks ? 1 : inputs.videoLists.length, slices, placed));
+        audioExpected = (first) => [placedExpectation(first, slices, placed)];
       } catch (error) {
         if (!(error instanceof AudioCopyError)) throw error;
         warnings.push(`audio is re-encoded: ${error.message}`);
@@ -475,14 +492,14 @@ export async function renderMerge(
       for (const [i, piece] of placed.pieces.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, ffconcat([{ file: piece.file }])));
     }
     if (!inputs.adtsFile && inputs.audioLists.length === 0) {
-      const first = inputs.videoChunks ? 1 : inputs.videoLists.length;
       const audioPaths = await audioFiles(slices, work.paths, workDir);
-      for (const [i, run] of plan.audio.runs.entries()) {
-        inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, audioPaths, true)));
-        expected.push(expectation(first + i, 'audio', run.slices, { sampleRate: run.sampleRate }));
-      }
+      const runs = plan.audio.runs;
+      for (const [i, run] of runs.entries()) inputs.audioLists.push(await list(`audio-${i}.ffconcat`, concatList(run.slices, audioPaths, true)));
+      audioExpected = (first) => runs.map((run, i) => expectation(first + i, 'audio', run.slices, { sampleRate: run.sampleRate }));
     }
-  }
+  };
+  await allSettledOrThrow([videoInputs(), audioInputs()]);
+  expected.push(...audioExpected(firstAudioInput(inputs)));
   const planned = { ...plan, audio: audioPlan };
   let level: string[] | undefined;
   if (loudness && audioPlan && (inputs.adtsFile || inputs.audioLists.length > 0)) {
@@ -496,5 +513,5 @@ export async function renderMerge(
   }
   const rotationStyle = video?.path === 'copy' && video.displayRotation !== 0 ? displayRotationStyle(await installedFfmpegMajor(work.signal)) : undefined;
   const args = mergeArgs(planned, inputs, outFile, { preset: work.preset, threads: work.threads, level, ...(rotationStyle ? { rotationStyle } : {}) });
-  return { args, warnings, videoPath: video?.path ?? null, audioPath, expected };
+  return { args, decode: adtsDecodeArgs(planned, inputs, level), warnings, videoPath: video?.path ?? null, audioPath, expected };
 }

@@ -7,7 +7,8 @@ import { access, mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promise
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { PRESETS } from '../core/options.js';
-import { resolveTool, runTool, type Tool } from '../ffmpeg/runner.js';
+import { resolveTool, type Tool } from '../ffmpeg/runner.js';
+import { toolVersion } from '../ffmpeg/version.js';
 import type { SourceSpec, StorageOptions } from '../options.js';
 import { isS3Url } from '../storage/open.js';
 
@@ -20,21 +21,12 @@ export function checkPreset(preset: string | undefined): void {
   }
 }
 
-const checkedTools = new Map<string, Promise<void>>();
-
-/** The tool is found and answers `-version` as ffmpeg/ffprobe do (once per binary and process). */
+/** The tool is found and answers `-version` as ffmpeg/ffprobe do (asked once per binary and process: ffmpeg/version.ts). */
 export async function checkTool(tool: Tool, signal?: AbortSignal): Promise<void> {
   const bin = resolveTool(tool);
-  let check = checkedTools.get(bin);
-  if (!check) {
-    check = runTool(tool, ['-version'], { signal }).then(({ stdout }) => {
-      if (!new RegExp(`^${tool} version`, 'm').test(stdout)) throw new UsageError(`${bin} does not look like ${tool} (\`${tool} -version\` said: ${stdout.split('\n')[0]?.slice(0, 80) || 'nothing'})`);
-    });
-    checkedTools.set(bin, check);
-    check.catch(() => checkedTools.delete(bin));
-  }
   try {
-    await check;
+    const stdout = await toolVersion(tool, signal);
+    if (!new RegExp(`^${tool} version`, 'm').test(stdout)) throw new UsageError(`${bin} does not look like ${tool} (\`${tool} -version\` said: ${stdout.split('\n')[0]?.slice(0, 80) || 'nothing'})`);
   } catch (error) {
     if (error instanceof UsageError || signal?.aborted) throw error;
     throw new UsageError(`${bin} cannot be run as ${tool}: ${(error as Error).message.split('\n')[0]}`);

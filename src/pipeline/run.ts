@@ -20,6 +20,7 @@ import { FfmpegError, observeCommands, resolveTool } from '../ffmpeg/runner.js';
 import { unreadableSlices } from '../render/decoded.js';
 import type { ResultBase, RunOptions, RunPlanSummary, RunProgress, SummaryBase } from '../options.js';
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../recording-reader.js';
+import { warmReaders } from '../media/contained.js';
 import { isS3Url, openSource } from '../storage/open.js';
 import type { RecordingSource } from '../storage/source.js';
 import type { Kind, KindPlan, PlannedOutput, Rendered, RenderCache } from './kind.js';
@@ -150,8 +151,9 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
   const { signal } = options;
   // Everything that can be known before any work, so that a run that cannot succeed stops here.
   await checkSource(options);
-  await checkTool('ffmpeg', signal);
-  await checkTool('ffprobe', signal);
+  // The reader threads load while the tools are asked who they are (both at once).
+  warmReaders();
+  await Promise.all([checkTool('ffmpeg', signal), checkTool('ffprobe', signal)]);
   await checkOutputDir(options.outDir, options.source);
   if (options.upload) await checkUpload(options.upload, { ...options, signal });
   let outDir = path.resolve(options.outDir);
