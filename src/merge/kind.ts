@@ -62,7 +62,7 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
   events: mergeEvents,
   async render(plan, work, options) {
     const mp4 = plan.files[0]!;
-    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work, loudnessTarget(options.loudnorm));
+    const { args, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), { ...work, chunkEncoder: options.chunkEncoder }, loudnessTarget(options.loudnorm));
     const { inputs } = await runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) });
     // Media a slice was measured to hold but ffmpeg could not read is never lost without a word.
     warnings.push(...(await checkDecoded(expected, inputs, work.paths, work.signal)));
