@@ -4,9 +4,10 @@
 // chunk is redone elsewhere, once); a chunk job whose plan differs, or that names a place outside the
 // allow-list, is refused.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Queue, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
@@ -18,6 +19,7 @@ import { expectDecodesClean } from './support/decode-clean.js';
 import { probe } from './support/measure.js';
 import { writeRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
+import { startS3Server, TEST_CREDENTIALS, testClient, type TestS3Server } from './support/s3-server.js';
 import { expectMarkers, outputSeconds, T0 } from './support/sync.js';
 import { settledJob, until } from './support/wait.js';
 
@@ -34,11 +36,11 @@ interface WorkerProcess {
   exit: Promise<number | null>;
 }
 
-function spawnWorker(redisUrl: string, name: string, allowed: string[]): WorkerProcess {
+function spawnWorker(redisUrl: string, name: string, allowed: string[], endpoint: string): WorkerProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ENTRY, 'worker', '--redis', redisUrl, '--name', name, '--lock-duration', '2000', '--stalled-interval', '1000', '--merge-concurrency', '1', '--allow', ...allowed],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--import', 'tsx', ENTRY, 'worker', '--redis', redisUrl, '--name', name, '--lock-duration', '2000', '--stalled-interval', '1000', '--merge-concurrency', '1', '--allow-endpoint', endpoint, '--allow', ...allowed],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey } },
   );
   const lines: string[] = [];
   let partial = '';
@@ -61,6 +63,7 @@ async function chunkJobsOf(parent: Job, chunks: Queue): Promise<Job[]> {
 
 describe('chunks as queue jobs', () => {
   let redis: TestRedis;
+  let s3: TestS3Server;
   let root: string;
   let queue: Queue;
   let chunks: Queue;
@@ -74,11 +77,12 @@ describe('chunks as queue jobs', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'recmerge-queue-chunks-'));
-    redis = await startRedis();
+    [redis, s3] = await Promise.all([startRedis(), startS3Server()]);
+    await s3.createBucket('merged');
     queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
     chunks = new Queue(chunkQueueName(QUEUE_NAME), { connection: { url: redis.url } });
-    const allowed = [join(root, 'rec'), join(root, 'out')];
-    workers.push(spawnWorker(redis.url, 'w1', allowed), spawnWorker(redis.url, 'w2', allowed));
+    const allowed = [join(root, 'rec'), join(root, 'out'), 's3://merged/'];
+    workers.push(spawnWorker(redis.url, 'w1', allowed, s3.endpoint), spawnWorker(redis.url, 'w2', allowed, s3.endpoint));
     source = join(root, 'rec', 'class');
     await writeRecording(source, {
       sid: 'abcdef0123456789abcdef0123456789',
@@ -97,6 +101,7 @@ describe('chunks as queue jobs', () => {
     await chunks?.close();
     await queue?.close();
     await redis?.stop();
+    await s3?.stop();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
@@ -124,6 +129,29 @@ describe('chunks as queue jobs', () => {
     await expectLikeSingle(join(root, 'out', 'a', result.outputs[0]!.file));
     // The chunk files were removed after the join.
     expect(await readdir(join(root, 'out', 'a', CHUNK_FOLDER))).toEqual([]);
+  }, 180_000);
+
+  it('puts the chunks beside an s3:// output (uploaded whole, downloaded for the join, removed after)', async () => {
+    const endpoint = { endpoint: s3.endpoint, forcePathStyle: true };
+    const { id } = await enqueue({ source, output: 's3://merged/class/', options: { ...options, ...endpoint } });
+    const parent = await settledJob(queue, id, 120_000);
+    expect(await parent.getState(), parent.failedReason).toBe('completed');
+    const records = await chunkJobsOf(parent, chunks);
+    expect(records).toHaveLength(3);
+    const by = records.map((j) => (j.returnvalue as ChunkJobResult).by);
+    expect(new Set(by), `chunks encoded by ${by.join(', ')}`).toEqual(new Set(['w1', 'w2']));
+    const client = testClient(s3.endpoint);
+    try {
+      const output = (parent.returnvalue as JobResult).outputs[0]!;
+      const object = await client.send(new GetObjectCommand({ Bucket: 'merged', Key: `class/${output.file}` }));
+      const file = join(root, 'from-s3.mp4');
+      await writeFile(file, await object.Body!.transformToByteArray());
+      await expectLikeSingle(file);
+      const left = await client.send(new ListObjectsV2Command({ Bucket: 'merged', Prefix: `class/${CHUNK_FOLDER}/` }));
+      expect(left.Contents ?? []).toEqual([]);
+    } finally {
+      client.destroy();
+    }
   }, 180_000);
 
   it('redoes the chunk of a worker SIGKILLed mid-chunk, once, and the output is still right', async () => {

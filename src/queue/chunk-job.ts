@@ -5,18 +5,25 @@
 // copy as the local path does (merge/render.ts encodeChunks). A chunk job carries the merge job's data
 // (validated and allowed again by the chunk's worker, as a merge job's is), which output and chunk, and the
 // fingerprint of the parent's plan: the chunk's worker plans the output again from the source and refuses
-// when its chunks differ. Chunk files go to `<output folder>/.recmerge-chunks/<merge key>/`, written under a
-// temporary name and renamed whole; the merge job removes the folder once it has finished for good.
+// when its chunks differ. Chunk files go beside the output, where every worker can reach them and the job may
+// write: `<output folder>/.recmerge-chunks/<merge key>/` (written under a temporary name and renamed whole),
+// or `<output prefix>.recmerge-chunks/<merge key>/` on S3 (uploaded whole, downloaded by the merge job); the
+// merge job removes them once it has finished for good.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { UnrecoverableError, type Job, type Queue, type QueueEvents } from 'bullmq';
 import { mergeKind } from '../merge/kind.js';
 import { ChunkPlanError, encodePlannedChunk, type ChunkEncoder, type ChunkRequest } from '../merge/render.js';
 import { withPlannedOutput } from '../pipeline/run.js';
 import { partialName } from '../storage/leftovers.js';
 import { redact } from '../storage/redact.js';
+import { S3Source } from '../storage/s3.js';
+import { createS3Client } from '../storage/s3-client.js';
+import { parseS3Url } from '../storage/s3-url.js';
+import { uploadFile } from '../storage/upload.js';
 import { allSettledOrThrow } from '../render/settled.js';
 import { JobDataError, mergeKey, parseJobData, toMergeOptions, type MergeJobData } from './job.js';
 import type { Trust } from './trust.js';
@@ -83,8 +90,24 @@ export function parseChunkJobData(value: unknown): ChunkJobData {
   };
 }
 
-/** The chunk folder of a merge, inside its (checked, local) output folder. */
-export const chunkFolder = (output: string, merge: MergeJobData) => join(output, CHUNK_FOLDER, mergeKey(merge));
+/** Where a merge's chunks go: a folder inside its (checked) local output folder, or a prefix beside its s3:// output. */
+export const chunkFolder = (output: string, merge: MergeJobData) =>
+  output.startsWith('s3://') ? `${output.replace(/\/?$/, '/')}${CHUNK_FOLDER}/${mergeKey(merge)}/` : join(output, CHUNK_FOLDER, mergeKey(merge));
+
+/** Removes a merge's chunks (all of them: every attempt's). */
+export async function removeChunks(output: string, merge: MergeJobData): Promise<void> {
+  const folder = chunkFolder(output, merge);
+  if (!folder.startsWith('s3://')) return rm(folder, { recursive: true, force: true });
+  const { bucket, prefix } = parseS3Url(folder);
+  const client = createS3Client(merge.options ?? {});
+  try {
+    // A merge has a few chunks per output: one page lists them all, and the next call finds any left.
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    for (const item of page.Contents ?? []) if (item.Key?.startsWith(prefix)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: item.Key }));
+  } finally {
+    client.destroy();
+  }
+}
 
 /** A chunk's file name: from the output, the plan and the index only (never a name a job sent). */
 export const chunkFileName = (outputId: string, fingerprint: string, index: number) =>
@@ -115,7 +138,8 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
 export function queueChunkEncoder(parent: Job, merge: MergeJobData, output: string, chunks: Queue, events: QueueEvents): ChunkEncoder {
   return async (requests: ChunkRequest[], _local, work) => {
     const folder = chunkFolder(output, merge);
-    await mkdir(folder, { recursive: true });
+    const onS3 = folder.startsWith('s3://');
+    if (!onS3) await mkdir(folder, { recursive: true });
     const attempt = parent.attemptsMade;
     const jobs = await Promise.all(
       requests.map((c) =>
@@ -139,11 +163,15 @@ export function queueChunkEncoder(parent: Job, merge: MergeJobData, output: stri
     const files = await allSettledOrThrow(
       jobs.map(async (job, i) => {
         const c = requests[i]!;
-        const file = join(folder, chunkFileName(c.outputId, c.fingerprint, c.index));
+        const name = chunkFileName(c.outputId, c.fingerprint, c.index);
         try {
           await abortable(job.waitUntilFinished(events), work.signal);
           // A chunk job completed by an earlier holder of this merge job: its file must still be there.
+          const file = onS3 ? await downloadChunk(folder, name, merge, work.workDir, work.signal) : join(folder, name);
           await stat(file);
+          doneMs += c.durationMs;
+          work.onProgress?.(doneMs, null);
+          return file;
         } catch (error) {
           if (work.signal?.aborted) {
             // Not started yet: taken back; a running one finishes into the folder, removed with it.
@@ -152,13 +180,25 @@ export function queueChunkEncoder(parent: Job, merge: MergeJobData, output: stri
           }
           throw new Error(`chunk ${c.index + 1} of ${c.count} (output frames ${c.range.fromFrame}-${c.range.toFrame}) failed: ${(error as Error).message}`, { cause: error });
         }
-        doneMs += c.durationMs;
-        work.onProgress?.(doneMs, null);
-        return file;
       }),
     );
     return files;
   };
+}
+
+/** A chunk from the S3 chunk prefix into the work folder (the one S3 downloader: S3Source, its retries and limits). */
+async function downloadChunk(prefix: string, name: string, merge: MergeJobData, workDir: string, signal?: AbortSignal): Promise<string> {
+  const source = new S3Source(prefix, { ...merge.options, cacheDir: join(workDir, `download-${name}`) });
+  try {
+    const { paths, missing } = await source.materialize([name], { signal });
+    const had = paths.get(name);
+    if (!had) throw new Error(`${prefix}${name}: ${missing.get(name) ?? 'not there'}`);
+    const file = join(workDir, name);
+    await link(had, file);
+    return file;
+  } finally {
+    await source.dispose();
+  }
 }
 
 /**
@@ -176,17 +216,17 @@ export async function processChunkJob(job: Job, trust: Trust, by: string, workDi
     source = await trust.checkLocation('source', data.merge.source);
     output = await trust.checkLocation('output', data.merge.output);
     trust.checkEndpoint(data.merge.options?.endpoint);
-    if (output.startsWith('s3://')) throw new JobDataError('chunk jobs write to a local (shared) output folder; an s3:// output encodes its chunks on the merge job\'s worker');
   } catch (error) {
     throw new UnrecoverableError((error as Error).message);
   }
   const folder = chunkFolder(output, data.merge);
+  const onS3 = folder.startsWith('s3://');
   const name = chunkFileName(data.outputId, data.fingerprint, data.index);
-  const final = join(folder, name);
-  const temp = partialName(final, randomBytes(4).toString('hex'));
   const scratch = await mkdtemp(join(resolve(workDir ?? tmpdir()), 'recmerge-chunk-'));
+  const final = onS3 ? join(scratch, name) : join(folder, name);
+  const temp = partialName(final, randomBytes(4).toString('hex'));
   try {
-    await mkdir(folder, { recursive: true });
+    if (!onS3) await mkdir(folder, { recursive: true });
     const options = { ...toMergeOptions({ ...data.merge, source }, scratch), signal };
     try {
       await withPlannedOutput(mergeKind, options, data.outputId, async (plan, paths) => {
@@ -201,7 +241,8 @@ export async function processChunkJob(job: Job, trust: Trust, by: string, workDi
       if (error instanceof ChunkPlanError || (error as Error).name === 'UsageError') throw new UnrecoverableError((error as Error).message);
       throw error;
     }
-    await rename(temp, final);
+    if (onS3) await uploadFile(temp, folder, { ...data.merge.options, key: name, overwrite: true, signal });
+    else await rename(temp, final);
     return { file: name, by, frames: data.toFrame - data.fromFrame, elapsedMs: Date.now() - started };
   } finally {
     await rm(temp, { force: true });

@@ -10,7 +10,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { hostname } from 'node:os';
 import { Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
-import { chunkFolder, chunkQueueName, processChunkJob, queueChunkEncoder, type ChunkJobResult } from './chunk-job.js';
+import { chunkQueueName, removeChunks, processChunkJob, queueChunkEncoder, type ChunkJobResult } from './chunk-job.js';
 import { composeForJob } from './compose-job.js';
 import { partialName } from '../storage/leftovers.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
@@ -343,8 +343,8 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
       if (options.mergeConcurrency && merge.concurrency === undefined) merge.concurrency = options.mergeConcurrency;
       merge.signal = signal;
       merge.onProgress = (p) => progress.fromMerge(p);
-      // Chunked outputs bound for a local (shared) folder: their chunks go to the queue's workers.
-      const chunked = data.options?.chunk !== undefined && !toS3 && !data.options.compose;
+      // Chunked outputs: their chunks go to the queue's workers (and beside the output: see chunk-job.ts).
+      const chunked = data.options?.chunk !== undefined && !data.options.compose;
       if (chunked) merge.chunkEncoder = queueChunkEncoder(job, data, output, chunks.queue, chunks.events);
 
       let summary: MergeSummary;
@@ -357,7 +357,8 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
       } finally {
         // The chunks were joined (or this attempt is over: the next one adds its own chunk jobs). Kept when the
         // job is handed back: whoever takes it adds the same chunk jobs and finds their files.
-        if (chunked && !signal.aborted) await rm(chunkFolder(output, data), { recursive: true, force: true });
+        // Chunks left behind (storage trouble) are only space: the next run of this merge removes them.
+        if (chunked && !signal.aborted) await removeChunks(output, data).catch(() => undefined);
       }
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       if (summary.results.length === 0) throw new UnrecoverableError(describeNothing(summary));
