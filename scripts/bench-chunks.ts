@@ -66,8 +66,8 @@ async function check(file: string, reference: { frames: number; durationS: numbe
   return { frames: p.video!.frames, durationS: p.durationS, whites, beeps, decodeClean: errors === '', sameAsSingle: same };
 }
 
-function startWorker(redisUrl: string, allow: string, name: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--redis', redisUrl, '--name', name, '--merge-concurrency', '1', '--allow', allow], { stdio: ['ignore', 'ignore', 'pipe'] });
+function startWorker(redisUrl: string, allow: string[], name: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--redis', redisUrl, '--name', name, '--merge-concurrency', '1', '--allow', ...allow], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((ok, fail) => {
     let text = '';
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       await events.waitUntilReady();
       const children: ChildProcess[] = [];
       try {
-        for (let w = 0; w < workers; w++) children.push(await startWorker(redis.url, resolve(root, '..'), `w${w + 1}`));
+        for (let w = 0; w < workers; w++) children.push(await startWorker(redis.url, [source, root], `w${w + 1}`));
         const output = join(root, `queue-${workers}`);
         const m = await measured(async () => {
           const { id } = await enqueueMerge({ source, output, options: { transcode: true, preset: PRESET, chunk: CHUNK } }, { redis: redis.url, queue });
