@@ -43,6 +43,13 @@ async function childCpuS(): Promise<number> {
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
+/** CPU seconds of a live process and its reaped children (a worker and the ffmpeg it ran): utime + stime + cutime + cstime. */
+async function processCpuS(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 /** Wall and CPU (own + reaped children) of `work`. */
 async function measured<T>(work: () => Promise<T>): Promise<{ value: T; wallS: number; cpuS: number }> {
   const [cpu0, own0, t0] = [await childCpuS(), process.cpuUsage(), performance.now()];
@@ -129,7 +136,7 @@ async function main(): Promise<void> {
     console.log(`local chunked: ${local.wallS.toFixed(1)} s wall (plan ${localSplit.planS}, chunks ${localSplit.chunksS}, audio + join + read-back ${localSplit.restS}), ${local.cpuS.toFixed(1)} CPU s`);
 
     // As a queue job, with 1 and 2 worker processes.
-    const queueRuns: { workers: number; wallS: number; cpuS: number; check: Awaited<ReturnType<typeof check>> }[] = [];
+    const queueRuns: { workers: number; wallS: number; cpuS: number; chunks: { by: string; wallS: number }[]; check: Awaited<ReturnType<typeof check>> }[] = [];
     for (const workers of [1, 2]) {
       const redis = await startRedis();
       const queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
@@ -139,18 +146,20 @@ async function main(): Promise<void> {
       try {
         for (let w = 0; w < workers; w++) children.push(await startWorker(redis.url, [source, root], `w${w + 1}`));
         const output = join(root, `queue-${workers}`);
-        const m = await measured(async () => {
-          const { id } = await enqueueMerge({ source, output, options: { transcode: true, preset: PRESET, chunk: CHUNK } }, { redis: redis.url, queue });
-          const job = (await queue.getJob(id))!;
-          return (await job.waitUntilFinished(events)) as JobResult;
-        });
-        // The workers' CPU is counted once they have exited (reaped children).
-        const cpu0 = await childCpuS();
-        await Promise.all(children.map(stopped));
-        const cpuS = m.cpuS + (await childCpuS()) - cpu0;
-        const result = await check(join(output, m.value.outputs[0]!.file), reference);
-        queueRuns.push({ workers, wallS: r2(m.wallS), cpuS: r2(cpuS), check: result });
-        console.log(`queue, ${workers} worker(s): ${m.wallS.toFixed(1)} s wall (enqueue to completed), ${cpuS.toFixed(1)} CPU s (workers and their ffmpeg, whole lives)`);
+        // The workers' CPU from when they are ready (their start-up is not the job's) to the job's end.
+        const cpu = async () => (await Promise.all(children.map((c) => processCpuS(c.pid!)))).reduce((a, b) => a + b, 0);
+        const cpu0 = await cpu();
+        const started = performance.now();
+        const { id } = await enqueueMerge({ source, output, options: { transcode: true, preset: PRESET, chunk: CHUNK } }, { redis: redis.url, queue });
+        const job = (await queue.getJob(id))!;
+        const value = (await job.waitUntilFinished(events)) as JobResult;
+        const wallS = (performance.now() - started) / 1000;
+        const cpuS = (await cpu()) - cpu0;
+        const done = Object.values(await (await queue.getJob(id))!.getChildrenValues()) as { by: string; elapsedMs: number }[];
+        const chunks = done.map((c) => ({ by: c.by, wallS: r2(c.elapsedMs / 1000) }));
+        const result = await check(join(output, value.outputs[0]!.file), reference);
+        queueRuns.push({ workers, wallS: r2(wallS), cpuS: r2(cpuS), chunks, check: result });
+        console.log(`queue, ${workers} worker(s): ${wallS.toFixed(1)} s wall (enqueue to completed), ${cpuS.toFixed(1)} CPU s (workers and their ffmpeg); chunk jobs: ${chunks.map((c) => `${c.by} ${c.wallS} s`).join(', ')}`);
       } finally {
         await Promise.all(children.map(stopped));
         await events.close();
@@ -160,6 +169,7 @@ async function main(): Promise<void> {
     }
 
     const chunkWall = perChunk.reduce((a, c) => a + c.wallS, 0);
+    const chunkCpu = perChunk.reduce((a, c) => a + c.cpuS, 0);
     const serialS = localSplit.planS + localSplit.restS;
     const report = {
       date: new Date().toISOString(),
@@ -175,6 +185,8 @@ async function main(): Promise<void> {
       model: {
         serialS: r2(serialS),
         chunksSerialWallS: r2(chunkWall),
+        chunksCpuS: r2(chunkCpu),
+        chunkCpuOverSingle: r2(chunkCpu / single.cpuS),
         note: 'T(N) ~= serial (plan + audio + join + read-back, on the merge job\'s worker) + chunk encodes / N, with N machines of this one\'s cores',
         predicted: Object.fromEntries([1, 2, 4, 8].map((n) => [n, r2(serialS + chunkWall / n)])),
       },

@@ -36,10 +36,10 @@ interface WorkerProcess {
   exit: Promise<number | null>;
 }
 
-function spawnWorker(redisUrl: string, name: string, allowed: string[], endpoint: string): WorkerProcess {
+function spawnWorker(redisUrl: string, name: string, allowed: string[], endpoint: string, extra: string[] = []): WorkerProcess {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ENTRY, 'worker', '--redis', redisUrl, '--name', name, '--lock-duration', '2000', '--stalled-interval', '1000', '--merge-concurrency', '1', '--allow-endpoint', endpoint, '--allow', ...allowed],
+    ['--import', 'tsx', ENTRY, 'worker', '--redis', redisUrl, '--name', name, '--lock-duration', '2000', '--stalled-interval', '1000', '--merge-concurrency', '1', ...extra, '--allow-endpoint', endpoint, '--allow', ...allowed],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey } },
   );
   const lines: string[] = [];
@@ -69,6 +69,7 @@ describe('chunks as queue jobs', () => {
   let chunks: Queue;
   let source: string;
   let single: string;
+  let allowed: string[];
   const workers: WorkerProcess[] = [];
   const options: MergeJobOptions = { transcode: true, chunk: 4, size: { width: 640, height: 360 }, preset: 'medium' };
 
@@ -81,7 +82,7 @@ describe('chunks as queue jobs', () => {
     await s3.createBucket('merged');
     queue = new Queue(QUEUE_NAME, { connection: { url: redis.url } });
     chunks = new Queue(chunkQueueName(QUEUE_NAME), { connection: { url: redis.url } });
-    const allowed = [join(root, 'rec'), join(root, 'out'), 's3://merged/'];
+    allowed = [join(root, 'rec'), join(root, 'out'), 's3://merged/'];
     workers.push(spawnWorker(redis.url, 'w1', allowed, s3.endpoint), spawnWorker(redis.url, 'w2', allowed, s3.endpoint));
     source = join(root, 'rec', 'class');
     await writeRecording(source, {
@@ -178,6 +179,32 @@ describe('chunks as queue jobs', () => {
     expect(redone.stalledCounter + redone.attemptsMade).toBeGreaterThanOrEqual(1);
     for (const j of records) expect((j.returnvalue as ChunkJobResult).by).toBe(holder.name);
     await expectLikeSingle(join(root, 'out', 'b', (parent.returnvalue as JobResult).outputs[0]!.file));
+  }, 300_000);
+
+  it('hands a merge job back on SIGTERM while its chunks run: the next worker joins them, no chunk encoded twice', async () => {
+    // Two fresh workers with a 1 s grace period (the one left from the test before stops).
+    for (const w of workers.splice(0)) {
+      w.child.kill('SIGTERM');
+      await w.exit;
+    }
+    workers.push(spawnWorker(redis.url, 'w3', allowed, s3.endpoint, ['--grace', '1']), spawnWorker(redis.url, 'w4', allowed, s3.endpoint, ['--grace', '1']));
+    await until('both workers to be ready', () => workers.every(ready), 30_000);
+    const slow: MergeJobOptions = { ...options, size: { width: 1280, height: 720 }, preset: 'slower' };
+    const { id } = await enqueue({ source, output: join(root, 'out', 'd'), options: slow });
+    const holder = await until('a worker to take the merge job', () => workers.find((w) => w.lines.some((l) => l.startsWith(`job ${id}: started`))), 60_000);
+    await until('a chunk to be under way', async () => (await chunks.getActiveCount()) > 0, 60_000);
+    holder.child.kill('SIGTERM');
+    expect(await holder.exit).toBe(0);
+    expect(holder.lines.some((l) => l.includes(`job ${id}: handed back`)), holder.lines.join('\n')).toBe(true);
+
+    const parent = await settledJob(queue, id, 240_000);
+    expect(await parent.getState(), parent.failedReason).toBe('completed');
+    const records = await chunkJobsOf(parent, chunks);
+    expect(records.map((j) => (j.data as ChunkJobData).index)).toEqual([0, 1, 2]);
+    // Each chunk job was encoded to the end once, whoever began it.
+    const encoded = workers.flatMap((w) => w.lines).filter((l) => /^chunk \S+: encoded/.test(l));
+    for (const j of records) expect(encoded.filter((l) => l.startsWith(`chunk ${j.id}: encoded`)), `chunk ${j.id}`).toHaveLength(1);
+    await expectLikeSingle(join(root, 'out', 'd', (parent.returnvalue as JobResult).outputs[0]!.file));
   }, 300_000);
 
   it('refuses a chunk whose plan differs and one that names a place outside the allow-list', async () => {

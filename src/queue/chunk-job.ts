@@ -173,11 +173,9 @@ export function queueChunkEncoder(parent: Job, merge: MergeJobData, output: stri
           work.onProgress?.(doneMs, null);
           return file;
         } catch (error) {
-          if (work.signal?.aborted) {
-            // Not started yet: taken back; a running one finishes into the folder, removed with it.
-            await job.remove().catch(() => undefined);
-            throw error;
-          }
+          // Stopped (shutdown hand-back, lock lost): the chunk jobs stay. Whoever holds the merge job next adds
+          // the same ids and waits for them (removing them here could take them from under a new holder).
+          if (work.signal?.aborted) throw error;
           throw new Error(`chunk ${c.index + 1} of ${c.count} (output frames ${c.range.fromFrame}-${c.range.toFrame}) failed: ${(error as Error).message}`, { cause: error });
         }
       }),
