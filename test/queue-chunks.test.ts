@@ -8,12 +8,13 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Queue, type Job } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergeRecordings } from '../src/api.js';
-import { CHUNK_FOLDER, CHUNK_JOB_NAME, chunkQueueName, type ChunkJobData, type ChunkJobResult } from '../src/queue/chunk-job.js';
+import { CHUNK_FOLDER, CHUNK_JOB_NAME, chunkQueueName, processChunkJob, queueChunkEncoder, type ChunkJobData, type ChunkJobResult } from '../src/queue/chunk-job.js';
 import { enqueueMerge } from '../src/queue/enqueue.js';
-import { QUEUE_NAME, type MergeJobData, type MergeJobOptions } from '../src/queue/job.js';
+import { QUEUE_NAME, toMergeOptions, type MergeJobData, type MergeJobOptions } from '../src/queue/job.js';
+import { createTrust } from '../src/queue/trust.js';
 import type { JobResult } from '../src/queue/worker.js';
 import { expectDecodesClean } from './support/decode-clean.js';
 import { probe } from './support/measure.js';
@@ -217,5 +218,81 @@ describe('chunks as queue jobs', () => {
     expect(a.attemptsMade).toBe(1);
     expect(b.failedReason).toMatch(/output not allowed/);
     expect(b.attemptsMade).toBe(1);
+  }, 120_000);
+});
+
+describe('a queue merge job whose chunk fails', () => {
+  let redis: TestRedis;
+  let root: string;
+  let source: string;
+  const options: MergeJobOptions = { transcode: true, chunk: 4 };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'recmerge-chunk-fails-'));
+    redis = await startRedis();
+    source = join(root, 'rec');
+    await writeRecording(source, {
+      sid: 'abcdef0123456789abcdef0123456789',
+      cname: 'long_class',
+      users: [{ uid: '5', markers, audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }], video: [{ startMs: T0, durationMs: 12_000, width: 160, height: 90, fps: FPS, sliceMs: 3000 }] }],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await redis?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  /**
+   * The merge run in this process with the queue's ChunkEncoder (its parent a real job of `name`), and a chunk
+   * Worker in this process whose second chunk fails as `fail` says (null: encoded).
+   */
+  async function mergeWith(name: string, fail: (attemptsMade: number) => Error | null) {
+    const connection = { url: redis.url };
+    const merges = new Queue(name, { connection });
+    const chunkQueue = new Queue(chunkQueueName(name), { connection });
+    const events = new QueueEvents(chunkQueueName(name), { connection });
+    await events.waitUntilReady();
+    const trust = await createTrust({ allow: [root] });
+    const worker = new Worker(
+      chunkQueueName(name),
+      async (job: Job, _token?: string, signal?: AbortSignal) => {
+        const error = (job.data as ChunkJobData).index === 1 ? fail(job.attemptsMade) : null;
+        if (error) throw error;
+        return processChunkJob(job, trust, 'in-process', undefined, signal ?? new AbortController().signal);
+      },
+      { connection },
+    );
+    try {
+      const merge: MergeJobData = { source, output: join(root, name), options };
+      const parent = await merges.add('merge', merge);
+      const summary = await mergeRecordings({ ...toMergeOptions(merge, merge.output), chunkEncoder: queueChunkEncoder(parent, merge, merge.output, chunkQueue, events) });
+      const children = await chunkQueue.getJobs(['completed', 'failed']);
+      const dependencies = await parent.getDependenciesCount();
+      return { result: summary.results[0]!, children, dependencies };
+    } finally {
+      await worker.close();
+      await events.close();
+      await chunkQueue.close();
+      await merges.close();
+    }
+  }
+
+  it('retries a chunk that failed once: the output is whole and right', async () => {
+    const { result, children } = await mergeWith('retried', (made) => (made === 0 ? new Error('ffmpeg was killed') : null));
+    expect(result.error).toBeNull();
+    const second = children.find((j) => (j.data as ChunkJobData).index === 1)!;
+    expect(second.attemptsMade).toBe(2);
+    expect(children).toHaveLength(3);
+    await expectMarkers(result.file!, outputSeconds(markers, T0), FPS);
+    expect((await probe(result.file!)).video!.frames).toBe(12 * FPS);
+    await expectDecodesClean(result.file!);
+  }, 120_000);
+
+  it('fails the output naming the chunk that failed for good, and leaves no dependency behind', async () => {
+    const { result, dependencies } = await mergeWith('failed', () => new UnrecoverableError('the encoder exploded'));
+    expect(result.file).toBeNull();
+    expect(result.error).toMatch(/chunk 2 of 3 \(output frames 60-120\) failed: the encoder exploded/);
+    expect(dependencies.unprocessed).toBe(0);
   }, 120_000);
 });
