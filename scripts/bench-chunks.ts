@@ -8,7 +8,7 @@
 //   - queue: the same merge as a queue job with 1 and 2 worker processes (their chunks as chunk jobs);
 //   - correctness of every output against the single encode (frames, length, markers, clean decode).
 // Writes .bench/chunks.json.
-//   node --import tsx scripts/bench-chunks.ts [--seconds 48] [--chunk 12] [--preset veryfast]
+//   node --import tsx scripts/bench-chunks.ts [--seconds 48] [--chunk 12] [--preset recmerge|veryfast|...]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Queue, QueueEvents } from 'bullmq';
 import { mergeRecordings } from '../src/api.js';
+import { DEFAULT_PRESET } from '../src/core/options.js';
 import { mergeKind } from '../src/merge/kind.js';
 import { encodePlannedChunk, localChunks, outputChunks, type ChunkEncoder } from '../src/merge/render.js';
 import type { MergeOptions } from '../src/options.js';
@@ -28,7 +29,7 @@ import { beepTimes, probe, whiteFrameTimes } from '../test/support/measure.js';
 import { startRedis } from '../test/support/redis.js';
 import { cameraSpecs, ensureRecording } from './bench/recordings.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '48' }, chunk: { type: 'string', default: '12' }, preset: { type: 'string', default: 'veryfast' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '48' }, chunk: { type: 'string', default: '12' }, preset: { type: 'string', default: DEFAULT_PRESET } } });
 const SECONDS = Number(values.seconds);
 const CHUNK = Number(values.chunk);
 const PRESET = values.preset;

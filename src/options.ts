@@ -62,7 +62,7 @@ export interface RunOptions extends StorageOptions {
   outDir: string;
   /** Outputs made in parallel (merge and snapshots default: CPU count; compose: 1, one already uses every core). */
   concurrency?: number;
-  /** x264 preset where something is re-encoded (default veryfast). */
+  /** Encoder settings where something is re-encoded: `recmerge` (the default: tuned libx264 settings, see render/encode.ts) or an x264 preset. */
   preset?: string;
   /** Redo outputs that already exist. */
   force?: boolean;

@@ -148,7 +148,7 @@ describe('recmerge CLI', () => {
       [['merge', root, '-o', path.join(link, 'merged')], {}, /is inside the source folder/],
       // A folder that can never be made is found at once (Node's recursive mkdir spins forever under /proc).
       [['merge', root, '-o', '/proc/recmerge-x/out'], {}, /output folder \/proc\/recmerge-x\/out cannot be made: \/proc is on proc/],
-      [['merge', root, '-o', out, '--preset', 'superduper'], {}, /invalid preset "superduper": use one of ultrafast, .*veryslow/],
+      [['merge', root, '-o', out, '--preset', 'superduper'], {}, /invalid preset "superduper": use one of recmerge, ultrafast, .*veryslow/],
       [['merge', root, '-o', out], { FFPROBE_PATH: '/nonexistent/ffprobe' }, /ffprobe not found: FFPROBE_PATH=\/nonexistent\/ffprobe does not exist/],
       [['merge', root, '-o', out], { FFMPEG_PATH: root }, /ffmpeg not found: FFMPEG_PATH=.* is not a file/],
       [['merge', root, '-o', out], { FFMPEG_PATH: '/bin/true' }, /\/bin\/true does not look like ffmpeg/],

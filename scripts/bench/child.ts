@@ -13,7 +13,8 @@ import { planMerge } from '../../src/core/plan.js';
 import { probeOutput } from '../../src/ffmpeg/probe.js';
 import { runFfmpeg } from '../../src/ffmpeg/runner.js';
 import { readSliceFrames, writePlacedAdts } from '../../src/media/audio-placer.js';
-import { DEFAULT_PRESET, mergeArgs } from '../../src/merge/render.js';
+import { mergeArgs } from '../../src/merge/render.js';
+import { DEFAULT_PRESET } from '../../src/core/options.js';
 import { concatList, ffconcat } from '../../src/render/concat.js';
 import { x264Args } from '../../src/render/encode.js';
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../../src/recording-reader.js';
@@ -136,7 +137,9 @@ async function runFloor(task: Extract<ChildTask, { method: 'floor' }>): Promise<
           const [v, a] = [await list('video'), await list('audio')];
           await runFfmpeg([
             '-y', '-loglevel', 'error', '-f', 'concat', '-safe', '0', '-i', v, '-f', 'concat', '-safe', '0', '-i', a,
-            '-map', '0:v:0', '-map', '1:a:0', ...x264Args({ preset: DEFAULT_PRESET, threads }, task.fps), '-c:a', 'aac', '-b:a', '128k',
+            // Every decoded frame once, numbered at the output rate: WebM slices carry the recorder's clock
+            // (the concat demuxer would see hours between them and -r would fill them with copies).
+            '-map', '0:v:0', '-map', '1:a:0', '-vf', `setpts=N/(${task.fps}*TB)`, ...x264Args({ preset: DEFAULT_PRESET, threads }, task.fps), '-c:a', 'aac', '-b:a', '128k',
             '-movflags', '+faststart', '-f', 'mp4', file,
           ]);
           return { uid, file, error: null };

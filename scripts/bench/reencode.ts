@@ -39,9 +39,11 @@ export interface ReencodeRow {
 }
 
 /** Mean SSIM (All) of `file` against `ref`, each first cut by its lead (s) so that both start at the same picture. */
-async function ssim(file: string, ref: string, trim: { file: number; ref: number }, refIsList: boolean): Promise<number | null> {
+async function ssim(file: string, ref: string, trim: { file: number; ref: number }, refIsList: boolean, fps: number): Promise<number | null> {
   const cut = (label: string, s: number, out: string) => `[${label}]${s > 0 ? `trim=start=${s.toFixed(6)},` : ''}setpts=PTS-STARTPTS[${out}]`;
-  const graph = `${cut('0:v', trim.file, 'a')};${cut('1:v', trim.ref, 'b')};[a][b]ssim=shortest=1`;
+  // A list of source frames is numbered frame by frame (WebM slices carry the recorder's clock).
+  const refCut = refIsList ? `[1:v]setpts=N/(${fps}*TB)[b]` : cut('1:v', trim.ref, 'b');
+  const graph = `${cut('0:v', trim.file, 'a')};${refCut};[a][b]ssim=shortest=1`;
   try {
     const { stderr } = await execFileAsync(
       'ffmpeg',
@@ -97,11 +99,11 @@ export async function runReencodeBench(recDir: string, deps: Deps): Promise<{ se
         let v: number | null;
         if (ref) {
           const refFile = ref.checks.find((x) => x.uid === c.uid)?.file;
-          v = refFile ? await ssim(c.file, refFile, { file: 0, ref: floorOut ? lead : 0 }, false) : null;
+          v = refFile ? await ssim(c.file, refFile, { file: 0, ref: floorOut ? lead : 0 }, false, rec.fps) : null;
         } else {
           // The source frames themselves, in order (the floor's own list of them).
           const list = path.join(path.dirname(floorResult.checks.find((x) => x.uid === c.uid)?.file ?? ''), `${c.uid}-video.ffconcat`);
-          v = await ssim(c.file, list, { file: floorOut ? 0 : lead, ref: 0 }, true);
+          v = await ssim(c.file, list, { file: floorOut ? 0 : lead, ref: 0 }, true, rec.fps);
         }
         if (v !== null) values.push(v);
       }

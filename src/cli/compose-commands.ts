@@ -2,6 +2,7 @@
 // their own flags over the ones every recording command shares (see run-command.ts).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import { DEFAULT_PRESET, TUNED_PRESET } from '../core/options.js';
 import { loudnormOption, parseSize } from './merge-options.js';
 import { readNamesFile } from './names-file.js';
 import { addRunOptions, runRecordingCommand, type RunFlags } from './run-command.js';
@@ -49,7 +50,7 @@ export function registerComposeCommands(program: Command): void {
     .option('--audio-tiles', 'users with audio but no video get a black tile')
     .option('--join-sessions', 'one composite per channel across recording sessions (sids)')
     .option('--uid <uid...>', 'only these UIDs')
-    .option('--preset <preset>', 'x264 preset (default: veryfast)')
+    .option('--preset <preset>', `encoder settings: ${TUNED_PRESET} (tuned, see README) or an x264 preset (default: ${DEFAULT_PRESET})`)
     .addOption(loudnormOption('each voice, then the mix,'))
     .addOption(
       new Option('--layout <layout>', 'grid: everyone alike; speaker: whoever speaks in a big tile, the others in a strip below; vertical: big tile and a column')

@@ -2,6 +2,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { AlignClock, AudioFormat, GapMode, MergeMode, NameStyle } from '../core/types.js';
 import type { PlanOptions, StorageOptions } from '../options.js';
+import { DEFAULT_PRESET, TUNED_PRESET } from '../core/options.js';
 
 const number = (what: string) => (value: string) => {
   const n = Number(value);
@@ -44,7 +45,7 @@ export function addPlanOptions(cmd: Command): Command {
     .option('--transcode', 'always re-encode (default: stream-copy whatever can be copied)')
     .addOption(loudnormOption("each user's audio"))
     .option('--chunk <seconds>', 're-encoded video longer than this is encoded in chunks of about this length at once on the cores, then joined', number('chunk'))
-    .option('--preset <preset>', 'x264 preset for re-encoding', 'veryfast');
+    .option('--preset <preset>', `encoder settings for re-encoding: ${TUNED_PRESET} (tuned, see README) or an x264 preset`, DEFAULT_PRESET);
 }
 
 export function addStorageOptions(cmd: Command): Command {

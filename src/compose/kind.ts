@@ -10,7 +10,8 @@ import { layoutFileName } from '../core/output-names.js';
 import type { ComposeOptions, ComposeResult } from '../options.js';
 import type { Kind } from '../pipeline/kind.js';
 import { outputLabels } from '../pipeline/labels.js';
-import { DEFAULT_COMPOSE_PRESET, renderCompose } from './render.js';
+import { renderCompose } from './render.js';
+import { DEFAULT_PRESET } from '../core/options.js';
 
 const planOptions = (options: ComposeOptions) => ({
   mode: options.mode,
@@ -51,7 +52,7 @@ export const composeKind: Kind<ComposeOptions, ComposeOutput, ComposeResult> = {
       joinSessions: options.joinSessions || undefined,
       // Names drawn into the tiles are part of the picture.
       labels: options.labels || undefined,
-      preset: options.preset ?? DEFAULT_COMPOSE_PRESET,
+      preset: options.preset ?? DEFAULT_PRESET,
       loudnorm: loudnessTarget(options.loudnorm)?.lufs,
       layout: options.layout && options.layout !== 'grid' ? options.layout : undefined,
     };

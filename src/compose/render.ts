@@ -27,7 +27,6 @@ import { x264Args } from '../render/encode.js';
 import { pieceSlices } from '../render/pieces.js';
 import { oneSize, shiftPts, uprightFilter } from '../render/picture.js';
 
-export const DEFAULT_COMPOSE_PRESET = 'veryfast';
 /** -1 dBFS: the mix's peaks are limited below this. */
 export const MIX_LIMIT = 0.891;
 const MIX_RATE = 48000;

@@ -139,6 +139,11 @@ export const OPTION_CHECKS = {
 
 /** libx264's presets (`-preset`). */
 export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'];
+/** recmerge's own encoder settings (render/encode.ts), tuned on camera-like content: the default. */
+export const TUNED_PRESET = 'recmerge';
+export const DEFAULT_PRESET = TUNED_PRESET;
+/** What `--preset` / `preset` accepts: recmerge's tuned settings or one of libx264's presets. */
+export const PRESETS = [TUNED_PRESET, ...X264_PRESETS];
 
 /** Modes per command: `merge` modes, and a composite's. */
 export const MERGE_MODES: readonly MergeMode[] = ['av', 'audio', 'video', 'segments'];

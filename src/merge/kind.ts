@@ -13,7 +13,8 @@ import type { MergeOptions, OutputResult } from '../options.js';
 import type { Kind, PlannedOutput } from '../pipeline/kind.js';
 import { outputLabels } from '../pipeline/labels.js';
 import { checkDecoded } from '../render/decoded.js';
-import { audioBesideArgs, DEFAULT_PRESET, renderMerge } from './render.js';
+import { audioBesideArgs, renderMerge } from './render.js';
+import { DEFAULT_PRESET } from '../core/options.js';
 
 export type MergeOutput = OutputPlan & PlannedOutput & { uid: string };
 

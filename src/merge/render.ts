@@ -22,8 +22,6 @@ import { displayRotationStyle, installedFfmpegMajor, type DisplayRotationStyle }
 import { type EncodeSettings as VideoEncodeSettings, x264Args } from '../render/encode.js';
 import { allSettledOrThrow } from '../render/settled.js';
 
-export const DEFAULT_PRESET = 'veryfast';
-
 /** `--also-audio` (the script's `-a`): the MP4's own audio track remuxed into an .m4a (no re-encoding). */
 export const audioBesideArgs = (mp4: string, outFile: string) => [
   '-y', '-loglevel', 'error', '-i', mp4, '-map', '0:a:0', '-c', 'copy', '-map_metadata', '0', '-movflags', '+faststart', '-f', 'mp4', outFile,

@@ -6,7 +6,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, realpath, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { X264_PRESETS } from '../core/options.js';
+import { PRESETS } from '../core/options.js';
 import { resolveTool, runTool, type Tool } from '../ffmpeg/runner.js';
 import type { SourceSpec, StorageOptions } from '../options.js';
 import { isS3Url } from '../storage/open.js';
@@ -15,8 +15,8 @@ export { UsageError };
 
 
 export function checkPreset(preset: string | undefined): void {
-  if (preset !== undefined && !X264_PRESETS.includes(preset)) {
-    throw new UsageError(`invalid preset "${preset}": use one of ${X264_PRESETS.join(', ')}`);
+  if (preset !== undefined && !PRESETS.includes(preset)) {
+    throw new UsageError(`invalid preset "${preset}": use one of ${PRESETS.join(', ')}`);
   }
 }
 

@@ -13,7 +13,7 @@ import { UsageError } from '../core/errors.js';
 import { chaptersVtt, type OutputEvents } from '../core/events.js';
 import { markMissing } from '../core/inventory.js';
 import { chaptersFileName, eventsFileName } from '../core/output-names.js';
-import { checkOptions } from '../core/options.js';
+import { checkOptions, DEFAULT_PRESET } from '../core/options.js';
 import type { Inventory, SliceMedia } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
 import { FfmpegError, observeCommands, resolveTool } from '../ffmpeg/runner.js';
@@ -404,7 +404,7 @@ async function renderOne<O extends RunOptions, P extends PlannedOutput>(kind: Ki
           return temp;
         },
         cache: ctx.cache,
-        preset: options.preset ?? 'veryfast',
+        preset: options.preset ?? DEFAULT_PRESET,
         threads: ctx.threads,
         signal: options.signal,
         onProgress: (positionMs, speed) =>

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { UnrecoverableError, type Job, type Queue, type QueueEvents } from 'bullmq';
+import { DEFAULT_PRESET } from '../core/options.js';
 import { mergeKind } from '../merge/kind.js';
 import { ChunkPlanError, encodePlannedChunk, type ChunkEncoder, type ChunkRequest } from '../merge/render.js';
 import { withPlannedOutput } from '../pipeline/run.js';
@@ -230,7 +231,7 @@ export async function processChunkJob(job: Job, trust: Trust, by: string, workDi
       await withPlannedOutput(mergeKind, options, data.outputId, async (plan, paths) => {
         await encodePlannedChunk(plan, data.index, data.fingerprint, paths, temp, {
           workDir: scratch,
-          preset: options.preset ?? 'veryfast',
+          preset: options.preset ?? DEFAULT_PRESET,
           signal,
           onProgress: (outMs) => void job.updateProgress({ outMs }).catch(() => undefined),
         });

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import type { ConnectionOptions, JobsOptions } from 'bullmq';
-import { MERGE_MODES, OPTION_CHECKS as LIMITS, X264_PRESETS } from '../core/options.js';
+import { MERGE_MODES, OPTION_CHECKS as LIMITS, PRESETS } from '../core/options.js';
 import type { ComposeJobOptions } from './compose-job.js';
 import type { MergeOptions, PlanOptions } from '../options.js';
 import { redact } from '../storage/redact.js';
@@ -57,7 +57,7 @@ const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
 const OPTION_CHECKS: Record<keyof MergeJobOptions, Check> = {
   ...pick(LIMITS, ['size', 'fps', 'uids', 'from', 'duration', 'joinSessions', 'splitGap', 'names', 'transcode', 'maxGapHours', 'maxSpanHours', 'concurrency', 'force', 'gaps', 'maxTiles', 'audioTiles', 'labels', 'align', 'audioFormat', 'loudnorm', 'layout', 'chunk']),
   mode: (v) => (typeof v === 'string' && (MERGE_MODES as readonly string[]).includes(v) ? null : `one of ${MERGE_MODES.join(', ')}`),
-  preset: (v) => (typeof v === 'string' && X264_PRESETS.includes(v) ? null : `an x264 preset (${X264_PRESETS.join(', ')})`),
+  preset: (v) => (typeof v === 'string' && PRESETS.includes(v) ? null : `recmerge or an x264 preset (${PRESETS.join(', ')})`),
   endpoint: isString,
   // The SDK builds host names from the region: only a plain region name, never a host of its own.
   region: (v) => (typeof v === 'string' && /^[a-z0-9][a-z0-9-]{0,62}$/i.test(v) ? null : 'a region name (letters, digits, -)'),
