@@ -48,6 +48,7 @@ export type { GapMode, Inventory, MergeMode, MergePath, MergePlan, NameStyle, Ou
 export type { ComposeMode, ComposeOutput, ComposePlan } from './core/compose-plan.js';
 export type { SnapshotOutput, SnapshotPlan, SnapshotShot } from './core/snapshots.js';
 export type { Layout } from './core/layout.js';
+export type { ChunkEncoder, ChunkRequest } from './merge/render.js';
 export { summarizeInventory, type InventorySummary } from './core/summary.js';
 export { timelineHtml, type TimelineOptions } from './report/timeline-html.js';
 export type { RecordingSource, StoredObject, TransferProgress } from './storage/source.js';

@@ -1,6 +1,7 @@
 // Public option and result shapes of the library (and so of the CLI, the queue worker, ...). Every entry
 // point (mergeRecordings, composeRecordings, snapshotRecordings) takes RunOptions and reports RunProgress;
 // what they add is their own.
+import type { ChunkEncoder } from './merge/render.js';
 import type { ComposePlanOptions, PlanOptions, SnapshotPlanOptions } from './core/options.js';
 import type { OutputEvents } from './core/events.js';
 import type { MergePath, Problem } from './core/types.js';
@@ -80,6 +81,11 @@ export interface RunOptions extends StorageOptions {
 export interface MergeOptions extends PlanOptions, RunOptions {
   /** Also write each MP4's audio as `.m4a` beside it (the service script's `-a`). */
   alsoAudio?: boolean;
+  /**
+   * Who encodes the chunks of a chunked output (`chunk`): default this machine's cores. The queue worker
+   * hands them to the queue's workers (queue/chunk-job.ts).
+   */
+  chunkEncoder?: ChunkEncoder;
 }
 
 /** What every command's result for one output says. */

@@ -41,6 +41,7 @@ export const EXAMPLES: Record<string, string[]> = {
   worker: [
     'recmerge worker --redis redis://127.0.0.1:6379 --allow /data/recordings /data/merged',
     'RECMERGE_REDIS=redis://queue:6379 recmerge worker --allow s3://bucket/rec s3://bucket/merged --concurrency 2 --work-dir /var/tmp/recmerge',
+    'recmerge worker --redis redis://queue:6379 --allow /mnt/rec /mnt/merged --name encoder-3 --chunk-concurrency 1   # also encodes chunks of any job',
   ],
   enqueue: [
     'recmerge enqueue s3://bucket/rec/class42 -o s3://bucket/merged/class42 --redis redis://127.0.0.1:6379',

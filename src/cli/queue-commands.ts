@@ -111,6 +111,8 @@ export function registerQueueCommands(program: Command): void {
     .addOption(redisOption())
     .option('--concurrency <n>', 'jobs run in parallel by this process', '1')
     .option('--merge-concurrency <n>', 'outputs merged in parallel inside a job (default: CPU count)')
+    .option('--chunk-concurrency <n>', "chunks of any job's long re-encoded outputs (option chunk) encoded at once by this process; 0: none", '1')
+    .option('--name <name>', 'this worker in chunk job records (default: <host>:<pid>)')
     .option('--grace <seconds>', 'on SIGTERM: time running jobs get to finish before they are handed back', '600')
     .option('--lock-duration <ms>', 'a job not renewed for this long is stalled and restarted elsewhere', '30000')
     .option('--stalled-interval <ms>', 'how often stalled jobs are looked for', '30000')
@@ -124,6 +126,7 @@ export function registerQueueCommands(program: Command): void {
         const options = {
           concurrency: positiveInt('--concurrency', flags.concurrency),
           mergeConcurrency: positiveInt('--merge-concurrency', flags.mergeConcurrency),
+          chunkConcurrency: flags.chunkConcurrency === '0' ? 0 : positiveInt('--chunk-concurrency', flags.chunkConcurrency),
           graceMs: seconds('--grace', flags.grace) * 1000,
           lockDurationMs: positiveInt('--lock-duration', flags.lockDuration),
           stalledIntervalMs: positiveInt('--stalled-interval', flags.stalledInterval),
@@ -138,6 +141,7 @@ export function registerQueueCommands(program: Command): void {
           allow,
           allowEndpoints: flags.allowEndpoint,
           workDir: flags.workDir,
+          ...(flags.name ? { name: flags.name } : {}),
           handleSignals: true,
           // Log lines carry job data (paths, reasons): nothing in them may drive the terminal.
           log: (line) => console.error(printable(line)),

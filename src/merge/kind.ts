@@ -64,7 +64,7 @@ export const mergeKind: Kind<MergeOptions, MergeOutput, OutputResult> = {
   events: mergeEvents,
   async render(plan, work, options) {
     const mp4 = plan.files[0]!;
-    const { args, decode, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), work, loudnessTarget(options.loudnorm));
+    const { args, decode, warnings, videoPath, audioPath, expected } = await renderMerge(plan, work.temp(mp4), { ...work, chunkEncoder: options.chunkEncoder }, loudnessTarget(options.loudnorm));
     // The MP4 is written while the copied audio is decoded beside it (see adtsDecodeArgs); both end before anything goes on.
     const [written, decoded] = await allSettledOrThrow([
       runFfmpeg(args, { signal: work.signal, inputStats: true, onProgress: (p) => work.onProgress(p.outTimeMs, p.speed) }),

@@ -1,5 +1,6 @@
 // A merge output plan -> its ffmpeg work: the input files (concat lists, lead cuts, a black lead, the placed
 // AAC stream) and the arguments of the one ffmpeg run that writes the MP4. Built from the render layer.
+import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -335,7 +336,34 @@ export function adtsDecodeArgs(plan: OutputPlan, inputs: MergeInputs, level?: st
   return { args: ['-y', '-loglevel', 'error', '-f', 'aac', '-i', inputs.adtsFile, '-map', '0:a:0', '-f', 'null', '-'], input: firstAudioInput(inputs) };
 }
 
-export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'> & Partial<Pick<OutputWork, 'onProgress'>>;
+export type MergeWork = Pick<OutputWork, 'paths' | 'workDir' | 'cache' | 'preset' | 'threads' | 'signal'> &
+  Partial<Pick<OutputWork, 'onProgress'>> & {
+    /** Who encodes a chunked output's chunks (default: this machine's cores, see localChunks). */
+    chunkEncoder?: ChunkEncoder;
+  };
+
+/** One chunk of a chunked output, as handed to a ChunkEncoder. */
+export interface ChunkRequest {
+  /** The output's id (PlannedOutput.id). */
+  outputId: string;
+  index: number;
+  count: number;
+  range: FrameRange;
+  /** The hash of what the chunks are encoded from (chunkFingerprint): whoever encodes it must get the same. */
+  fingerprint: string;
+  /** Output seconds the chunk lasts. */
+  durationMs: number;
+}
+
+/**
+ * Encodes the chunks of one output and resolves to their files, in order: this machine's cores (localChunks),
+ * or the queue's workers (queue/chunk-job.ts). `encodeLocally(c, file)` is the one encode of chunk c.
+ */
+export type ChunkEncoder = (
+  chunks: ChunkRequest[],
+  encodeLocally: (index: number, outFile: string, threads?: number, onProgress?: (outMs: number) => void) => Promise<void>,
+  work: { workDir: string; signal?: AbortSignal; threads?: number; onProgress?: (positionMs: number, speed: number | null) => void },
+) => Promise<string[]>;
 
 /** One chunk's ffmpeg arguments: its pieces' inputs, the graph of its frames, video only, exactly its frames long. */
 export function chunkArgs(video: VideoPlan, durationMs: number, gapMode: GapMode, chunk: FrameRange, lists: string[], outFile: string, enc: EncodeSettings): string[] {
@@ -346,43 +374,104 @@ export function chunkArgs(video: VideoPlan, durationMs: number, gapMode: GapMode
   return args;
 }
 
-/**
- * A long transcoded video in chunks (the core's rule: planChunks), encoded at once on the cores (each chunk
- * one libx264 thread when several run; a single-chunk output is not split), then listed for the join by
- * stream copy. Returns the list, or null when the output is one chunk.
- */
-async function encodeChunks(video: VideoPlan, durationMs: number, gapMode: GapMode, paths: Map<string, string>, work: MergeWork): Promise<string | null> {
+/** The chunks of an output (the core's rule: planChunks) and the fingerprint of what they are encoded from. */
+export function outputChunks(plan: OutputPlan): ChunkRequest[] {
+  const video = plan.video;
+  if (!video || video.path !== 'transcode' || video.chunkS === undefined || plan.trim) return [];
+  const durationMs = timelineEnd(plan);
   const fps = video.fps!;
   const { total, segments } = videoSegments(video, durationMs);
-  const chunks = planChunks(total, fps, video.chunkS, segments.map((x) => x.start));
-  if (chunks.length < 2) return null;
+  const ranges = planChunks(total, fps, video.chunkS, segments.map((x) => x.start));
+  if (ranges.length < 2) return [];
+  const fingerprint = createHash('sha256').update(JSON.stringify({ video, durationMs, gapMode: plan.gapMode, ranges })).digest('hex').slice(0, 24);
+  return ranges.map((range, index) => ({ outputId: plan.id, index, count: ranges.length, range, fingerprint, durationMs: ((range.toFrame - range.fromFrame) * 1000) / fps }));
+}
+
+export class ChunkPlanError extends Error {
+  override name = 'ChunkPlanError';
+}
+
+/**
+ * Encodes chunk `index` of an output into `outFile` (the one encode of a chunk: the local path and a queue
+ * chunk job both come here). `paths` must already have the lead cuts (withLeadsCut). With `fingerprint`, the
+ * chunk is refused (ChunkPlanError) when this plan's chunks are not those it names.
+ */
+export async function encodeChunk(
+  plan: OutputPlan,
+  index: number,
+  paths: Map<string, string>,
+  outFile: string,
+  work: { workDir: string; preset: string; threads?: number; signal?: AbortSignal; onProgress?: (outMs: number) => void },
+  fingerprint?: string,
+): Promise<void> {
+  const chunks = outputChunks(plan);
+  const chunk = chunks[index];
+  if (!chunk || (fingerprint !== undefined && chunk.fingerprint !== fingerprint)) {
+    throw new ChunkPlanError(`chunk ${index + 1} of ${plan.id}: this worker's plan of the output differs (${chunks.length} chunk(s), fingerprint ${chunks[0]?.fingerprint ?? 'none'}, asked ${fingerprint ?? 'any'}): refused rather than encoding other frames`);
+  }
+  const video = plan.video!;
+  const durationMs = timelineEnd(plan);
+  const lists: string[] = [];
+  for (const [i, piece] of graphPieces(video, durationMs, chunk.range).entries()) {
+    const file = path.join(work.workDir, `chunk-${index}-video-${i}.ffconcat`);
+    await writeFile(file, concatList(piece.slices, paths, true));
+    lists.push(file);
+  }
+  const enc: EncodeSettings = { preset: work.preset, threads: work.threads };
+  await runFfmpeg(chunkArgs(video, durationMs, plan.gapMode, chunk.range, lists, outFile, enc), {
+    signal: work.signal,
+    onProgress: (p) => work.onProgress?.(p.outTimeMs),
+  });
+}
+
+/** A queue chunk job's encode: chunk `index` of the output from the slices as had (`paths`: their lead cuts made here). */
+export async function encodePlannedChunk(
+  plan: OutputPlan,
+  index: number,
+  fingerprint: string,
+  paths: Map<string, string>,
+  outFile: string,
+  work: { workDir: string; preset: string; threads?: number; signal?: AbortSignal; onProgress?: (outMs: number) => void },
+): Promise<void> {
+  const cut = plan.video ? await withLeadsCut(plan.video.runs.flatMap((r) => r.slices), paths, work.workDir) : paths;
+  await encodeChunk(plan, index, cut, outFile, work, fingerprint);
+}
+
+/**
+ * The default ChunkEncoder: every chunk at once on this machine's cores (each one libx264 thread when several
+ * run), into the work folder.
+ */
+export const localChunks: ChunkEncoder = async (chunks, encodeLocally, work) => {
   const parallel = Math.max(1, Math.min(chunks.length, os.availableParallelism(), work.threads ?? os.availableParallelism()));
-  const enc: EncodeSettings = { preset: work.preset, threads: parallel > 1 ? Math.max(1, Math.floor((work.threads ?? os.availableParallelism()) / parallel)) : work.threads };
+  const threads = parallel > 1 ? Math.max(1, Math.floor((work.threads ?? os.availableParallelism()) / parallel)) : work.threads;
   const done = new Map<number, number>();
   const limit = pLimit(parallel);
-  const entries = await allSettledOrThrow(
-    chunks.map((chunk, c) =>
+  return allSettledOrThrow(
+    chunks.map((chunk) =>
       limit(async () => {
-        const lists: string[] = [];
-        for (const [i, piece] of graphPieces(video, durationMs, chunk).entries()) {
-          const file = path.join(work.workDir, `chunk-${c}-video-${i}.ffconcat`);
-          await writeFile(file, concatList(piece.slices, paths, true));
-          lists.push(file);
-        }
-        const file = path.join(work.workDir, `chunk-${c}.mp4`);
-        await runFfmpeg(chunkArgs(video, durationMs, gapMode, chunk, lists, file, enc), {
-          signal: work.signal,
-          onProgress: (p) => {
-            done.set(c, p.outTimeMs);
-            work.onProgress?.([...done.values()].reduce((a, b) => a + b, 0), null);
-          },
+        const file = path.join(work.workDir, `chunk-${chunk.index}.mp4`);
+        await encodeLocally(chunk.index, file, threads, (outMs) => {
+          done.set(chunk.index, outMs);
+          work.onProgress?.([...done.values()].reduce((a, b) => a + b, 0), null);
         });
-        return { file, durationMs: ((chunk.toFrame - chunk.fromFrame) * 1000) / fps };
+        return file;
       }),
     ),
   );
+};
+
+/**
+ * A long transcoded video in chunks (see outputChunks), encoded by the work's ChunkEncoder (default: at once
+ * on the cores), then listed for the join by stream copy. Returns the list, or null when the output is one chunk.
+ */
+async function encodeChunks(plan: OutputPlan, paths: Map<string, string>, work: MergeWork): Promise<string | null> {
+  const chunks = outputChunks(plan);
+  if (chunks.length < 2) return null;
+  const encodeLocally = (index: number, outFile: string, threads?: number, onProgress?: (outMs: number) => void) =>
+    encodeChunk(plan, index, paths, outFile, { workDir: work.workDir, preset: work.preset, threads, signal: work.signal, onProgress });
+  const files = await (work.chunkEncoder ?? localChunks)(chunks, encodeLocally, work);
   const list = path.join(work.workDir, 'video-chunks.ffconcat');
-  await writeFile(list, ffconcat(entries));
+  await writeFile(list, ffconcat(files.map((file, i) => ({ file, durationMs: chunks[i]!.durationMs }))));
   return list;
 }
 
@@ -448,7 +537,7 @@ export async function renderMerge(
       const slices = video.runs.flatMap((r) => r.slices);
       inputs.videoLists.push(await list('video-0.ffconcat', concatList(slices, paths, true, lead, { frameMs })));
       expected.push(expectation(0, 'video', slices, { leadFrames: lead ? leadClipFrames(lead.showsMs!) : 0, copy: { frameMs } }));
-    } else if (!plan.trim && video.chunkS !== undefined && (inputs.videoChunks = (await encodeChunks(video, timelineEnd(plan), plan.gapMode, paths, work)) ?? undefined)) {
+    } else if ((inputs.videoChunks = (await encodeChunks(plan, paths, work)) ?? undefined)) {
       // Encoded in chunks: the final pass copies them (what ffmpeg read was read by the chunks' passes).
     } else {
       for (const [i, piece] of videoPieces(video).entries()) {

@@ -14,7 +14,7 @@ import { chaptersVtt, type OutputEvents } from '../core/events.js';
 import { markMissing } from '../core/inventory.js';
 import { chaptersFileName, eventsFileName } from '../core/output-names.js';
 import { checkOptions, DEFAULT_PRESET } from '../core/options.js';
-import type { Inventory } from '../core/types.js';
+import type { Inventory, SliceMedia } from '../core/types.js';
 import { probeOutput } from '../ffmpeg/probe.js';
 import { FfmpegError, observeCommands, resolveTool } from '../ffmpeg/runner.js';
 import { unreadableSlices } from '../render/decoded.js';
@@ -92,6 +92,54 @@ async function readAndPlan<O extends RunOptions, P extends PlannedOutput>(
   const read = await measureUnlisted(source, inventoryRead, signal);
   const { inventory, facts } = await probeFacts(source, read, scope, signal);
   return { source, inventory, facts, plan: kind.plan(inventory, facts, options) };
+}
+
+/** An output planned again with what its slices really hold (`media`); slices not had or not readable become gaps. */
+function planMeasured<O extends RunOptions, P extends PlannedOutput>(
+  kind: Kind<O, P, ResultBase>,
+  read: Read<P>,
+  options: O,
+  planned: P,
+  media: Map<string, SliceMedia>,
+  missing: Map<string, string>,
+  unreadable: Set<string>,
+): P {
+  const inventory = missing.size > 0 ? markMissing(read.inventory, missing, unreadable) : read.inventory;
+  const again = kind.plan(inventory, read.facts, options, media);
+  const found = again.outputs.find((o) => o.id === planned.id);
+  if (found) return found;
+  const why = again.failures.find((f) => f.uid === planned.uid && (f.sid === planned.sid || planned.sid === null))?.error;
+  throw new Error(missing.size > 0 ? [...missing].map(([k, r]) => `${k}: ${r}`).join('; ') : (why ?? 'nothing left to make'));
+}
+
+/**
+ * One output of a command planned exactly as a run plans it before rendering (read, plan, download and measure
+ * its slices, plan again), handed to `use` with its local slice files (valid until `use` settles). What a
+ * queue chunk job encodes its chunk from. Throws UsageError when the recording has no output `id`.
+ */
+export async function withPlannedOutput<O extends RunOptions, P extends PlannedOutput, T>(
+  kind: Kind<O, P, ResultBase>,
+  options: O,
+  id: string,
+  use: (output: P, paths: Map<string, string>) => Promise<T>,
+): Promise<T> {
+  listenedToByAll(options.signal);
+  checkRun(kind, options);
+  const { signal } = options;
+  await checkSource(options);
+  const source = await openSource(options.source, { ...options, outDir: path.resolve(options.outDir || path.join(os.tmpdir(), 'recmerge-plan')) });
+  try {
+    const read = await readAndPlan(kind, source, options);
+    const planned = read.plan.outputs.find((o) => o.id === id);
+    if (!planned) throw new UsageError(`no output ${id} in this recording`);
+    const { paths, missing } = await source.materialize(planned.inputs, { signal });
+    const notHad = new Set(missing.keys());
+    const media = await measureSlices(paths, missing, planned, containersOf(read.inventory), signal);
+    const output = planMeasured(kind, read, options, planned, media, missing, new Set([...missing.keys()].filter((k) => !notHad.has(k))));
+    return await use(output, paths);
+  } finally {
+    await source.dispose();
+  }
 }
 
 export interface PlanOnly {
@@ -230,14 +278,7 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
         // What each slice really holds (lengths, first timestamps, keyframes, overlaps); slices that could not
         // be had or read become gaps. The output is planned again with that.
         const media = await measureSlices(paths, missing, planned, containers, signal);
-        const planAgain = () => {
-          const inventory = missing.size > 0 ? markMissing(read.inventory, missing, unreadable()) : read.inventory;
-          const again = kind.plan(inventory, read.facts, options, media);
-          const found = again.outputs.find((o) => o.id === planned.id);
-          if (found) return found;
-          const why = again.failures.find((f) => f.uid === planned.uid && (f.sid === planned.sid || planned.sid === null))?.error;
-          throw new Error(missing.size > 0 ? [...missing].map(([k, r]) => `${k}: ${r}`).join('; ') : (why ?? 'nothing left to make'));
-        };
+        const planAgain = () => planMeasured(kind, read, options, planned, media, missing, unreadable());
         current = planAgain();
         const render = () => renderOne(kind, current, outDir, options, { paths, missing, cache, threads: threads(), progress });
         try {

@@ -3,12 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { mergeRecordings } from '../api.js';
+import { chunkQueueName, removeChunks, processChunkJob, queueChunkEncoder, type ChunkJobResult } from './chunk-job.js';
 import { composeForJob } from './compose-job.js';
 import { partialName } from '../storage/leftovers.js';
 import type { MergeProgress, MergeSummary, OutputResult } from '../options.js';
@@ -42,6 +43,13 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Outputs merged in parallel inside one job (default: the library's, CPU count). */
   mergeConcurrency?: number;
+  /**
+   * Chunks of long re-encoded outputs (the `chunk` option) encoded by this process at once, for any merge job
+   * of the queue (default 1; 0: none, this process only takes merge jobs). See queue/chunk-job.ts.
+   */
+  chunkConcurrency?: number;
+  /** This worker's name in chunk job records (default `<host>:<pid>`). */
+  name?: string;
   queueName?: string;
   /** A job whose lock is not renewed for this long is considered stalled (default 30 s). */
   lockDurationMs?: number;
@@ -284,7 +292,13 @@ class Progress {
   }
 }
 
-async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal: AbortSignal): Promise<JobResult> {
+/** The chunk queue as a merge job uses it: where it adds its chunks, and the events it waits on. */
+interface ChunkQueue {
+  queue: Queue;
+  events: QueueEvents;
+}
+
+async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal: AbortSignal, chunks: ChunkQueue): Promise<JobResult> {
   const started = Date.now();
   let data: MergeJobData;
   let source: string;
@@ -328,6 +342,9 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
       if (options.mergeConcurrency && merge.concurrency === undefined) merge.concurrency = options.mergeConcurrency;
       merge.signal = signal;
       merge.onProgress = (p) => progress.fromMerge(p);
+      // Chunked outputs: their chunks go to the queue's workers (and beside the output: see chunk-job.ts).
+      const chunked = data.options?.chunk !== undefined && !data.options.compose;
+      if (chunked) merge.chunkEncoder = queueChunkEncoder(job, data, output, chunks.queue, chunks.events);
 
       let summary: MergeSummary;
       try {
@@ -336,6 +353,11 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
         if (signal.aborted) throw error;
         if (isPermanent(error)) throw new UnrecoverableError(`${(error as Error).name}: ${(error as Error).message}`);
         throw error;
+      } finally {
+        // The chunks were joined (or this attempt is over: the next one adds its own chunk jobs). Kept when the
+        // job is handed back: whoever takes it adds the same chunk jobs and finds their files.
+        // Chunks left behind (storage trouble) are only space: the next run of this merge removes them.
+        if (chunked && !signal.aborted) await removeChunks(output, data).catch(() => undefined);
       }
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       if (summary.results.length === 0) throw new UnrecoverableError(describeNothing(summary));
@@ -404,12 +426,26 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // Jobs whose lock could not be renewed: another worker may already run them, so they stop here at once.
   const lostLocks = new Set<string>();
 
+  const queueName = options.queueName ?? QUEUE_NAME;
+  const connection = connectionFor(options.redis);
+  const name = options.name ?? `${hostname()}:${process.pid}`;
+  const chunkName = chunkQueueName(queueName);
+  const chunks: ChunkQueue = { queue: new Queue(chunkName, { connection }), events: new QueueEvents(chunkName, { connection }) };
+  const workerSettings = {
+    connection,
+    lockDuration: settings.lockDurationMs,
+    stalledInterval: settings.stalledIntervalMs,
+    maxStalledCount: settings.maxStalledCount,
+    autorun: false,
+    name,
+  };
+
   const worker = new Worker(
-    options.queueName ?? QUEUE_NAME,
+    queueName,
     async (job: Job, token?: string, signal?: AbortSignal) => {
       const combined = signal ? AbortSignal.any([signal, handBack.signal]) : handBack.signal;
       try {
-        const result = await processJob(job, options, trust, combined);
+        const result = await processJob(job, options, trust, combined, chunks);
         if (job.id !== undefined) lostLocks.delete(job.id);
         return result;
       } catch (error) {
@@ -428,15 +464,36 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         throw error;
       }
     },
-    {
-      connection: connectionFor(options.redis),
-      concurrency: options.concurrency ?? 1,
-      lockDuration: settings.lockDurationMs,
-      stalledInterval: settings.stalledIntervalMs,
-      maxStalledCount: settings.maxStalledCount,
-      autorun: false,
-    },
+    { ...workerSettings, concurrency: options.concurrency ?? 1 },
   );
+
+  // Chunks of any merge job of the queue (their parent waits for them): encoded here when this process is free.
+  const chunkConcurrency = options.chunkConcurrency ?? 1;
+  const chunkWorker = chunkConcurrency > 0
+    ? new Worker(
+        chunkName,
+        async (job: Job, token?: string, signal?: AbortSignal): Promise<ChunkJobResult> => {
+          const combined = signal ? AbortSignal.any([signal, handBack.signal]) : handBack.signal;
+          try {
+            return await processChunkJob(job, trust, name, options.workDir, combined);
+          } catch (error) {
+            redactError(error);
+            if (handBack.signal.aborted && !(error instanceof UnrecoverableError)) {
+              await job.moveToWait(token);
+              throw new WaitingError();
+            }
+            throw error;
+          }
+        },
+        { ...workerSettings, concurrency: chunkConcurrency },
+      )
+    : null;
+  if (chunkWorker) {
+    chunkWorker.on('active', (job) => log(`chunk ${job.id}: started (attempt ${job.attemptsMade + 1})`));
+    chunkWorker.on('completed', (job, result: ChunkJobResult) => log(`chunk ${job.id}: encoded ${result.frames} frames in ${(result.elapsedMs / 1000).toFixed(1)} s`));
+    chunkWorker.on('failed', (job, error) => log(`chunk ${job?.id}: failed (attempt ${job?.attemptsMade}): ${error.message}`));
+    chunkWorker.on('error', (error) => log(`chunk worker: ${error.message}`));
+  }
   worker.on('active', (job) => log(`job ${job.id}: started (attempt ${job.attemptsMade + 1}) ${describeJob(job.data)}`));
   worker.on('completed', (job, result: JobResult) =>
     log(`job ${job.id}: ${result.noop ? 'already complete, nothing to do' : `merged ${result.outputs.length} output(s) in ${(result.elapsedMs / 1000).toFixed(1)} s`}`),
@@ -462,9 +519,13 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         handBack.abort(new Error('worker shutting down'));
       }, settings.graceMs);
       // If a job ignores the abort, give up on it; its lock expires and another worker takes it over.
-      const forceTimer = setTimeout(() => void worker.close(true), settings.graceMs + 15_000);
+      const forceTimer = setTimeout(() => {
+        void worker.close(true);
+        void chunkWorker?.close(true);
+      }, settings.graceMs + 15_000);
       try {
-        await worker.close();
+        await Promise.all([worker.close(), chunkWorker?.close()]);
+        await Promise.all([chunks.events.close(), chunks.queue.close()]);
       } finally {
         clearTimeout(graceTimer);
         clearTimeout(forceTimer);
@@ -492,8 +553,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     process.on('SIGINT', onSignal);
   }
 
-  await worker.waitUntilReady();
+  await Promise.all([worker.waitUntilReady(), chunkWorker?.waitUntilReady(), chunks.events.waitUntilReady()]);
   void worker.run().catch((error: Error) => log(`worker: ${error.message}`));
+  void chunkWorker?.run().catch((error: Error) => log(`chunk worker: ${error.message}`));
   return { worker, close, closed };
 }
 
