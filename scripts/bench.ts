@@ -4,7 +4,7 @@
 // Recordings are built once and cached under .bench/recordings/ (rebuilt when their spec changes).
 // Every method runs in its own Node process (scripts/bench/child.ts), 2 UIDs at a time; its process tree
 // is polled for memory. Results go to .bench/results.json. Targets are reported as PASS/MISS, never asserted.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -172,6 +172,8 @@ export async function machine() {
 
 async function main(): Promise<void> {
   const started = new Date();
+  // recmerge runs as built (scripts/bench/child.ts imports dist/).
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: repo, stdio: 'inherit' });
   const recDir = path.join(benchDir, 'recordings');
   await mkdir(recDir, { recursive: true });
   // The re-encoding path on camera-like content (scripts/bench/reencode.ts): first, and alone with BENCH_ONLY=reencode.

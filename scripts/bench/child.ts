@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pLimit from 'p-limit';
-import { mergeRecordings } from '../../src/api.js';
 import { planMerge } from '../../src/core/plan.js';
 import { probeOutput } from '../../src/ffmpeg/probe.js';
 import { runFfmpeg } from '../../src/ffmpeg/runner.js';
@@ -62,7 +61,14 @@ function childrenCpuSeconds(): number {
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
+/**
+ * recmerge as users run it: the built library (dist/, which `npm run bench` builds first), not the sources
+ * compiled on the fly by tsx (that compile, in this process and in every reader thread, is no cost of recmerge's).
+ */
+const builtLibrary = () => import(new URL('../../dist/api.js', import.meta.url).href) as Promise<typeof import('../../src/api.js')>;
+
 async function runRecmerge(task: Extract<ChildTask, { method: 'recmerge' }>, t0: number): Promise<ChildOutput[]> {
+  const { mergeRecordings } = await builtLibrary();
   const phases = new Map<string, { download?: number; merge?: number; done?: number }>();
   const summary = await mergeRecordings({
     source: task.source,
