@@ -32,6 +32,11 @@ const BUDGET_BASE_MS = 10_000;
 const BUDGET_MS_PER_MB = 1000;
 /** Reader threads at most (each holds up to READER_HEAP_MB). */
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
+/**
+ * A thread costs about 0.2-0.3 s of CPU to start (an isolate, its modules compiled), more than it takes to read
+ * a few dozen slices: another one starts only when this many reads wait for each thread there is.
+ */
+const BACKLOG_PER_READER = 64;
 /** How long a new reader thread may take to load its module (tsx compiles it under tests; a busy machine is slow). */
 const STARTUP_MS = 60_000;
 /** Files the reader of one engine gave up on, remembered (bounded) so a second read goes straight to the fallback. */
@@ -141,7 +146,7 @@ function pump(): void {
   while (queue.length > 0) {
     let reader = [...readers].find((r) => r.job === null);
     if (!reader) {
-      if (readers.size >= POOL_SIZE) return;
+      if (readers.size >= POOL_SIZE || (readers.size > 0 && queue.length <= BACKLOG_PER_READER * readers.size)) return;
       reader = spawn();
     }
     const job = queue.shift()!;
@@ -155,11 +160,11 @@ function pump(): void {
 }
 
 /**
- * Starts the reader threads ahead of the first read, so that their modules load while the run does other
+ * Starts a reader thread ahead of the first read, so that their modules load while the run does other
  * things (asks the tools their version, lists the source). Idle threads do not keep the process alive.
  */
 export function warmReaders(): void {
-  while (readers.size < POOL_SIZE) spawn();
+  if (readers.size === 0) spawn();
 }
 
 /** Runs one read in a reader thread. Rejects with ContainedReadError (see there), or with the signal's reason. */
