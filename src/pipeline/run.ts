@@ -22,7 +22,7 @@ import type { ResultBase, RunOptions, RunPlanSummary, RunProgress, SummaryBase }
 import { containersOf, measureSlices, measureUnlisted, probeFacts, readInventory } from '../recording-reader.js';
 import { warmReaders } from '../media/contained.js';
 import { isS3Url, openSource } from '../storage/open.js';
-import type { RecordingSource } from '../storage/source.js';
+import type { FetchOptions, RecordingSource } from '../storage/source.js';
 import type { Kind, KindPlan, PlannedOutput, Rendered, RenderCache } from './kind.js';
 import { partialName, removeLeftovers, workPrefix } from '../storage/leftovers.js';
 import { expectedRecord, forgetRecord, rememberListing, rerunDecision, writeRecord } from './output-record.js';
@@ -94,7 +94,27 @@ async function readAndPlan<O extends RunOptions, P extends PlannedOutput>(
   return { source, inventory, facts, plan: kind.plan(inventory, facts, options) };
 }
 
-/** An output planned again with what its slices really hold (`media`); slices not had or not readable become gaps. */
+/**
+ * The slices `inputs` had from the source and measured: `missing` holds those that could not be had and, from
+ * then on, those that could not be read (measuring adds them, and so may a later read by ffmpeg);
+ * `inventory()` is the recording with every one of them a gap, each marked as not had or unreadable.
+ */
+async function haveAndMeasure(
+  source: RecordingSource,
+  read: Pick<Read<PlannedOutput>, 'inventory'>,
+  containers: ReturnType<typeof containersOf>,
+  inputs: string[],
+  signal: AbortSignal | undefined,
+  onTransfer?: FetchOptions['onProgress'],
+): Promise<{ paths: Map<string, string>; missing: Map<string, string>; media: Map<string, SliceMedia>; inventory: () => Inventory }> {
+  const { paths, missing } = await source.materialize(inputs, { signal, ...(onTransfer ? { onProgress: onTransfer } : {}) });
+  const notHad = new Set(missing.keys());
+  const media = await measureSlices(paths, missing, { inputs }, containers, signal);
+  const inventory = () => (missing.size > 0 ? markMissing(read.inventory, missing, new Set([...missing.keys()].filter((k) => !notHad.has(k)))) : read.inventory);
+  return { paths, missing, media, inventory };
+}
+
+/** An output planned again with what its slices really hold (`media`); slices not had or not readable are gaps in `inventory`. */
 function planMeasured<O extends RunOptions, P extends PlannedOutput>(
   kind: Kind<O, P, ResultBase>,
   read: Read<P>,
@@ -102,9 +122,8 @@ function planMeasured<O extends RunOptions, P extends PlannedOutput>(
   planned: P,
   media: Map<string, SliceMedia>,
   missing: Map<string, string>,
-  unreadable: Set<string>,
+  inventory: Inventory,
 ): P {
-  const inventory = missing.size > 0 ? markMissing(read.inventory, missing, unreadable) : read.inventory;
   const again = kind.plan(inventory, read.facts, options, media);
   const found = again.outputs.find((o) => o.id === planned.id);
   if (found) return found;
@@ -132,11 +151,8 @@ export async function withPlannedOutput<O extends RunOptions, P extends PlannedO
     const read = await readAndPlan(kind, source, options);
     const planned = read.plan.outputs.find((o) => o.id === id);
     if (!planned) throw new UsageError(`no output ${id} in this recording`);
-    const { paths, missing } = await source.materialize(planned.inputs, { signal });
-    const notHad = new Set(missing.keys());
-    const media = await measureSlices(paths, missing, planned, containersOf(read.inventory), signal);
-    const output = planMeasured(kind, read, options, planned, media, missing, new Set([...missing.keys()].filter((k) => !notHad.has(k))));
-    return await use(output, paths);
+    const { paths, missing, media, inventory } = await haveAndMeasure(source, read, containersOf(read.inventory), planned.inputs, signal);
+    return await use(planMeasured(kind, read, options, planned, media, missing, inventory()), paths);
   } finally {
     await source.dispose();
   }
@@ -171,11 +187,8 @@ export async function planPipeline<O extends RunOptions, P extends PlannedOutput
       const read = await readAndPlan(kind, source, options);
       if (!(options.measure ?? source.local === true)) return { ...read.plan, inventory: read.inventory };
       const inputs = [...new Set(read.plan.outputs.flatMap((o) => o.inputs))];
-      const { paths, missing } = await source.materialize(inputs, { signal: options.signal });
-      const notHad = new Set(missing.keys());
-      const media = await measureSlices(paths, missing, { inputs }, containersOf(read.inventory), options.signal);
-      const unreadable = new Set([...missing.keys()].filter((k) => !notHad.has(k)));
-      const measured = missing.size > 0 ? markMissing(read.inventory, missing, unreadable) : read.inventory;
+      const { media, inventory } = await haveAndMeasure(source, read, containersOf(read.inventory), inputs, options.signal);
+      const measured = inventory();
       return { ...kind.plan(measured, read.facts, options, media), inventory: measured };
     } finally {
       await source.dispose();
@@ -271,14 +284,10 @@ async function run<O extends RunOptions, P extends PlannedOutput, R extends Resu
       try {
         await forgetRecord(mainFile);
         progress({ phase: 'download' });
-        const { paths, missing } = await source.materialize(planned.inputs, { signal, onProgress: (transfer) => progress({ phase: 'download', transfer }) });
-        // Slices that could not be had; those that join `missing` later could be had but not read.
-        const notHad = new Set(missing.keys());
-        const unreadable = () => new Set([...missing.keys()].filter((k) => !notHad.has(k)));
         // What each slice really holds (lengths, first timestamps, keyframes, overlaps); slices that could not
         // be had or read become gaps. The output is planned again with that.
-        const media = await measureSlices(paths, missing, planned, containers, signal);
-        const planAgain = () => planMeasured(kind, read, options, planned, media, missing, unreadable());
+        const { paths, missing, media, inventory } = await haveAndMeasure(source, read, containers, planned.inputs, signal, (transfer) => progress({ phase: 'download', transfer }));
+        const planAgain = () => planMeasured(kind, read, options, planned, media, missing, inventory());
         current = planAgain();
         const render = () => renderOne(kind, current, outDir, options, { paths, missing, cache, threads: threads(), progress });
         try {
