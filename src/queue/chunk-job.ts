@@ -23,6 +23,7 @@ import { partialName } from '../storage/leftovers.js';
 import { redact } from '../storage/redact.js';
 import { S3Source } from '../storage/s3.js';
 import { createS3Client } from '../storage/s3-client.js';
+import { deadlineFor, s3Limits, withDeadline } from '../storage/s3-limits.js';
 import { parseS3Url } from '../storage/s3-url.js';
 import { uploadFile } from '../storage/upload.js';
 import { allSettledOrThrow } from '../render/settled.js';
@@ -101,10 +102,15 @@ export async function removeChunks(output: string, merge: MergeJobData): Promise
   if (!folder.startsWith('s3://')) return rm(folder, { recursive: true, force: true });
   const { bucket, prefix } = parseS3Url(folder);
   const client = createS3Client(merge.options ?? {});
+  // Bounded like every S3 request (storage/s3-limits.ts): a stalled server cannot hang the worker.
+  const limits = s3Limits();
+  const request = <T>(run: (signal: AbortSignal) => Promise<T>) => withDeadline(deadlineFor(limits), undefined, run);
   try {
     // A merge has a few chunks per output: one page lists them all, and the next call finds any left.
-    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
-    for (const item of page.Contents ?? []) if (item.Key?.startsWith(prefix)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: item.Key }));
+    const page = await request((signal) => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }), { abortSignal: signal }));
+    for (const item of page.Contents ?? []) {
+      if (item.Key?.startsWith(prefix)) await request((signal) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: item.Key }), { abortSignal: signal }));
+    }
   } finally {
     client.destroy();
   }
@@ -212,9 +218,7 @@ export async function processChunkJob(job: Job, trust: Trust, by: string, workDi
   let output: string;
   try {
     data = parseChunkJobData(job.data);
-    source = await trust.checkLocation('source', data.merge.source);
-    output = await trust.checkLocation('output', data.merge.output);
-    trust.checkEndpoint(data.merge.options?.endpoint);
+    ({ source, output } = await trust.checkJob(data.merge));
   } catch (error) {
     throw new UnrecoverableError((error as Error).message);
   }

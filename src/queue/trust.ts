@@ -26,6 +26,11 @@ export interface Trust {
   checkLocation(field: 'source' | 'output', location: string): Promise<string>;
   /** The endpoint to use for a job's `endpoint` option; throws NotAllowedError for any other endpoint. */
   checkEndpoint(endpoint: string | undefined): string | undefined;
+  /**
+   * A job's places and endpoint, all checked before anything is read, listed, created or contacted (a merge
+   * job's and a chunk job's alike): its source and output as they resolved.
+   */
+  checkJob(job: { source: string; output: string; options?: { endpoint?: string } }): Promise<{ source: string; output: string }>;
   /** For logs: what this worker accepts. */
   describe(): string;
 }
@@ -94,7 +99,13 @@ export async function createTrust(options: TrustOptions): Promise<Trust> {
   }
   const endpoints = new Set((options.allowEndpoints ?? []).map(normalizeEndpoint));
 
-  return {
+  const trust: Trust = {
+    async checkJob(job) {
+      const source = await trust.checkLocation('source', job.source);
+      const output = await trust.checkLocation('output', job.output);
+      trust.checkEndpoint(job.options?.endpoint);
+      return { source, output };
+    },
     async checkLocation(field, location) {
       const refuse = (why = 'outside the folders and prefixes this worker was started with (--allow)') => {
         throw new NotAllowedError(`${field} not allowed: ${location}: ${why}`);
@@ -136,4 +147,5 @@ export async function createTrust(options: TrustOptions): Promise<Trust> {
       return `allowed: ${places.join(', ')}; endpoints: ${endpoints.size ? [...endpoints].join(', ') : 'the default only'}`;
     },
   };
+  return trust;
 }

@@ -307,9 +307,7 @@ async function processJob(job: Job, options: WorkerOptions, trust: Trust, signal
     data = parseJobData(job.data);
     // Before anything is read, listed, created or contacted. From here on, folders are used as they
     // resolved when checked, not by the names the job gave.
-    source = await trust.checkLocation('source', data.source);
-    output = await trust.checkLocation('output', data.output);
-    trust.checkEndpoint(data.options?.endpoint);
+    ({ source, output } = await trust.checkJob(data));
   } catch (error) {
     throw new UnrecoverableError((error as Error).message);
   }
