@@ -18,10 +18,10 @@ import { createTrust } from '../src/queue/trust.js';
 import type { JobResult } from '../src/queue/worker.js';
 import { expectDecodesClean } from './support/decode-clean.js';
 import { probe } from './support/measure.js';
-import { writeRecording } from './support/recording-fixture.js';
+import { writeRecording, type WrittenRecording } from './support/recording-fixture.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { startS3Server, TEST_CREDENTIALS, testClient, type TestS3Server } from './support/s3-server.js';
-import { expectMarkers, outputSeconds, T0 } from './support/sync.js';
+import { expectMarkers, T0 } from './support/sync.js';
 import { settledJob, until } from './support/wait.js';
 
 const ENTRY = new URL('./support/queue-cli-main.ts', import.meta.url).pathname;
@@ -29,6 +29,14 @@ const FPS = 15;
 // 12 s of video in chunks of 60 frames: markers on the last frame of the first chunk (59), the first of the
 // last one (120), and inside the chunks.
 const markers = [T0 + 1500, T0 + 3933, T0 + 6000, T0 + 8000, T0 + 10_500];
+/** Recorder-shaped: slice names jittered by up to 15 ms, EXTINF as the recorder rounds it, video cut mid-GOP twice. */
+const RECORDER = { jitterMs: 15, extinf: 'recorder' as const };
+const FORCED_CUTS_MS = [4700, 7350];
+/** Where each marker's white frame really is, in output seconds (t = 0 at the user's first slice name). */
+const truthSeconds = (w: WrittenRecording) => {
+  const origin = Math.min(...w.slices.map((s) => s.nameStartMs));
+  return w.truth.map((t) => (t.videoMs! - origin) / 1000);
+};
 
 interface WorkerProcess {
   name: string;
@@ -69,6 +77,7 @@ describe('chunks as queue jobs', () => {
   let queue: Queue;
   let chunks: Queue;
   let source: string;
+  let written: WrittenRecording;
   let single: string;
   let allowed: string[];
   const workers: WorkerProcess[] = [];
@@ -86,10 +95,11 @@ describe('chunks as queue jobs', () => {
     allowed = [join(root, 'rec'), join(root, 'out'), 's3://merged/'];
     workers.push(spawnWorker(redis.url, 'w1', allowed, s3.endpoint), spawnWorker(redis.url, 'w2', allowed, s3.endpoint));
     source = join(root, 'rec', 'class');
-    await writeRecording(source, {
+    written = await writeRecording(source, {
       sid: 'abcdef0123456789abcdef0123456789',
       cname: 'long_class',
-      users: [{ uid: '5', markers, audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }], video: [{ startMs: T0, durationMs: 12_000, width: 320, height: 180, fps: FPS, sliceMs: 3000 }] }],
+      ...RECORDER,
+      users: [{ uid: '5', markers, audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }], video: [{ startMs: T0, durationMs: 12_000, width: 320, height: 180, fps: FPS, sliceMs: 3000, forceCutsMs: FORCED_CUTS_MS }] }],
     });
     // The reference: one encode of the whole output, on this machine.
     const reference = await mergeRecordings({ source, outDir: join(root, 'single'), transcode: true, size: { width: 640, height: 360 }, preset: 'medium' });
@@ -109,10 +119,10 @@ describe('chunks as queue jobs', () => {
 
   /** The joined output against the single encode: markers at the truth, the same frames, A/V length, clean decode. */
   async function expectLikeSingle(file: string): Promise<void> {
-    await expectMarkers(file, outputSeconds(markers, T0), FPS);
+    await expectMarkers(file, truthSeconds(written), FPS);
     const [s, c] = [await probe(single), await probe(file)];
     expect(c.video!.frames).toBe(s.video!.frames);
-    expect(c.video!.frames).toBe(12 * FPS);
+    expect(c.video!.frames).toBe(Math.round(c.durationS * FPS));
     expect(c.video!.startS).toBeCloseTo(s.video!.startS, 3);
     expect(c.durationS).toBeCloseTo(s.durationS, 2);
     expect(c.audio!.endS).toBeCloseTo(s.audio!.endS, 3);
@@ -225,16 +235,18 @@ describe('a queue merge job whose chunk fails', () => {
   let redis: TestRedis;
   let root: string;
   let source: string;
+  let written: WrittenRecording;
   const options: MergeJobOptions = { transcode: true, chunk: 4 };
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'recmerge-chunk-fails-'));
     redis = await startRedis();
     source = join(root, 'rec');
-    await writeRecording(source, {
+    written = await writeRecording(source, {
       sid: 'abcdef0123456789abcdef0123456789',
       cname: 'long_class',
-      users: [{ uid: '5', markers, audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }], video: [{ startMs: T0, durationMs: 12_000, width: 160, height: 90, fps: FPS, sliceMs: 3000 }] }],
+      ...RECORDER,
+      users: [{ uid: '5', markers, audio: [{ startMs: T0, durationMs: 12_000, sliceMs: 3000 }], video: [{ startMs: T0, durationMs: 12_000, width: 160, height: 90, fps: FPS, sliceMs: 3000, forceCutsMs: FORCED_CUTS_MS }] }],
     });
   }, 60_000);
 
@@ -284,8 +296,9 @@ describe('a queue merge job whose chunk fails', () => {
     const second = children.find((j) => (j.data as ChunkJobData).index === 1)!;
     expect(second.attemptsMade).toBe(2);
     expect(children).toHaveLength(3);
-    await expectMarkers(result.file!, outputSeconds(markers, T0), FPS);
-    expect((await probe(result.file!)).video!.frames).toBe(12 * FPS);
+    await expectMarkers(result.file!, truthSeconds(written), FPS);
+    const info = await probe(result.file!);
+    expect(info.video!.frames).toBe(Math.round(info.durationS * FPS));
     await expectDecodesClean(result.file!);
   }, 120_000);
 
